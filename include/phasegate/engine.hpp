@@ -1,0 +1,98 @@
+#pragma once
+// The run state machine (a transition table) and the executor that drives a plan through it.
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "phasegate/config.hpp"
+#include "phasegate/ports.hpp"
+
+namespace phasegate {
+
+// ---- the state machine, as data -------------------------------------------------------------
+enum class RunTrigger { start, resume, phase_limit, gate_closed, lock_exhausted, step_failed, all_done, abort };
+const char* trigger_name(RunTrigger t);
+
+struct RunTransition {
+  RunStatus from;
+  RunTrigger on;
+  RunStatus to;
+  const char* event;  // the event written when the transition happens
+};
+std::span<const RunTransition> run_transitions();
+Result<RunTransition> next_transition(RunStatus from, RunTrigger on);
+std::string describe_transitions();  // the table as text, one transition per line
+
+// ---- digests and drift ---------------------------------------------------------------------------
+std::string step_checksum(const Step& step);
+std::string plan_digest(const Plan& plan);
+
+struct Drift {
+  std::string step;
+  std::string applied_checksum, file_checksum;  // file_checksum empty: the step was removed from the file
+  std::string applied_by;
+  std::optional<TimePoint> applied_at;
+  std::string describe(const std::string& plan_id) const;
+};
+std::vector<Drift> find_drift(const Plan& plan, const std::vector<StepRecord>& records);
+
+struct PlanStatus {
+  std::string plan_id;
+  std::string state;  // applied | pending | running | waiting | failed | drifted
+  int steps_total = 0, steps_done = 0;
+  std::vector<std::string> pending;           // expand/migrate steps not completed
+  std::vector<std::string> contract_pending;  // contract steps waiting for their start
+  std::vector<Drift> drift;
+  std::optional<RunRecord> run;
+  bool fails_check() const { return !pending.empty() || !drift.empty(); }
+};
+PlanStatus plan_status(const Plan& plan, const std::vector<StepRecord>& records, const std::optional<RunRecord>& open);
+
+// ---- the executor --------------------------------------------------------------------------------
+struct RunOptions {
+  std::optional<Phase> phase;  // nullopt = all phases (contract only when its start gate is open)
+  std::string release_commit;
+};
+
+struct PlanOutcome {
+  std::string plan_id;
+  int64_t run_id = 0;
+  RunStatus status = RunStatus::completed;
+  Exit exit = Exit::ok;
+  std::string message;
+  int steps_applied = 0;
+};
+
+class Executor {
+ public:
+  Executor(const Project& project, StateStore& store, Target& target, Clock& clock, Actor actor,
+           CrashPoint crash = nullptr);
+  // Creates or resumes the run of `plan` and drives it as far as the gates allow.
+  PlanOutcome run_plan(const Plan& plan, const RunOptions& options);
+  // Called after each event is durably recorded (progress output).
+  void on_event(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
+
+ private:
+  struct Context;
+  Result<void> transition(Context& cx, RunTrigger on, const std::string& payload = "{}");
+  Result<void> run_phase(Context& cx, const PhaseSpec& phase);
+  Result<void> run_step(Context& cx, const Step& step);
+  Result<void> run_transactional(Context& cx, const Step& step, const Timeouts& t);
+  Result<void> run_outside_transaction(Context& cx, const Step& step, const Timeouts& t);
+  Result<void> with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt);
+  Result<void> emit(Context& cx, const std::string& kind, const std::string& phase, const std::string& step,
+                    const std::string& payload = "{}");
+  std::optional<std::string> contract_gate_closed(Context& cx, const PhaseSpec& contract);
+  void crash(const std::string& point);
+
+  const Project& project_;
+  StateStore& store_;
+  Target& target_;
+  Clock& clock_;
+  Actor actor_;
+  CrashPoint crash_;
+  std::function<void(const Event&)> observer_;
+};
+
+}  // namespace phasegate

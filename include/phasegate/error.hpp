@@ -1,0 +1,37 @@
+#pragma once
+// Errors carried through the core as std::expected<T, Error>; each maps to a stable exit code (SPEC §2.1).
+#include <expected>
+#include <string>
+
+namespace phasegate {
+
+enum class Exit : int {
+  ok = 0,
+  failed = 1,          // the run failed and was rolled back cleanly
+  invalid = 2,         // invalid usage, config or plan (or drift); nothing was touched
+  lint = 3,            // lint found error-level findings
+  pending = 4,         // status --check: pending or drifted plans
+  needs_human = 5,     // rollback incomplete or on_failure = "pause"
+  aborted = 6,         // aborted by an operator
+  internal = 70,       // a bug
+  blocked = 75,        // a guard said wait (window, approvals, load, lock held); retry later
+};
+
+struct Error {
+  Error(Exit c = Exit::internal, std::string m = {}, std::string s = {})
+      : code(c), message(std::move(m)), sqlstate(std::move(s)) {}
+  Exit code;
+  std::string message;
+  std::string sqlstate;  // set when the error came from PostgreSQL
+};
+
+template <class T>
+using Result = std::expected<T, Error>;
+
+inline std::unexpected<Error> fail(Exit code, std::string message, std::string sqlstate = {}) {
+  return std::unexpected(Error{code, std::move(message), std::move(sqlstate)});
+}
+
+const char* exit_name(Exit code);
+
+}  // namespace phasegate

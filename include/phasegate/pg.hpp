@@ -1,0 +1,69 @@
+#pragma once
+// The PostgreSQL adapter: state store, plan target and the run lock, over one libpqxx connection.
+// libpqxx stays inside src/adapters/pg; this header only names our own types.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "phasegate/ports.hpp"
+
+namespace phasegate {
+
+struct EventRow {
+  int64_t id = 0;
+  std::string at;  // RFC 3339 UTC
+  int64_t run_id = 0;
+  std::string plan_id, phase, step, kind, principal, os_user, host, payload, prev_hash, hash;
+  bool chain_ok = true;  // the stored hash matches a recomputation from the row and its predecessor
+};
+
+struct RunRow {
+  RunRecord run;
+  std::string initiator, os_user, host, created_at, finished_at;
+};
+
+class PgDatabase final : public StateStore, public Target {
+ public:
+  // Connects, names the session (application_name) and sets client_connection_check_interval (PG 14+).
+  static Result<std::unique_ptr<PgDatabase>> connect(const std::string& url, const std::string& schema,
+                                                     const std::string& application_name);
+  ~PgDatabase() override;
+
+  // One runner per target database: a session advisory lock. Exit::blocked names the holder.
+  Result<void> lock_runs();
+  Result<bool> schema_exists();
+
+  Result<void> ensure_schema() override;
+  Result<std::vector<StepRecord>> steps(const std::string& plan_id) override;
+  Result<std::optional<RunRecord>> open_run(const std::string& plan_id) override;
+  Result<RunRecord> create_run(const std::string& plan_id, const std::string& digest, const Actor& actor,
+                               const std::string& release_commit) override;
+  Result<void> update_run(const RunRecord& run) override;
+  Result<void> save_step(const StepRecord& step) override;
+  Result<void> append_event(const Event& event) override;
+  Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) override;
+
+  Result<bool> check(const std::string& sql, const Timeouts& t) override;
+  Result<void> apply_atomically(const std::string& sql, const Timeouts& t, const StepRecord& done,
+                                const Event& event) override;
+  Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) override;
+  Result<IndexState> index_state(const std::string& schema, const std::string& name) override;
+
+  Result<std::vector<EventRow>> events(std::optional<int64_t> run_id);
+  Result<std::vector<RunRow>> runs(const std::string& plan_id = "");
+  void set_actor(const Actor& actor);
+  void set_crash_point(CrashPoint crash);
+
+ private:
+  struct Impl;
+  explicit PgDatabase(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The event hash chain (SPEC §5): sha256(prev_hash || canonical event).
+std::string event_hash(const std::string& prev_hash, const std::string& kind, long long at_ms, int64_t run_id,
+                       const std::string& plan_id, const std::string& phase, const std::string& step,
+                       const Actor& actor, const std::string& payload);
+
+}  // namespace phasegate

@@ -1,0 +1,108 @@
+#pragma once
+// Interfaces between the engine and the world. Real implementations live in src/adapters/,
+// fakes in tests/unit/fakes.hpp. The engine never reads the clock or sleeps except through Clock.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "phasegate/duration.hpp"
+#include "phasegate/error.hpp"
+
+namespace phasegate {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint now() = 0;
+  virtual void sleep_for(Millis d) = 0;
+};
+
+struct Actor {
+  std::string principal;  // --as / PHASEGATE_PRINCIPAL; may be empty
+  std::string os_user;
+  std::string host;
+  std::string label() const;  // "alice (bob@host)"
+};
+
+struct Event {
+  std::string kind;  // e.g. "step.completed" (SPEC §6)
+  int64_t run_id = 0;
+  std::string plan_id, phase, step;
+  std::string payload = "{}";  // a JSON object
+  TimePoint at{};
+};
+
+enum class StepStatus { pending, running, completed, failed };
+const char* step_status_name(StepStatus s);
+std::optional<StepStatus> parse_step_status(std::string_view s);
+
+struct StepRecord {
+  std::string plan_id, step, phase;
+  int ordinal = 0;
+  StepStatus status = StepStatus::pending;
+  int attempts = 0;
+  std::string checksum;
+  int64_t run_id = 0;
+  std::string applied_by;
+  std::optional<TimePoint> started_at, finished_at;
+  std::string error;
+};
+
+enum class RunStatus { created, running, waiting, blocked, completed, failed, aborted };
+const char* run_status_name(RunStatus s);
+std::optional<RunStatus> parse_run_status(std::string_view s);
+bool is_terminal(RunStatus s);
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string plan_id, digest;
+  RunStatus status = RunStatus::created;
+  std::string phase;
+  std::string initiator;
+  std::string error;
+};
+
+struct Timeouts {
+  Millis lock_timeout{2000};
+  Millis statement_timeout{30 * 60'000};
+};
+
+// The state schema in the target database (SPEC §5).
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  virtual Result<void> ensure_schema() = 0;
+  virtual Result<std::vector<StepRecord>> steps(const std::string& plan_id) = 0;
+  virtual Result<std::optional<RunRecord>> open_run(const std::string& plan_id) = 0;
+  virtual Result<RunRecord> create_run(const std::string& plan_id, const std::string& digest, const Actor& actor,
+                                       const std::string& release_commit) = 0;
+  virtual Result<void> update_run(const RunRecord& run) = 0;
+  virtual Result<void> save_step(const StepRecord& step) = 0;
+  virtual Result<void> append_event(const Event& event) = 0;
+  virtual Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) = 0;
+};
+
+enum class IndexState { absent, valid, invalid };
+
+// Executes the plan's SQL on the target database.
+class Target {
+ public:
+  virtual ~Target() = default;
+  virtual Result<bool> check(const std::string& sql, const Timeouts& t) = 0;
+  // BEGIN; SET LOCAL timeouts; sql; persist `done` and `event`; COMMIT — all or nothing.
+  virtual Result<void> apply_atomically(const std::string& sql, const Timeouts& t, const StepRecord& done,
+                                        const Event& event) = 0;
+  // Each statement on its own, outside any transaction block (CONCURRENTLY & co).
+  virtual Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) = 0;
+  virtual Result<IndexState> index_state(const std::string& schema, const std::string& name) = 0;
+};
+
+// Named instants where a test may kill the process (fault injection, like leveldb's FaultInjectionTestEnv).
+using CrashPoint = std::function<void(const std::string& point)>;
+
+}  // namespace phasegate

@@ -1,0 +1,16 @@
+#pragma once
+// Small pure helpers: hashing, edit distance, string utilities.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace phasegate {
+
+std::string sha256_hex(std::string_view data);
+size_t edit_distance(std::string_view a, std::string_view b);
+// The closest candidate within a small edit distance, or "" when none is close.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+std::string trim(std::string_view s);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+}  // namespace phasegate

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages phasegate needs (idempotent). As root it runs apt-get; otherwise it
+# prints the exact command to run. Usage: scripts/deps.sh [--bench]
+set -euo pipefail
+packages=(g++ cmake ninja-build pkg-config git
+  libpqxx-dev libboost-dev libboost-filesystem-dev libtomlplusplus-dev libcli11-dev libspdlog-dev doctest-dev
+  libpg-query-dev libprotobuf-c-dev libhowardhinnant-date-dev nlohmann-json3-dev libssl-dev libcpp-httplib-dev
+  postgresql postgresql-contrib)
+if [[ "${1:-}" == "--bench" ]]; then packages+=(sqitch hyperfine); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "deps: all ${#packages[@]} packages present" >&2
+  exit 0
+fi
+cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "deps: missing packages: ${missing[*]}" >&2
+  echo "deps: run as root:  sudo sh -c '$cmd'" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+# The postgresql package would start a cluster of its own; we only want the binaries.
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,404 @@
+// libpqxx 6.4 implementation of StateStore, Target and the run lock. Library exceptions stop here.
+#include <pqxx/pqxx>
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/pg/schema.hpp"
+#include "phasegate/pg.hpp"
+#include "phasegate/text.hpp"
+
+namespace phasegate {
+
+namespace {
+// Advisory lock keys (two-int form): classid says what, objid says which state schema.
+constexpr int kRunLockClass = 1347900487;     // one runner per target database
+constexpr int kEventLockClass = 1347900488;   // serializes appends to the hash chain
+constexpr int kSchemaLockClass = 1347900489;  // serializes schema creation and upgrades
+
+std::string clean_message(std::string m) {
+  if (m.rfind("ERROR:  ", 0) == 0) m = m.substr(8);
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  auto nl = m.find('\n');
+  if (nl != std::string::npos) {  // keep DETAIL/HINT lines but on one line
+    for (auto& c : m)
+      if (c == '\n') c = ' ';
+  }
+  return m;
+}
+
+long long to_ms(TimePoint t) { return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count(); }
+std::optional<TimePoint> from_ms(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return TimePoint(Millis(f.as<long long>()));
+}
+std::string ms_text(std::optional<TimePoint> t) { return t ? std::to_string(to_ms(*t)) : "-1"; }
+
+template <class Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const pqxx::sql_error& e) {
+    return std::unexpected(Error{Exit::failed, clean_message(e.what()), e.sqlstate()});
+  } catch (const pqxx::broken_connection& e) {
+    return std::unexpected(Error{Exit::failed, "lost the connection to the database: " + clean_message(e.what()), "08006"});
+  } catch (const std::exception& e) {
+    return std::unexpected(Error{Exit::internal, std::string("database adapter: ") + e.what(), ""});
+  }
+}
+
+std::string timeouts_sql(const Timeouts& t, bool local) {
+  std::string set = local ? "SET LOCAL " : "SET ";
+  return set + "lock_timeout = '" + std::to_string(t.lock_timeout.count()) + "ms'; " + set + "statement_timeout = '" +
+         std::to_string(t.statement_timeout.count()) + "ms'";
+}
+}  // namespace
+
+std::string event_hash(const std::string& prev_hash, const std::string& kind, long long at_ms, int64_t run_id,
+                       const std::string& plan_id, const std::string& phase, const std::string& step,
+                       const Actor& actor, const std::string& payload) {
+  std::string canonical_payload = nlohmann::json::parse(payload.empty() ? "{}" : payload).dump();
+  return sha256_hex(join({prev_hash, kind, std::to_string(at_ms), std::to_string(run_id), plan_id, phase, step,
+                          actor.principal, actor.os_user, actor.host, canonical_payload},
+                         "\x1f"));
+}
+
+struct PgDatabase::Impl {
+  std::unique_ptr<pqxx::connection> conn;
+  std::string schema;  // already a valid lowercase identifier (checked by the loader)
+  Actor actor;
+  CrashPoint crash;
+
+  std::string t(const char* table) const { return schema + "." + table; }
+
+  void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
+    w.exec_params(
+        "INSERT INTO " + t("steps") +
+            " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error)"
+            " VALUES ($1, $2, $3, $4::int, $5, $6::int, $7, NULLIF($8::bigint, 0), NULLIF($9, ''),"
+            " CASE WHEN $10::bigint < 0 THEN NULL ELSE to_timestamp($10::bigint / 1000.0) END,"
+            " CASE WHEN $11::bigint < 0 THEN NULL ELSE to_timestamp($11::bigint / 1000.0) END, NULLIF($12, ''))"
+            " ON CONFLICT (plan_id, step) DO UPDATE SET phase = EXCLUDED.phase, ordinal = EXCLUDED.ordinal,"
+            " status = EXCLUDED.status, attempts = EXCLUDED.attempts, checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,"
+            " applied_by = EXCLUDED.applied_by, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
+            " error = EXCLUDED.error",
+        s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts, s.checksum, s.run_id, s.applied_by,
+        ms_text(s.started_at), ms_text(s.finished_at), s.error);
+  }
+
+  void append_event_in(pqxx::transaction_base& w, const Event& e) {
+    w.exec_params("SELECT pg_advisory_xact_lock($1::int, hashtext($2))", kEventLockClass, schema);
+    auto prev = w.exec("SELECT hash FROM " + t("events") + " ORDER BY event_id DESC LIMIT 1");
+    std::string prev_hash = prev.empty() ? std::string(64, '0') : prev[0][0].as<std::string>();
+    long long at = to_ms(e.at);
+    std::string hash = event_hash(prev_hash, e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, e.payload);
+    w.exec_params("INSERT INTO " + t("events") +
+                      " (at, at_ms, run_id, plan_id, phase, step, kind, principal, os_user, host, payload, prev_hash, hash)"
+                      " VALUES (to_timestamp($1::bigint / 1000.0), $1::bigint, NULLIF($2::bigint, 0), NULLIF($3, ''),"
+                      " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, $11, $12)",
+                  at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user, actor.host,
+                  e.payload.empty() ? "{}" : e.payload, prev_hash, hash);
+  }
+};
+
+PgDatabase::PgDatabase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PgDatabase::~PgDatabase() = default;
+
+Result<std::unique_ptr<PgDatabase>> PgDatabase::connect(const std::string& url, const std::string& schema,
+                                                        const std::string& application_name) {
+  return guarded([&]() -> Result<std::unique_ptr<PgDatabase>> {
+    auto impl = std::make_unique<Impl>();
+    try {
+      impl->conn = std::make_unique<pqxx::connection>(url);
+    } catch (const pqxx::broken_connection& e) {
+      return fail(Exit::invalid, "cannot connect to the database: " + clean_message(e.what()));
+    }
+    impl->schema = schema;
+    pqxx::nontransaction n(*impl->conn);
+    n.exec("SET application_name = " + n.quote(application_name.substr(0, 63)));
+    // A runner killed with -9 leaves its backend (and our advisory lock) behind until the server notices
+    // the socket is gone; PostgreSQL 14+ checks every interval while a query runs.
+    if (impl->conn->server_version() >= 140000) n.exec("SET client_connection_check_interval = '2s'");
+    return std::unique_ptr<PgDatabase>(new PgDatabase(std::move(impl)));
+  });
+}
+
+void PgDatabase::set_actor(const Actor& actor) { impl_->actor = actor; }
+void PgDatabase::set_crash_point(CrashPoint crash) { impl_->crash = std::move(crash); }
+
+Result<void> PgDatabase::lock_runs() {
+  return guarded([&]() -> Result<void> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params("SELECT pg_try_advisory_lock($1::int, hashtext($2))", kRunLockClass, impl_->schema);
+    if (r[0][0].as<bool>()) return {};
+    auto h = n.exec_params(
+        "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), "
+        "coalesce(a.client_addr::text, 'local'), coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid "
+        "AND l.objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296 AND l.objsubid = 2",
+        kRunLockClass, impl_->schema);
+    std::string who = "another phasegate run";
+    if (!h.empty())
+      who = "\"" + h[0][1].as<std::string>() + "\" (backend pid " + h[0][0].as<std::string>() + ", user " +
+            h[0][2].as<std::string>() + ", from " + h[0][3].as<std::string>() + ", since " + h[0][4].as<std::string>() + ")";
+    return fail(Exit::blocked, "another run holds the phasegate lock on this database: " + who +
+                                   ". Nothing was changed; retry when it finishes");
+  });
+}
+
+Result<bool> PgDatabase::schema_exists() {
+  return guarded([&]() -> Result<bool> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params("SELECT to_regclass($1) IS NOT NULL", impl_->schema + ".schema_version");
+    return r[0][0].as<bool>();
+  });
+}
+
+Result<void> PgDatabase::ensure_schema() {
+  return guarded([&]() -> Result<void> {
+    auto migrations = pg::schema_migrations(impl_->schema);
+    pqxx::work w(*impl_->conn);
+    w.exec_params("SELECT pg_advisory_xact_lock($1::int, hashtext($2))", kSchemaLockClass, impl_->schema);
+    w.exec("CREATE SCHEMA IF NOT EXISTS " + impl_->schema);
+    w.exec("CREATE TABLE IF NOT EXISTS " + impl_->t("schema_version") +
+           " (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+    auto v = w.exec("SELECT coalesce(max(version), 0) FROM " + impl_->t("schema_version"))[0][0].as<int>();
+    if (v > static_cast<int>(migrations.size()))
+      return fail(Exit::invalid, "the state schema " + impl_->schema + " is at version " + std::to_string(v) +
+                                     ", newer than this phasegate understands (" + std::to_string(migrations.size()) +
+                                     "); upgrade phasegate");
+    for (size_t i = static_cast<size_t>(v); i < migrations.size(); ++i) {
+      w.exec(migrations[i]);
+      w.exec_params("INSERT INTO " + impl_->t("schema_version") + " (version) VALUES ($1::int)", static_cast<int>(i + 1));
+    }
+    w.commit();
+    return {};
+  });
+}
+
+Result<std::vector<StepRecord>> PgDatabase::steps(const std::string& plan_id) {
+  return guarded([&]() -> Result<std::vector<StepRecord>> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params(
+        "SELECT plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
+        " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
+        " coalesce(error, '') FROM " + impl_->t("steps") + " WHERE plan_id = $1 ORDER BY ordinal",
+        plan_id);
+    std::vector<StepRecord> out;
+    for (const auto& row : r) {
+      StepRecord s;
+      s.plan_id = row[0].as<std::string>();
+      s.step = row[1].as<std::string>();
+      s.phase = row[2].as<std::string>();
+      s.ordinal = row[3].as<int>();
+      s.status = parse_step_status(row[4].as<std::string>()).value_or(StepStatus::pending);
+      s.attempts = row[5].as<int>();
+      s.checksum = row[6].as<std::string>();
+      s.run_id = row[7].as<int64_t>();
+      s.applied_by = row[8].as<std::string>();
+      s.started_at = from_ms(row[9]);
+      s.finished_at = from_ms(row[10]);
+      s.error = row[11].as<std::string>();
+      out.push_back(std::move(s));
+    }
+    return out;
+  });
+}
+
+namespace {
+RunRecord read_run(const pqxx::row& row) {
+  RunRecord r;
+  r.id = row[0].as<int64_t>();
+  r.plan_id = row[1].as<std::string>();
+  r.digest = row[2].as<std::string>();
+  r.status = parse_run_status(row[3].as<std::string>()).value_or(RunStatus::failed);
+  r.phase = row[4].as<std::string>();
+  r.initiator = row[5].is_null() ? "" : row[5].as<std::string>();
+  r.error = row[6].is_null() ? "" : row[6].as<std::string>();
+  return r;
+}
+constexpr const char* kRunColumns = "run_id, plan_id, digest, status, phase, initiator, error";
+}  // namespace
+
+Result<std::optional<RunRecord>> PgDatabase::open_run(const std::string& plan_id) {
+  return guarded([&]() -> Result<std::optional<RunRecord>> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params(std::string("SELECT ") + kRunColumns + " FROM " + impl_->t("runs") +
+                               " WHERE plan_id = $1 AND status IN ('created', 'running', 'waiting', 'blocked')"
+                               " ORDER BY run_id DESC LIMIT 1",
+                           plan_id);
+    if (r.empty()) return std::optional<RunRecord>{};
+    return std::optional<RunRecord>{read_run(r[0])};
+  });
+}
+
+Result<RunRecord> PgDatabase::create_run(const std::string& plan_id, const std::string& digest, const Actor& actor,
+                                         const std::string& release_commit) {
+  return guarded([&]() -> Result<RunRecord> {
+    pqxx::work w(*impl_->conn);
+    auto r = w.exec_params(std::string("INSERT INTO ") + impl_->t("runs") +
+                               " (plan_id, digest, status, initiator, os_user, host, release_commit)"
+                               " VALUES ($1, $2, 'created', NULLIF($3, ''), $4, $5, NULLIF($6, '')) RETURNING " + kRunColumns,
+                           plan_id, digest, actor.principal, actor.os_user, actor.host, release_commit);
+    w.commit();
+    return read_run(r[0]);
+  });
+}
+
+Result<void> PgDatabase::update_run(const RunRecord& run) {
+  return guarded([&]() -> Result<void> {
+    pqxx::work w(*impl_->conn);
+    w.exec_params("UPDATE " + impl_->t("runs") +
+                      " SET status = $2, phase = $3, error = NULLIF($4, ''), updated_at = now(),"
+                      " finished_at = CASE WHEN $2 IN ('completed', 'failed', 'aborted') THEN now() END WHERE run_id = $1::bigint",
+                  run.id, run_status_name(run.status), run.phase, run.error);
+    w.commit();
+    return {};
+  });
+}
+
+Result<void> PgDatabase::save_step(const StepRecord& step) {
+  return guarded([&]() -> Result<void> {
+    pqxx::work w(*impl_->conn);
+    impl_->save_step_in(w, step);
+    w.commit();
+    return {};
+  });
+}
+
+Result<void> PgDatabase::append_event(const Event& event) {
+  return guarded([&]() -> Result<void> {
+    pqxx::work w(*impl_->conn);
+    impl_->append_event_in(w, event);
+    w.commit();
+    return {};
+  });
+}
+
+Result<void> PgDatabase::mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) {
+  return guarded([&]() -> Result<void> {
+    pqxx::work w(*impl_->conn);
+    w.exec_params("INSERT INTO " + impl_->t("plans") +
+                      " (plan_id, digest, status, applied_at) VALUES ($1, $2, $3, CASE WHEN $3 = 'applied' THEN now() END)"
+                      " ON CONFLICT (plan_id) DO UPDATE SET digest = EXCLUDED.digest, status = EXCLUDED.status,"
+                      " updated_at = now(), applied_at = coalesce(EXCLUDED.applied_at, " + impl_->t("plans") + ".applied_at)",
+                  plan_id, digest, status);
+    w.commit();
+    return {};
+  });
+}
+
+Result<bool> PgDatabase::check(const std::string& sql, const Timeouts& t) {
+  return guarded([&]() -> Result<bool> {
+    pqxx::work w(*impl_->conn);
+    w.exec("SET TRANSACTION READ ONLY");
+    w.exec(timeouts_sql(t, true));
+    auto r = w.exec(sql);
+    if (r.size() != 1 || r.columns() != 1 || r[0][0].is_null())
+      return fail(Exit::failed, "check must return exactly one non-null boolean, got " + std::to_string(r.size()) + " rows");
+    return r[0][0].as<bool>();
+  });
+}
+
+Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts& t, const StepRecord& done,
+                                          const Event& event) {
+  return guarded([&]() -> Result<void> {
+    pqxx::work w(*impl_->conn);
+    w.exec(timeouts_sql(t, true));
+    w.exec(sql);
+    impl_->save_step_in(w, done);
+    impl_->append_event_in(w, event);
+    if (impl_->crash) impl_->crash("before-commit:" + done.step);
+    w.commit();
+    return {};
+  });
+}
+
+Result<void> PgDatabase::apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) {
+  auto r = guarded([&]() -> Result<void> {
+    pqxx::nontransaction n(*impl_->conn);
+    n.exec(timeouts_sql(t, false));
+    for (const auto& s : statements) n.exec(s);
+    return {};
+  });
+  (void)guarded([&]() -> Result<void> {
+    pqxx::nontransaction n(*impl_->conn);
+    n.exec("RESET lock_timeout; RESET statement_timeout");
+    return {};
+  });
+  return r;
+}
+
+Result<IndexState> PgDatabase::index_state(const std::string& schema, const std::string& name) {
+  return guarded([&]() -> Result<IndexState> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params(
+        "SELECT i.indisvalid AND i.indisready FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " JOIN pg_namespace ns ON ns.oid = c.relnamespace WHERE c.relname = $1"
+        " AND (ns.nspname = $2 OR ($2 = '' AND pg_catalog.pg_table_is_visible(c.oid)))",
+        name, schema);
+    if (r.empty()) return IndexState::absent;
+    return r[0][0].as<bool>() ? IndexState::valid : IndexState::invalid;
+  });
+}
+
+Result<std::vector<EventRow>> PgDatabase::events(std::optional<int64_t> run_id) {
+  return guarded([&]() -> Result<std::vector<EventRow>> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec(
+        "SELECT event_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), coalesce(run_id, 0),"
+        " coalesce(plan_id, ''), coalesce(phase, ''), coalesce(step, ''), kind, coalesce(principal, ''), os_user, host,"
+        " payload::text, prev_hash, hash, at_ms, lag(hash) OVER (ORDER BY event_id) FROM " + impl_->t("events") +
+            " ORDER BY event_id");
+    std::vector<EventRow> out;
+    for (const auto& row : r) {
+      EventRow e;
+      e.id = row[0].as<int64_t>();
+      e.at = row[1].as<std::string>();
+      e.run_id = row[2].as<int64_t>();
+      e.plan_id = row[3].as<std::string>();
+      e.phase = row[4].as<std::string>();
+      e.step = row[5].as<std::string>();
+      e.kind = row[6].as<std::string>();
+      e.principal = row[7].as<std::string>();
+      e.os_user = row[8].as<std::string>();
+      e.host = row[9].as<std::string>();
+      e.payload = row[10].as<std::string>();
+      e.prev_hash = row[11].as<std::string>();
+      e.hash = row[12].as<std::string>();
+      std::string expected_prev = row[14].is_null() ? std::string(64, '0') : row[14].as<std::string>();
+      Actor a{e.principal, e.os_user, e.host};
+      e.chain_ok = e.prev_hash == expected_prev &&
+                   e.hash == event_hash(e.prev_hash, e.kind, row[13].as<long long>(), e.run_id, e.plan_id, e.phase,
+                                        e.step, a, e.payload);
+      if (!run_id || e.run_id == *run_id) out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<RunRow>> PgDatabase::runs(const std::string& plan_id) {
+  return guarded([&]() -> Result<std::vector<RunRow>> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params(std::string("SELECT ") + kRunColumns +
+                               ", coalesce(os_user, ''), coalesce(host, ''),"
+                               " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                               " coalesce(to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+                               " FROM " + impl_->t("runs") + " WHERE $1 = '' OR plan_id = $1 ORDER BY run_id",
+                           plan_id);
+    std::vector<RunRow> out;
+    for (const auto& row : r) {
+      RunRow rr;
+      rr.run = read_run(row);
+      rr.initiator = rr.run.initiator;
+      rr.os_user = row[7].as<std::string>();
+      rr.host = row[8].as<std::string>();
+      rr.created_at = row[9].as<std::string>();
+      rr.finished_at = row[10].as<std::string>();
+      out.push_back(std::move(rr));
+    }
+    return out;
+  });
+}
+
+}  // namespace phasegate

@@ -1,0 +1,38 @@
+#pragma once
+// Versioned DDL of the state schema. Each entry upgrades from version i to i+1; never edit a shipped entry.
+#include <string>
+#include <vector>
+
+namespace phasegate::pg {
+
+inline std::vector<std::string> schema_migrations(const std::string& s) {
+  return {
+      // v1: plans, runs, steps, approvals, events (append-only, hash-chained), broadcast status
+      "CREATE TABLE " + s + ".plans (plan_id text PRIMARY KEY, digest text NOT NULL, status text NOT NULL,"
+      " first_seen timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(), applied_at timestamptz);"
+      "CREATE TABLE " + s + ".runs (run_id bigserial PRIMARY KEY, plan_id text NOT NULL, digest text NOT NULL,"
+      " status text NOT NULL, phase text NOT NULL DEFAULT '', initiator text, os_user text, host text, release_commit text,"
+      " created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(),"
+      " finished_at timestamptz, error text);"
+      "CREATE INDEX runs_plan_idx ON " + s + ".runs (plan_id, run_id);"
+      "CREATE TABLE " + s + ".steps (plan_id text NOT NULL, step text NOT NULL, phase text NOT NULL, ordinal int NOT NULL,"
+      " status text NOT NULL, attempts int NOT NULL DEFAULT 0, checksum text NOT NULL, run_id bigint, applied_by text,"
+      " started_at timestamptz, finished_at timestamptz, cursor jsonb, error text, PRIMARY KEY (plan_id, step));"
+      "CREATE TABLE " + s + ".approvals (approval_id bigserial PRIMARY KEY, plan_id text NOT NULL, digest text NOT NULL,"
+      " target text NOT NULL, principal text NOT NULL, document text NOT NULL, signature text NOT NULL,"
+      " expires_at timestamptz NOT NULL, comment text, created_at timestamptz NOT NULL DEFAULT now(), revoked_at timestamptz);"
+      "CREATE TABLE " + s + ".events (event_id bigserial PRIMARY KEY, at timestamptz NOT NULL, at_ms bigint NOT NULL,"
+      " run_id bigint, plan_id text, phase text, step text, kind text NOT NULL, principal text, os_user text, host text,"
+      " payload jsonb NOT NULL DEFAULT '{}', prev_hash text NOT NULL, hash text NOT NULL);"
+      "CREATE INDEX events_run_idx ON " + s + ".events (run_id, event_id);"
+      "CREATE FUNCTION " + s + ".events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+      " $$BEGIN RAISE EXCEPTION 'phasegate events are append-only'; END$$;"
+      "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON " + s + ".events"
+      " FOR EACH ROW EXECUTE FUNCTION " + s + ".events_append_only();"
+      "CREATE TABLE " + s + ".broadcast (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), level text NOT NULL,"
+      " message text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), updated_by text);"
+      "INSERT INTO " + s + ".broadcast (level, message) VALUES ('ok', '');",
+  };
+}
+
+}  // namespace phasegate::pg

@@ -1,0 +1,59 @@
+// init, new, validate: files only, never a database.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/output.hpp"
+
+namespace phasegate::cli {
+
+int cmd_init(const Global& g, const std::string& name) {
+  auto made = scaffold_project(g.dir.empty() ? "." : g.dir, name);
+  if (!made) return report(g, made.error());
+  if (g.json) print_json({{"ok", true}, {"created", *made}});
+  else
+    for (const auto& f : *made) std::cout << "created " << f << "\n";
+  if (!g.json) std::cout << "next: set DATABASE_URL, edit plans/0001-example.toml, then phasegate validate\n";
+  return 0;
+}
+
+int cmd_new(const Global& g, const std::string& name) {
+  auto file = find_project_file(g.dir.empty() ? "." : g.dir);
+  if (!file) return report(g, Error{Exit::invalid, "no phasegate.toml here or in a parent; run phasegate init first"});
+  Diagnostics diags;
+  auto project = load_project(*file, diags);
+  if (!project || !diags.empty()) {
+    print_diagnostics(g, diags);
+    return static_cast<int>(Exit::invalid);
+  }
+  auto made = scaffold_plan(*project, name);
+  if (!made) return report(g, made.error());
+  if (g.json) print_json({{"ok", true}, {"created", *made}});
+  else std::cout << "created " << *made << "\n";
+  return 0;
+}
+
+int cmd_validate(const Global& g, const std::vector<std::string>& plans) {
+  auto loaded = load_all(g);
+  if (!loaded) return loaded.error();
+  std::vector<const Plan*> chosen;
+  for (const auto& arg : plans) {
+    auto p = select_plan(*loaded, arg);
+    if (!p) return report(g, p.error());
+    chosen.push_back(*p);
+  }
+  if (plans.empty())
+    for (const auto& p : loaded->plans) chosen.push_back(&p);
+  size_t steps = 0;
+  nlohmann::json list = nlohmann::json::array();
+  for (const Plan* p : chosen) {
+    steps += p->steps().size();
+    list.push_back({{"plan", p->id}, {"file", p->file}, {"steps", p->steps().size()}});
+  }
+  if (g.json) print_json({{"ok", true}, {"exit", 0}, {"problems", nlohmann::json::array()}, {"plans", list}});
+  else
+    std::cout << "ok: " << loaded->project.file << " and " << chosen.size() << " plan" << (chosen.size() == 1 ? "" : "s")
+              << " (" << steps << " steps) are valid\n";
+  return 0;
+}
+
+}  // namespace phasegate::cli

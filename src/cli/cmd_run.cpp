@@ -1,0 +1,68 @@
+// run: take the run lock, ensure the state schema, drive each selected plan through the executor.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/output.hpp"
+#include "phasegate/adapters.hpp"
+#include "phasegate/engine.hpp"
+
+namespace phasegate::cli {
+
+namespace {
+void print_event(const Global& g, const Event& e) {
+  std::string where = e.phase.empty() ? "" : e.phase + (e.step.empty() ? "" : "/" + e.step) + " ";
+  std::string payload = e.payload == "{}" ? "" : " " + e.payload;
+  const char* colour = e.kind.ends_with("failed") ? "31" : e.kind.ends_with("completed") ? "32" : "36";
+  info(paint(g, colour, e.kind) + " " + where + payload);
+}
+}  // namespace
+
+int cmd_run(const Global& g, const RunArgs& args) {
+  auto loaded = load_all(g);
+  if (!loaded) return loaded.error();
+  std::vector<const Plan*> plans;
+  if (!args.plan.empty()) {
+    auto p = select_plan(*loaded, args.plan);
+    if (!p) return report(g, p.error());
+    plans.push_back(*p);
+  } else {
+    for (const auto& p : loaded->plans) plans.push_back(&p);
+  }
+  auto db = open_database(loaded->project, "run");
+  if (!db) return report(g, db.error());
+  auto& pg = **db;
+  if (auto r = pg.lock_runs(); !r) return report(g, r.error());
+  if (auto r = pg.ensure_schema(); !r) return report(g, r.error());
+
+  Actor actor = current_actor(args.principal);
+  pg.set_actor(actor);
+  CrashPoint crash = crash_point_from_env();
+  pg.set_crash_point(crash);
+  SystemClock clock;
+  Executor executor(loaded->project, pg, pg, clock, actor, crash);
+  executor.on_event([&](const Event& e) { print_event(g, e); });
+  RunOptions options;
+  if (args.phase != "all") options.phase = parse_phase(args.phase);
+  options.release_commit = args.release_commit.empty() ? getenv_or("PHASEGATE_RELEASE_COMMIT") : args.release_commit;
+
+  int exit = 0;
+  nlohmann::json results = nlohmann::json::array();
+  for (const Plan* plan : plans) {
+    if (options.release_commit.empty()) options.release_commit = plan->release_commit;
+    PlanOutcome out = executor.run_plan(*plan, options);
+    results.push_back({{"plan", out.plan_id}, {"run", out.run_id}, {"status", run_status_name(out.status)},
+                       {"exit", static_cast<int>(out.exit)}, {"steps_applied", out.steps_applied}, {"message", out.message}});
+    if (out.exit != Exit::ok) {
+      exit = static_cast<int>(out.exit);
+      std::cerr << "phasegate: " << out.message << "\n";
+      break;
+    }
+    if (!g.json) std::cout << out.message << "\n";
+    // Plans apply strictly in order: a plan waiting at a gate holds back the ones after it.
+    if (out.status == RunStatus::waiting) break;
+  }
+  if (g.json) print_json({{"ok", exit == 0}, {"exit", exit}, {"plans", results}});
+  return exit;
+}
+
+}  // namespace phasegate::cli

@@ -1,0 +1,106 @@
+// status [--check] and log: read-only views of the state schema.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/output.hpp"
+#include "phasegate/engine.hpp"
+
+namespace phasegate::cli {
+
+int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
+  auto loaded = load_all(g);
+  if (!loaded) return loaded.error();
+  std::vector<const Plan*> plans;
+  if (!plan_arg.empty()) {
+    auto p = select_plan(*loaded, plan_arg);
+    if (!p) return report(g, p.error());
+    plans.push_back(*p);
+  } else {
+    for (const auto& p : loaded->plans) plans.push_back(&p);
+  }
+  auto db = open_database(loaded->project, "status");
+  if (!db) return report(g, db.error());
+  auto& pg = **db;
+  auto exists = pg.schema_exists();
+  if (!exists) return report(g, exists.error());
+  bool failing = false;
+  nlohmann::json list = nlohmann::json::array();
+  for (const Plan* plan : plans) {
+    std::vector<StepRecord> records;
+    std::optional<RunRecord> open;
+    if (*exists) {
+      auto r = pg.steps(plan->id);
+      if (!r) return report(g, r.error());
+      records = *r;
+      auto o = pg.open_run(plan->id);
+      if (!o) return report(g, o.error());
+      open = *o;
+    }
+    PlanStatus st = plan_status(*plan, records, open);
+    failing = failing || st.fails_check();
+    nlohmann::json drift = nlohmann::json::array();
+    for (const auto& d : st.drift)
+      drift.push_back({{"step", d.step}, {"applied_checksum", d.applied_checksum}, {"file_checksum", d.file_checksum},
+                       {"applied_by", d.applied_by}, {"message", d.describe(plan->id)}});
+    list.push_back({{"plan", st.plan_id}, {"state", st.state}, {"steps_total", st.steps_total}, {"steps_done", st.steps_done},
+                    {"pending", st.pending}, {"contract_pending", st.contract_pending}, {"drift", drift},
+                    {"run", st.run ? nlohmann::json(st.run->id) : nlohmann::json(nullptr)}});
+    if (!g.json) {
+      const char* colour = st.state == "applied" ? "32" : st.state == "drifted" || st.state == "failed" ? "31" : "33";
+      std::cout << paint(g, colour, st.state) << "\t" << st.plan_id << "\t" << st.steps_done << "/" << st.steps_total << " steps";
+      if (!st.pending.empty()) std::cout << "\tpending: " << st.pending.size();
+      if (!st.contract_pending.empty() && st.pending.empty()) std::cout << "\tcontract waits for its start";
+      std::cout << "\n";
+      for (const auto& d : st.drift) std::cout << "  " << paint(g, "31", "drift") << ": " << d.describe(plan->id) << "\n";
+    }
+  }
+  int exit = check && failing ? static_cast<int>(Exit::pending) : 0;
+  if (g.json) print_json({{"ok", !failing}, {"exit", exit}, {"plans", list}});
+  return exit;
+}
+
+int cmd_log(const Global& g, const std::string& run_arg) {
+  auto loaded = load_all(g);
+  if (!loaded) return loaded.error();
+  auto db = open_database(loaded->project, "log");
+  if (!db) return report(g, db.error());
+  auto& pg = **db;
+  auto exists = pg.schema_exists();
+  if (!exists) return report(g, exists.error());
+  if (!*exists) return report(g, Error{Exit::invalid, "no runs yet: the state schema " + loaded->project.state_schema + " does not exist"});
+  std::optional<int64_t> run_id;
+  if (!run_arg.empty()) {
+    try {
+      run_id = std::stoll(run_arg);
+    } catch (const std::exception&) {
+      return report(g, Error{Exit::invalid, "RUN must be a run id (a number), got \"" + run_arg + "\""});
+    }
+  } else {
+    auto runs = pg.runs();
+    if (!runs) return report(g, runs.error());
+    if (runs->empty()) return report(g, Error{Exit::invalid, "no runs yet"});
+    run_id = runs->back().run.id;
+  }
+  auto events = pg.events(run_id);
+  if (!events) return report(g, events.error());
+  if (events->empty()) return report(g, Error{Exit::invalid, "no events for run " + std::to_string(*run_id)});
+  bool chain_ok = true;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& e : *events) {
+    chain_ok = chain_ok && e.chain_ok;
+    list.push_back({{"id", e.id}, {"at", e.at}, {"run", e.run_id}, {"plan", e.plan_id}, {"phase", e.phase}, {"step", e.step},
+                    {"kind", e.kind}, {"actor", {{"principal", e.principal}, {"os_user", e.os_user}, {"host", e.host}}},
+                    {"payload", nlohmann::json::parse(e.payload)}, {"hash", e.hash}, {"chain_ok", e.chain_ok}});
+    if (!g.json) {
+      std::string where = e.phase.empty() ? "" : " " + e.phase + (e.step.empty() ? "" : "/" + e.step);
+      std::string who = e.principal.empty() ? e.os_user + "@" + e.host : e.principal;
+      std::cout << e.at << "  " << paint(g, "1", e.kind) << where << "  " << (e.payload == "{}" ? "" : e.payload + "  ")
+                << "(" << who << ")" << (e.chain_ok ? "" : paint(g, "31", "  HASH CHAIN BROKEN")) << "\n";
+    }
+  }
+  if (g.json) print_json({{"ok", true}, {"exit", 0}, {"run", *run_id}, {"chain_ok", chain_ok}, {"events", list}});
+  if (!chain_ok) std::cerr << "phasegate: warning: the event hash chain does not verify; the log was altered\n";
+  return 0;
+}
+
+}  // namespace phasegate::cli

@@ -1,0 +1,30 @@
+#pragma once
+// One function per command; main.cpp parses arguments (CLI11) and calls these.
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace phasegate::cli {
+
+struct Global {
+  std::string dir;  // -C
+  bool json = false;
+  bool yes = false;
+  bool color = false;
+};
+
+struct RunArgs {
+  std::string plan;
+  std::string phase = "all";
+  std::string principal;
+  std::string release_commit;
+};
+
+int cmd_init(const Global& g, const std::string& name);
+int cmd_new(const Global& g, const std::string& name);
+int cmd_validate(const Global& g, const std::vector<std::string>& plans);
+int cmd_run(const Global& g, const RunArgs& args);
+int cmd_status(const Global& g, const std::string& plan, bool check);
+int cmd_log(const Global& g, const std::string& run);
+
+}  // namespace phasegate::cli

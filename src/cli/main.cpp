@@ -1,0 +1,72 @@
+// Argument parsing only; every command lives in its own file. The single catch-all is here.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "phasegate/error.hpp"
+
+using namespace phasegate;
+
+int main(int argc, char** argv) {
+  cli::Global g;
+  CLI::App app{"phasegate: phased PostgreSQL schema changes (expand -> migrate -> contract) behind guards", "phasegate"};
+  app.set_version_flag("--version", "phasegate 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("-C", g.dir, "project root (default: the nearest parent holding phasegate.toml)");
+  app.add_flag("--json", g.json, "print one JSON document on stdout; logs go to stderr");
+  app.add_flag("-y,--yes", g.yes, "answer yes to prompts");
+
+  std::string name;
+  auto* init = app.add_subcommand("init", "scaffold phasegate.toml, plans/ and hooks/");
+  init->add_option("--name", name, "project name (default: the directory name)");
+  auto* new_cmd = app.add_subcommand("new", "add plans/NNNN-NAME.toml from a template");
+  new_cmd->add_option("NAME", name, "plan name")->required();
+
+  std::vector<std::string> plans;
+  auto* validate = app.add_subcommand("validate", "check config and plans: TOML, keys, SQL syntax, references, hooks");
+  validate->add_option("PLAN", plans, "plan ids or files (default: all)");
+
+  cli::RunArgs run_args;
+  auto* run = app.add_subcommand("run", "create or resume the run of PLAN (default: every pending plan, in order)");
+  run->add_option("PLAN", run_args.plan, "plan id or file");
+  run->add_option("--phase", run_args.phase, "expand | migrate | contract | all (contract starts only when named or its start gate is open)")
+      ->check(CLI::IsMember({"expand", "migrate", "contract", "all"}));
+  run->add_option("--as", run_args.principal, "principal starting the run (default: $PHASEGATE_PRINCIPAL)");
+  run->add_option("--release-commit", run_args.release_commit, "commit master rollback reverts (default: $PHASEGATE_RELEASE_COMMIT)");
+
+  std::string plan;
+  bool check = false;
+  auto* status = app.add_subcommand("status", "applied / pending / running / drifted per plan");
+  status->add_option("PLAN", plan, "plan id or file");
+  status->add_flag("--check", check, "exit 4 when an expand/migrate step is pending or any step drifted");
+
+  std::string run_id;
+  auto* log = app.add_subcommand("log", "the event timeline of a run (default: the latest)");
+  log->add_option("RUN", run_id, "run id");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return static_cast<int>(Exit::invalid);
+  }
+  g.color = ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  try {
+    if (*init) return cli::cmd_init(g, name);
+    if (*new_cmd) return cli::cmd_new(g, name);
+    if (*validate) return cli::cmd_validate(g, plans);
+    if (*run) return cli::cmd_run(g, run_args);
+    if (*status) return cli::cmd_status(g, plan, check);
+    if (*log) return cli::cmd_log(g, run_id);
+  } catch (const std::exception& e) {
+    std::cerr << "phasegate: internal error: " << e.what() << "\n";
+    return static_cast<int>(Exit::internal);
+  }
+  return static_cast<int>(Exit::internal);
+}

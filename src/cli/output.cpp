@@ -1,0 +1,100 @@
+#include "cli/output.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "phasegate/adapters.hpp"
+#include "phasegate/text.hpp"
+
+namespace fs = std::filesystem;
+
+namespace phasegate::cli {
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+
+std::string paint(const Global& g, const char* ansi, const std::string& text) {
+  if (!g.color) return text;
+  return std::string("\033[") + ansi + "m" + text + "\033[0m";
+}
+
+void info(const std::string& line) { std::cerr << line << "\n"; }
+
+void print_diagnostics(const Global& g, const Diagnostics& diags) {
+  if (g.json) {
+    nlohmann::json problems = nlohmann::json::array();
+    for (const auto& d : diags)
+      problems.push_back({{"file", d.pos.file}, {"line", d.pos.line}, {"column", d.pos.column}, {"message", d.message}});
+    print_json({{"ok", false}, {"exit", 2}, {"problems", problems}});
+  }
+  for (const auto& d : diags) std::cerr << paint(g, "1", d.pos.str()) << ": " << paint(g, "31", "error") << ": " << d.message << "\n";
+  std::cerr << diags.size() << (diags.size() == 1 ? " problem" : " problems") << "; nothing was touched\n";
+}
+
+int report(const Global& g, const Error& e) {
+  if (g.json) print_json({{"ok", false}, {"exit", static_cast<int>(e.code)}, {"error", e.message}});
+  std::cerr << "phasegate: " << e.message << "\n";
+  return static_cast<int>(e.code);
+}
+
+std::expected<Loaded, int> load_all(const Global& g) {
+  auto file = find_project_file(g.dir.empty() ? "." : g.dir);
+  if (!file) {
+    return std::unexpected(report(g, Error{Exit::invalid, "no phasegate.toml in " + fs::absolute(g.dir.empty() ? "." : g.dir).string() +
+                                                              " or its parents; run phasegate init, or pass -C DIR"}));
+  }
+  Diagnostics diags;
+  // Paths in messages are relative to where the user stands, so editors can jump to them.
+  std::error_code ec;
+  std::string shown = fs::relative(*file, fs::current_path(), ec).string();
+  auto project = load_project(shown.empty() ? *file : shown, diags);
+  Loaded loaded;
+  if (project) {
+    loaded.project = *project;
+    validate_project(loaded.project, diags);
+    loaded.plans = load_plans(loaded.project, diags);
+    std::map<std::string, std::string> ids;
+    for (const auto& plan : loaded.plans) {
+      validate_plan(loaded.project, plan, diags);
+      if (auto [it, fresh] = ids.emplace(plan.id, plan.file); !fresh)
+        diags.push_back({plan.pos.line ? plan.pos : SourcePos{plan.file, 1, 1},
+                         "plan id \"" + plan.id + "\" is also used by " + it->second});
+    }
+  }
+  if (!diags.empty()) {
+    print_diagnostics(g, diags);
+    return std::unexpected(static_cast<int>(Exit::invalid));
+  }
+  return loaded;
+}
+
+Result<const Plan*> select_plan(const Loaded& loaded, const std::string& arg) {
+  std::error_code ec;
+  std::vector<std::string> ids;
+  for (const auto& p : loaded.plans) {
+    if (p.id == arg) return &p;
+    if (fs::exists(arg, ec) && fs::equivalent(p.file, arg, ec)) return &p;
+    ids.push_back(p.id);
+  }
+  std::string msg = "no plan \"" + arg + "\" in " + loaded.project.plans_dir + "/";
+  auto hint = did_you_mean(arg, ids);
+  if (!hint.empty()) msg += " (did you mean \"" + hint + "\"?)";
+  return fail(Exit::invalid, msg);
+}
+
+Result<std::unique_ptr<PgDatabase>> open_database(const Project& project, const std::string& purpose) {
+  std::string url = getenv_or(project.url_env.c_str(), project.url);
+  if (url.empty())
+    return fail(Exit::invalid, "no database: set " + project.url_env + " (a libpq conninfo or postgresql:// URI), "
+                               "or database.url in phasegate.toml");
+  Actor actor = current_actor("");
+  auto db = PgDatabase::connect(url, project.state_schema,
+                                "phasegate " + purpose + " " + actor.os_user + "@" + actor.host + " pid " + std::to_string(::getpid()));
+  if (db) (*db)->set_actor(actor);
+  return db;
+}
+
+}  // namespace phasegate::cli

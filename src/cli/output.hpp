@@ -1,0 +1,33 @@
+#pragma once
+// Helpers shared by the commands: loading the project, picking plans, opening the database, printing.
+#include <expected>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "phasegate/config.hpp"
+#include "phasegate/pg.hpp"
+
+namespace phasegate::cli {
+
+struct Loaded {
+  Project project;
+  std::vector<Plan> plans;
+};
+
+// Loads phasegate.toml and every plan, validates them; on any problem prints all of them and returns 2.
+std::expected<Loaded, int> load_all(const Global& g);
+// A plan by id or file path; unknown -> Exit::invalid with a did-you-mean.
+Result<const Plan*> select_plan(const Loaded& loaded, const std::string& arg);
+Result<std::unique_ptr<PgDatabase>> open_database(const Project& project, const std::string& purpose);
+
+void print_json(const nlohmann::json& j);
+void print_diagnostics(const Global& g, const Diagnostics& diags);
+// Prints "phasegate: message" on stderr (and {"error":...} on stdout with --json); returns the exit code.
+int report(const Global& g, const Error& e);
+std::string paint(const Global& g, const char* ansi, const std::string& text);
+void info(const std::string& line);  // progress/log lines on stderr
+
+}  // namespace phasegate::cli

@@ -1,0 +1,349 @@
+// phasegate.toml -> Project (SPEC §1.1). Keys and types only; cross-references are checked in validate.cpp.
+#include <filesystem>
+#include <regex>
+
+#include "config/toml_reader.hpp"
+
+namespace fs = std::filesystem;
+
+namespace phasegate {
+
+std::string SourcePos::str() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column > 0 ? column : 1);
+  return out;
+}
+
+namespace config {
+
+GuardSettings read_guards(const toml::table& t, const std::string& file, Diagnostics& diags) {
+  TableReader r(t, file, "guards", diags);
+  GuardSettings g;
+  g.pos = r.pos();
+  g.windows = r.strings("windows");
+  if (auto v = r.integer("approvals", 0, 100)) g.approvals = static_cast<int>(*v);
+  g.lock_timeout = r.duration("lock_timeout");
+  g.statement_timeout = r.duration("statement_timeout");
+  if (auto v = r.integer("lock_retries", 0, 1000)) g.lock_retries = static_cast<int>(*v);
+  if (const auto* b = r.table("lock_retry_backoff")) {
+    TableReader br(*b, file, "guards.lock_retry_backoff", diags);
+    Backoff backoff;
+    if (auto v = br.duration("initial")) backoff.initial = *v;
+    if (auto v = br.duration("max")) backoff.max = *v;
+    if (backoff.max < backoff.initial) br.error(br.pos(), "lock_retry_backoff.max must not be below initial");
+    br.finish();
+    g.lock_retry_backoff = backoff;
+  }
+  g.cancel_blockers = r.boolean("cancel_blockers");
+  g.max_replication_lag = r.duration("max_replication_lag");
+  if (auto v = r.integer("max_active_connections", 1, 1'000'000)) g.max_active_connections = static_cast<int>(*v);
+  g.throttle_query = r.str("throttle_query");
+  r.finish();
+  return g;
+}
+
+}  // namespace config
+
+namespace {
+using config::TableReader;
+
+std::optional<int> parse_clock(const std::string& s) {
+  static const std::regex re(R"(^([01]?\d|2[0-3]):([0-5]\d)$)");
+  std::smatch m;
+  if (!std::regex_match(s, m, re)) return std::nullopt;
+  return std::stoi(m[1]) * 60 + std::stoi(m[2]);
+}
+
+std::optional<std::vector<int>> parse_days(const std::string& spec) {
+  static const char* names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  auto index = [&](const std::string& d) -> int {
+    for (int i = 0; i < 7; ++i)
+      if (d == names[i]) return i;
+    return -1;
+  };
+  std::vector<int> days;
+  std::stringstream ss(spec);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    auto dash = part.find('-');
+    if (dash == std::string::npos) {
+      int d = index(part);
+      if (d < 0) return std::nullopt;
+      days.push_back(d);
+      continue;
+    }
+    int a = index(part.substr(0, dash)), b = index(part.substr(dash + 1));
+    if (a < 0 || b < 0) return std::nullopt;
+    for (int d = a;; d = (d + 1) % 7) {
+      days.push_back(d);
+      if (d == b) break;
+    }
+  }
+  if (days.empty()) return std::nullopt;
+  return days;
+}
+
+bool is_date(const std::string& s) {
+  static const std::regex re(R"(^\d{4}-\d{2}-\d{2}$)");
+  return std::regex_match(s, re);
+}
+
+Window read_window(const std::string& name, const toml::table& t, const std::string& file, Diagnostics& diags) {
+  TableReader r(t, file, "windows." + name, diags);
+  Window w;
+  w.name = name;
+  w.pos = r.pos();
+  w.timezone = r.str("timezone", true).value_or("");
+  if (auto o = r.str("overrun")) {
+    if (*o != "finish-phase" && *o != "finish-step")
+      r.error(r.pos("overrun"), "overrun must be \"finish-phase\" or \"finish-step\", got \"" + *o + "\"");
+    w.overrun = *o;
+  }
+  if (const auto* allow = r.array("allow")) {
+    for (const auto& item : *allow) {
+      if (!item.is_table()) { r.error(config::pos_of(file, item), "allow entries must be tables"); continue; }
+      TableReader ar(*item.as_table(), file, "windows." + name + ".allow", diags);
+      WindowAllow a;
+      auto days = ar.str("days", true);
+      if (days) {
+        if (auto parsed = parse_days(*days)) a.days = *parsed;
+        else ar.error(ar.pos("days"), "invalid days \"" + *days + "\" (use e.g. \"mon-fri\" or \"sat,sun\")");
+      }
+      auto start = ar.str("start"), end = ar.str("end");
+      if (start.has_value() != end.has_value()) ar.error(ar.pos(), "allow needs both start and end, or neither");
+      if (start) {
+        a.start_minute = parse_clock(*start);
+        if (!a.start_minute) ar.error(ar.pos("start"), "invalid time \"" + *start + "\" (use HH:MM)");
+      }
+      if (end) {
+        a.end_minute = parse_clock(*end);
+        if (!a.end_minute) ar.error(ar.pos("end"), "invalid time \"" + *end + "\" (use HH:MM)");
+      }
+      ar.finish();
+      w.allow.push_back(a);
+    }
+  }
+  if (const auto* deny = r.array("deny")) {
+    for (const auto& item : *deny) {
+      if (!item.is_table()) { r.error(config::pos_of(file, item), "deny entries must be tables"); continue; }
+      TableReader dr(*item.as_table(), file, "windows." + name + ".deny", diags);
+      WindowDeny d;
+      d.from = dr.str("from");
+      d.to = dr.str("to");
+      d.cron = dr.str("cron");
+      d.duration = dr.duration("duration");
+      for (const auto* date : {&d.from, &d.to})
+        if (*date && !is_date(**date)) dr.error(dr.pos(), "invalid date \"" + **date + "\" (use YYYY-MM-DD)");
+      bool dates = d.from || d.to, cron = d.cron.has_value();
+      if (dates == cron) dr.error(dr.pos(), "a deny entry needs either from/to dates or cron + duration");
+      if (cron && !d.duration) dr.error(dr.pos(), "a cron deny entry needs a duration");
+      if (cron && std::count(d.cron->begin(), d.cron->end(), ' ') != 4)
+        dr.error(dr.pos("cron"), "cron must have 5 fields: minute hour day-of-month month day-of-week");
+      dr.finish();
+      w.deny.push_back(d);
+    }
+  }
+  r.finish();
+  return w;
+}
+
+std::optional<Health> read_health(TableReader& parent, const std::string& where) {
+  const auto* t = parent.table("health");
+  if (!t) return std::nullopt;
+  TableReader r(*t, parent.file(), where + ".health", parent.diags());
+  Health h;
+  h.http = r.str("http").value_or("");
+  h.command = r.strings("command", true).value_or(std::vector<std::string>{});
+  if (auto v = r.integer("expect_status", 100, 599)) h.expect_status = static_cast<int>(*v);
+  if (auto v = r.duration("timeout")) h.timeout = *v;
+  if (h.http.empty() == h.command.empty()) r.error(r.pos(), "health needs exactly one of http or command");
+  r.finish();
+  return h;
+}
+
+Service read_service(const std::string& name, const toml::table& t, const std::string& file, Diagnostics& diags) {
+  std::string where = "services." + name;
+  TableReader r(t, file, where, diags);
+  Service s;
+  s.name = name;
+  s.pos = r.pos();
+  s.kind = r.str("kind", true).value_or("");
+  s.unit = r.str("unit").value_or("");
+  s.deployment = r.str("deployment").value_or("");
+  s.namespace_ = r.str("namespace").value_or("");
+  s.restart = r.strings("restart", true).value_or(std::vector<std::string>{});
+  s.health = read_health(r, where);
+  if (s.kind == "systemd" && s.unit.empty()) r.error(r.pos(), "a systemd service needs \"unit\"");
+  else if (s.kind == "kubernetes" && s.deployment.empty()) r.error(r.pos(), "a kubernetes service needs \"deployment\"");
+  else if (s.kind == "command" && s.restart.empty()) r.error(r.pos(), "a command service needs \"restart\" (argv)");
+  else if (!s.kind.empty() && s.kind != "systemd" && s.kind != "kubernetes" && s.kind != "command")
+    r.error(r.pos("kind"), "unknown service kind \"" + s.kind + "\" (use systemd, kubernetes or command)");
+  r.finish();
+  return s;
+}
+
+Smoke read_smoke(const std::string& name, const toml::table& t, const std::string& file, Diagnostics& diags) {
+  TableReader r(t, file, "smoke." + name, diags);
+  Smoke s;
+  s.name = name;
+  s.pos = r.pos();
+  s.command = r.strings("command", true).value_or(std::vector<std::string>{});
+  s.http = r.str("http").value_or("");
+  s.sql = r.str("sql").value_or("");
+  if (auto v = r.duration("interval")) s.interval = *v;
+  if (auto v = r.integer("count", 1, 10'000)) s.count = static_cast<int>(*v);
+  if (auto v = r.integer("failure_limit", 0, 10'000)) s.failure_limit = static_cast<int>(*v);
+  int kinds = !s.command.empty() + !s.http.empty() + !s.sql.empty();
+  if (kinds != 1) r.error(r.pos(), "a smoke check needs exactly one of command, http or sql");
+  r.finish();
+  return s;
+}
+
+RollbackSettings read_rollback(const toml::table& t, const std::string& file, Diagnostics& diags) {
+  TableReader r(t, file, "rollback", diags);
+  RollbackSettings rb;
+  if (auto v = r.str("on_failure")) {
+    if (*v != "rollback" && *v != "pause")
+      r.error(r.pos("on_failure"), "on_failure must be \"rollback\" or \"pause\", got \"" + *v + "\"");
+    rb.on_failure = *v;
+  }
+  if (auto v = r.duration("timeout")) rb.timeout = *v;
+  if (const auto* m = r.table("master")) {
+    TableReader mr(*m, file, "rollback.master", diags);
+    MasterRollback master;
+    master.kind = mr.str("kind", true).value_or("");
+    master.repo = mr.str("repo").value_or("");
+    master.branch = mr.str("branch").value_or("main");
+    master.remote = mr.str("remote").value_or("origin");
+    master.command = mr.strings("command", true).value_or(std::vector<std::string>{});
+    if (master.kind == "git" && master.repo.empty()) mr.error(mr.pos(), "a git master rollback needs \"repo\"");
+    else if (master.kind == "command" && master.command.empty())
+      mr.error(mr.pos(), "a command master rollback needs \"command\" (argv)");
+    else if (!master.kind.empty() && master.kind != "git" && master.kind != "command")
+      mr.error(mr.pos("kind"), "master.kind must be \"git\" or \"command\"");
+    mr.finish();
+    rb.master = master;
+  }
+  r.finish();
+  return rb;
+}
+
+Notifier read_notifier(const std::string& name, const toml::table& t, const std::string& file, Diagnostics& diags) {
+  TableReader r(t, file, "notify." + name, diags);
+  Notifier n;
+  n.name = name;
+  n.pos = r.pos();
+  n.webhook_url_env = r.str("webhook_url_env").value_or("");
+  n.command = r.strings("command", true).value_or(std::vector<std::string>{});
+  n.events = r.strings("events").value_or(std::vector<std::string>{"run.*"});
+  if (n.webhook_url_env.empty() == n.command.empty())
+    r.error(r.pos(), "a notifier needs exactly one of webhook_url_env or command");
+  r.finish();
+  return n;
+}
+
+template <class T, class Fn>
+void read_named_tables(TableReader& root, std::string_view key, std::map<std::string, T>& out, Fn read) {
+  const auto* t = root.table(key);
+  if (!t) return;
+  for (const auto& [k, v] : *t) {
+    std::string name(k.str());
+    if (!v.is_table()) {
+      root.error(config::pos_of(root.file(), v), "[" + std::string(key) + "." + name + "] must be a table");
+      continue;
+    }
+    out.emplace(name, read(name, *v.as_table(), root.file(), root.diags()));
+  }
+}
+
+bool url_has_password(const std::string& url) {
+  static const std::regex uri(R"(^postgres(ql)?://[^/@]*:[^/@]*@)");
+  static const std::regex kv(R"((^|\s)password\s*=)");
+  static const std::regex param(R"([?&]password=)");
+  return std::regex_search(url, uri) || std::regex_search(url, kv) || std::regex_search(url, param);
+}
+
+}  // namespace
+
+std::optional<Project> load_project(const std::string& file, Diagnostics& diags) {
+  auto parsed = config::parse_toml_file(file, diags);
+  if (!parsed) return std::nullopt;
+  Project p;
+  p.file = file;
+  p.root = fs::absolute(file).parent_path().string();
+  TableReader root(*parsed, file, "", diags);
+  if (const auto* t = root.table("project")) {
+    TableReader r(*t, file, "project", diags);
+    p.name = r.str("name", true).value_or("");
+    p.plans_dir = r.str("plans_dir").value_or("plans");
+    p.state_schema = r.str("state_schema").value_or("phasegate");
+    static const std::regex ident("^[a-z_][a-z0-9_]{0,62}$");
+    if (!std::regex_match(p.state_schema, ident))
+      r.error(r.pos("state_schema"), "state_schema must be a lowercase SQL identifier, got \"" + p.state_schema + "\"");
+    r.finish();
+  } else {
+    root.error(SourcePos{file, 1, 1}, "missing [project] table with at least name = \"...\"");
+  }
+  if (const auto* t = root.table("database")) {
+    TableReader r(*t, file, "database", diags);
+    p.url_env = r.str("url_env").value_or("DATABASE_URL");
+    p.url = r.str("url").value_or("");
+    if (!p.url.empty() && url_has_password(p.url))
+      r.error(r.pos("url"), "database.url contains a password; keep secrets out of the file: use url_env "
+                            "(default DATABASE_URL) or ~/.pgpass");
+    r.finish();
+  }
+  if (const auto* t = root.table("guards")) p.guards = config::read_guards(*t, file, diags);
+  read_named_tables(root, "windows", p.windows, read_window);
+  if (const auto* t = root.table("approvals")) {
+    TableReader r(*t, file, "approvals", diags);
+    ApprovalSettings a;
+    a.pos = r.pos();
+    a.allowed_signers = r.str("allowed_signers", true).value_or("");
+    if (auto v = r.duration("valid_for")) {
+      if (*v > Millis(7LL * 86'400'000)) r.error(r.pos("valid_for"), "approvals.valid_for must be at most 7d");
+      a.valid_for = *v;
+    }
+    a.allow_initiator = r.boolean("allow_initiator").value_or(false);
+    r.finish();
+    p.approvals = a;
+  }
+  read_named_tables(root, "services", p.services, read_service);
+  read_named_tables(root, "smoke", p.smoke, read_smoke);
+  if (const auto* t = root.table("rollback")) p.rollback = read_rollback(*t, file, diags);
+  read_named_tables(root, "notify", p.notify, read_notifier);
+  root.finish();
+  return p;
+}
+
+std::optional<std::string> find_project_file(const std::string& start_dir) {
+  std::error_code ec;
+  fs::path dir = fs::absolute(start_dir, ec);
+  while (true) {
+    auto candidate = dir / "phasegate.toml";
+    if (fs::exists(candidate, ec)) return candidate.string();
+    if (!dir.has_parent_path() || dir.parent_path() == dir) return std::nullopt;
+    dir = dir.parent_path();
+  }
+}
+
+Guards merge_guards(const GuardSettings& project, const GuardSettings& plan) {
+  Guards g;
+  auto pick = [](const auto& over, const auto& base, auto& out) {
+    if (over) out = *over;
+    else if (base) out = *base;
+  };
+  pick(plan.windows, project.windows, g.windows);
+  pick(plan.approvals, project.approvals, g.approvals);
+  pick(plan.lock_timeout, project.lock_timeout, g.lock_timeout);
+  pick(plan.statement_timeout, project.statement_timeout, g.statement_timeout);
+  pick(plan.lock_retries, project.lock_retries, g.lock_retries);
+  pick(plan.lock_retry_backoff, project.lock_retry_backoff, g.lock_retry_backoff);
+  pick(plan.cancel_blockers, project.cancel_blockers, g.cancel_blockers);
+  g.max_replication_lag = plan.max_replication_lag ? plan.max_replication_lag : project.max_replication_lag;
+  g.max_active_connections = plan.max_active_connections ? plan.max_active_connections : project.max_active_connections;
+  g.throttle_query = plan.throttle_query ? plan.throttle_query : project.throttle_query;
+  return g;
+}
+
+}  // namespace phasegate

@@ -1,0 +1,20 @@
+#include "phasegate/error.hpp"
+
+namespace phasegate {
+
+const char* exit_name(Exit code) {
+  switch (code) {
+    case Exit::ok: return "ok";
+    case Exit::failed: return "failed";
+    case Exit::invalid: return "invalid";
+    case Exit::lint: return "lint";
+    case Exit::pending: return "pending";
+    case Exit::needs_human: return "needs_human";
+    case Exit::aborted: return "aborted";
+    case Exit::internal: return "internal";
+    case Exit::blocked: return "blocked";
+  }
+  return "internal";
+}
+
+}  // namespace phasegate

@@ -1,0 +1,124 @@
+#pragma once
+// In-memory fakes for every port the engine uses, so its behaviour under failure is testable without PostgreSQL.
+#include <map>
+#include <set>
+
+#include "phasegate/engine.hpp"
+
+namespace phasegate::test {
+
+class FakeClock final : public Clock {
+ public:
+  TimePoint t = TimePoint(std::chrono::hours(24 * 365 * 56));
+  std::vector<Millis> sleeps;
+  TimePoint now() override { return t; }
+  void sleep_for(Millis d) override {
+    sleeps.push_back(d);
+    t += d;
+  }
+};
+
+// State and target in one: like the real database, a step's SQL and its completion record commit together.
+class FakeDatabase final : public StateStore, public Target {
+ public:
+  std::map<std::string, StepRecord> steps_;  // key plan/step
+  std::vector<RunRecord> runs_;
+  std::vector<Event> events_;
+  std::map<std::string, std::string> plans_;
+  std::vector<std::string> executed;         // SQL that committed
+  std::map<std::string, int> lock_timeouts;  // SQL -> how many attempts fail with 55P03
+  std::set<std::string> failing;             // SQL that fails with an error
+  std::map<std::string, bool> checks;        // check SQL -> result
+  std::map<std::string, IndexState> indexes;
+
+  Result<void> ensure_schema() override { return {}; }
+  Result<std::vector<StepRecord>> steps(const std::string& plan_id) override {
+    std::vector<StepRecord> out;
+    for (const auto& [k, s] : steps_)
+      if (s.plan_id == plan_id) out.push_back(s);
+    return out;
+  }
+  Result<std::optional<RunRecord>> open_run(const std::string& plan_id) override {
+    for (auto it = runs_.rbegin(); it != runs_.rend(); ++it)
+      if (it->plan_id == plan_id && !is_terminal(it->status)) return std::optional<RunRecord>(*it);
+    return std::optional<RunRecord>{};
+  }
+  Result<RunRecord> create_run(const std::string& plan_id, const std::string& digest, const Actor& a, const std::string&) override {
+    RunRecord r;
+    r.id = static_cast<int64_t>(runs_.size()) + 1;
+    r.plan_id = plan_id;
+    r.digest = digest;
+    r.initiator = a.principal;
+    runs_.push_back(r);
+    return r;
+  }
+  Result<void> update_run(const RunRecord& run) override {
+    runs_[static_cast<size_t>(run.id - 1)] = run;
+    return {};
+  }
+  Result<void> save_step(const StepRecord& s) override {
+    steps_[s.plan_id + "/" + s.step] = s;
+    return {};
+  }
+  Result<void> append_event(const Event& e) override {
+    events_.push_back(e);
+    return {};
+  }
+  Result<void> mark_plan(const std::string& plan_id, const std::string&, const std::string& status) override {
+    plans_[plan_id] = status;
+    return {};
+  }
+  Result<bool> check(const std::string& sql, const Timeouts&) override { return checks.count(sql) ? checks[sql] : true; }
+  Result<void> apply_atomically(const std::string& sql, const Timeouts&, const StepRecord& done, const Event& ev) override {
+    if (auto r = attempt(sql); !r) return r;
+    executed.push_back(sql);
+    save_step(done);
+    append_event(ev);
+    return {};
+  }
+  Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts&) override {
+    for (const auto& s : statements) {
+      if (auto r = attempt(s); !r) return r;
+      executed.push_back(s);
+    }
+    return {};
+  }
+  Result<IndexState> index_state(const std::string&, const std::string& name) override {
+    return indexes.count(name) ? indexes[name] : IndexState::absent;
+  }
+  std::vector<std::string> kinds() const {
+    std::vector<std::string> out;
+    for (const auto& e : events_) out.push_back(e.kind);
+    return out;
+  }
+
+ private:
+  Result<void> attempt(const std::string& sql) {
+    if (lock_timeouts[sql] > 0) {
+      --lock_timeouts[sql];
+      return fail(Exit::failed, "canceling statement due to lock timeout", "55P03");
+    }
+    if (failing.count(sql)) return fail(Exit::failed, "boom", "XX000");
+    return {};
+  }
+};
+
+// A plan built in code: each step is {phase, name, sql}.
+inline Plan make_plan(const std::string& id, std::vector<std::tuple<Phase, std::string, std::string>> steps) {
+  Plan p;
+  p.id = id;
+  p.file = "plans/" + id + ".toml";
+  int ordinal = 0;
+  for (Phase ph : kPhases) p.phases[static_cast<int>(ph)].phase = ph;
+  for (auto& [ph, name, sql] : steps) {
+    Step s;
+    s.name = name;
+    s.phase = ph;
+    s.sql = sql;
+    s.ordinal = ordinal++;
+    p.phases[static_cast<int>(ph)].steps.push_back(s);
+  }
+  return p;
+}
+
+}  // namespace phasegate::test

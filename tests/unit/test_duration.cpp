@@ -1,0 +1,39 @@
+#include <doctest/doctest.h>
+
+#include "phasegate/duration.hpp"
+#include "phasegate/text.hpp"
+
+using namespace phasegate;
+
+TEST_SUITE("core::duration") {
+  TEST_CASE("parses units and sums") {
+    CHECK(parse_duration("250ms") == Millis(250));
+    CHECK(parse_duration("2s") == Millis(2000));
+    CHECK(parse_duration("30m") == Millis(30 * 60'000));
+    CHECK(parse_duration("2h") == Millis(7'200'000));
+    CHECK(parse_duration("7d") == Millis(7LL * 86'400'000));
+    CHECK(parse_duration("1h30m") == Millis(5'400'000));
+  }
+  TEST_CASE("rejects junk") {
+    CHECK_FALSE(parse_duration(""));
+    CHECK_FALSE(parse_duration("2"));
+    CHECK_FALSE(parse_duration("ms"));
+    CHECK_FALSE(parse_duration("2 s"));
+    CHECK_FALSE(parse_duration("2w"));
+    CHECK_FALSE(parse_duration("-2s"));
+  }
+  TEST_CASE("formats back") {
+    CHECK(format_duration(Millis(90'000)) == "1m30s");
+    CHECK(format_duration(Millis(250)) == "250ms");
+  }
+}
+
+TEST_SUITE("core::text") {
+  TEST_CASE("did you mean") {
+    CHECK(did_you_mean("lock_timout", {"lock_timeout", "lock_retries", "windows"}) == "lock_timeout");
+    CHECK(did_you_mean("zzzzzz", {"lock_timeout", "windows"}).empty());
+  }
+  TEST_CASE("sha256 of a known vector") {
+    CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  }
+}
