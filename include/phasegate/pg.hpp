@@ -45,8 +45,8 @@ class PgDatabase final : public StateStore, public Target {
   Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) override;
 
   Result<bool> check(const std::string& sql, const Timeouts& t) override;
-  Result<void> apply_atomically(const std::string& sql, const Timeouts& t, const StepRecord& done,
-                                const Event& event) override;
+  Result<void> apply_atomically(const std::string& sql, const Timeouts& t,
+                                const std::function<Completion()>& completion) override;
   Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) override;
   Result<IndexState> index_state(const std::string& schema, const std::string& name) override;
 

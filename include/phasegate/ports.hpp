@@ -89,14 +89,20 @@ class StateStore {
 
 enum class IndexState { absent, valid, invalid };
 
+// What a step's transaction records once its SQL has run: built after the SQL so timings are true.
+struct Completion {
+  StepRecord done;
+  Event event;
+};
+
 // Executes the plan's SQL on the target database.
 class Target {
  public:
   virtual ~Target() = default;
   virtual Result<bool> check(const std::string& sql, const Timeouts& t) = 0;
-  // BEGIN; SET LOCAL timeouts; sql; persist `done` and `event`; COMMIT — all or nothing.
-  virtual Result<void> apply_atomically(const std::string& sql, const Timeouts& t, const StepRecord& done,
-                                        const Event& event) = 0;
+  // BEGIN; SET LOCAL timeouts; sql; persist completion(); COMMIT — all or nothing.
+  virtual Result<void> apply_atomically(const std::string& sql, const Timeouts& t,
+                                        const std::function<Completion()>& completion) = 0;
   // Each statement on its own, outside any transaction block (CONCURRENTLY & co).
   virtual Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) = 0;
   virtual Result<IndexState> index_state(const std::string& schema, const std::string& name) = 0;

@@ -10,10 +10,17 @@ namespace phasegate::cli {
 
 namespace {
 void print_event(const Global& g, const Event& e) {
-  std::string where = e.phase.empty() ? "" : e.phase + (e.step.empty() ? "" : "/" + e.step) + " ";
-  std::string payload = e.payload == "{}" ? "" : " " + e.payload;
-  const char* colour = e.kind.ends_with("failed") ? "31" : e.kind.ends_with("completed") ? "32" : "36";
-  info(paint(g, colour, e.kind) + " " + where + payload);
+  std::string where = e.phase + (e.step.empty() ? "" : "/" + e.step);
+  auto payload = nlohmann::json::parse(e.payload, nullptr, false);
+  auto field = [&](const char* k) { return payload.is_object() && payload.contains(k) ? payload[k].dump() : std::string(); };
+  if (e.kind == "step.started") return info("  " + paint(g, "36", "->") + " " + where);
+  if (e.kind == "step.completed") return info("  " + paint(g, "32", "ok") + " " + where + "  " + field("duration_ms") + " ms");
+  if (e.kind == "step.failed") return info("  " + paint(g, "31", "FAILED") + " " + where + "  " + payload.value("error", ""));
+  if (e.kind == "step.retrying") return info("  " + paint(g, "33", "retry") + " " + where + "  " + e.payload);
+  if (e.kind == "phase.started") return info(paint(g, "1", e.phase));
+  if (e.kind == "phase.completed" || e.kind == "phase.failed") return;
+  std::string reason = payload.is_object() && payload.contains("reason") ? "  " + payload["reason"].get<std::string>() : "";
+  info(paint(g, "1", e.kind) + (e.run_id ? " (run " + std::to_string(e.run_id) + ")" : "") + reason);
 }
 }  // namespace
 

@@ -98,10 +98,6 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   }
   Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0};
   for (const auto& r : *recs) cx.records[r.step] = r;
-  if (std::all_of(std::begin(plan.phases), std::end(plan.phases), [&](const PhaseSpec& p) { return phase_done(p, cx.records); })) {
-    out.message = "plan " + plan.id + " is already applied";
-    return out;
-  }
   if (options.phase) {
     for (Phase p : kPhases) {
       if (p == *options.phase) break;
@@ -113,6 +109,12 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   }
   auto open = store_.open_run(plan.id);
   if (!open) return failed(open.error());
+  bool all_done = std::all_of(std::begin(plan.phases), std::end(plan.phases),
+                              [&](const PhaseSpec& p) { return phase_done(p, cx.records); });
+  if (all_done && !*open) {  // an open run with every step done: the runner died after the last commit
+    out.message = "plan " + plan.id + " is already applied";
+    return out;
+  }
   if (*open) {
     cx.run = **open;
   } else {
@@ -253,22 +255,29 @@ Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const st
 
 Result<void> Executor::run_transactional(Context& cx, const Step& step, const Timeouts& t) {
   auto& rec = cx.records[step.name];
-  return with_lock_retries(cx, step, [&]() -> Result<void> {
+  std::optional<Event> committed;
+  auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
     StepRecord done = rec;
-    done.status = StepStatus::completed;
-    done.finished_at = clock_.now();
-    done.applied_by = actor_.label();
-    done.error.clear();
-    auto ms = std::chrono::duration_cast<Millis>(*done.finished_at - *rec.started_at).count();
-    Event ev{"step.completed", cx.run.id, cx.plan.id, phase_name(step.phase), step.name,
-             json{{"duration_ms", ms}, {"transaction", true}}.dump(), *done.finished_at};
-    auto r = target_.apply_atomically(step.sql, t, done, ev);
-    if (r) {
-      rec = done;
-      if (observer_) observer_(ev);
-    }
-    return r;
+    return target_.apply_atomically(step.sql, t, [&]() {
+      done.status = StepStatus::completed;
+      done.finished_at = clock_.now();
+      done.applied_by = actor_.label();
+      done.error.clear();
+      auto ms = std::chrono::duration_cast<Millis>(*done.finished_at - *rec.started_at).count();
+      Event ev{"step.completed", cx.run.id, cx.plan.id, phase_name(step.phase), step.name,
+               json{{"duration_ms", ms}, {"transaction", true}}.dump(), *done.finished_at};
+      committed = ev;
+      return Completion{done, ev};
+    });
   });
+  if (!r) return r;
+  auto& done_rec = rec;
+  done_rec.status = StepStatus::completed;
+  done_rec.finished_at = committed->at;
+  done_rec.applied_by = actor_.label();
+  done_rec.error.clear();
+  if (observer_) observer_(*committed);
+  return {};
 }
 
 Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, const Timeouts& t) {

@@ -69,11 +69,12 @@ class FakeDatabase final : public StateStore, public Target {
     return {};
   }
   Result<bool> check(const std::string& sql, const Timeouts&) override { return checks.count(sql) ? checks[sql] : true; }
-  Result<void> apply_atomically(const std::string& sql, const Timeouts&, const StepRecord& done, const Event& ev) override {
+  Result<void> apply_atomically(const std::string& sql, const Timeouts&, const std::function<Completion()>& completion) override {
     if (auto r = attempt(sql); !r) return r;
     executed.push_back(sql);
-    save_step(done);
-    append_event(ev);
+    Completion c = completion();
+    save_step(c.done);
+    append_event(c.event);
     return {};
   }
   Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts&) override {

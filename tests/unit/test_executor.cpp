@@ -226,7 +226,9 @@ TEST_SUITE("engine::executor") {
       auto out = rig.run(plan);
       CHECK(out.status == RunStatus::completed);
       CHECK(rig.db.executed == reference.db.executed);
-      CHECK(rig.db.runs_.size() == 1);
+      REQUIRE(rig.db.runs_.size() == 1);
+      CHECK(rig.db.runs_[0].status == RunStatus::completed);
+      CHECK(rig.db.plans_["0001-books"] == "applied");
       for (const auto& [k, s] : rig.db.steps_) CHECK(s.status == StepStatus::completed);
     }
   }

@@ -300,15 +300,17 @@ Result<bool> PgDatabase::check(const std::string& sql, const Timeouts& t) {
   });
 }
 
-Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts& t, const StepRecord& done,
-                                          const Event& event) {
+Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts& t,
+                                          const std::function<Completion()>& completion) {
   return guarded([&]() -> Result<void> {
     pqxx::work w(*impl_->conn);
     w.exec(timeouts_sql(t, true));
     w.exec(sql);
-    impl_->save_step_in(w, done);
-    impl_->append_event_in(w, event);
-    if (impl_->crash) impl_->crash("before-commit:" + done.step);
+    w.exec("RESET statement_timeout");  // the bookkeeping below is not the step's to time out
+    Completion c = completion();
+    impl_->save_step_in(w, c.done);
+    impl_->append_event_in(w, c.event);
+    if (impl_->crash) impl_->crash("before-commit:" + c.done.step);
     w.commit();
     return {};
   });

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Seed 003: a foreign key failed at deploy time on orphaned rows. The check stops the run before any DDL.
+source "$(dirname "$0")/lib.sh"
+new_db e2e_check
+q "CREATE TABLE authors (id int PRIMARY KEY); CREATE TABLE books (id int PRIMARY KEY, author_id int);
+   INSERT INTO authors VALUES (1); INSERT INTO books VALUES (1, 1), (2, 99)"
+new_project
+plan 0001-fk <<'TOML'
+[[expand.steps]]
+name = "author index"
+sql = "CREATE INDEX CONCURRENTLY books_author_idx ON books (author_id)"
+down = "DROP INDEX CONCURRENTLY IF EXISTS books_author_idx"
+
+[[expand.steps]]
+name = "author fk"
+check = "SELECT NOT EXISTS (SELECT 1 FROM books b LEFT JOIN authors a ON a.id = b.author_id WHERE b.author_id IS NOT NULL AND a.id IS NULL)"
+sql = "ALTER TABLE books ADD CONSTRAINT books_author_fk FOREIGN KEY (author_id) REFERENCES authors (id) NOT VALID"
+TOML
+expect 1 pg run
+contains "the failure names the check" "$ERR" "check returned false"
+check "no constraint was added" "$(q "SELECT count(*) FROM pg_constraint WHERE conname = 'books_author_fk'")" "0"
+check "the index before it is applied" "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'books_author_idx' AND i.indisvalid")" "1"
+check "step recorded as failed" "$(q "SELECT status FROM phasegate.steps WHERE step = 'author fk'")" "failed"
+check "run recorded as failed" "$(q "SELECT status FROM phasegate.runs ORDER BY run_id DESC LIMIT 1")" "failed"
+check "step.failed event with reason" "$(q "SELECT payload->>'reason' FROM phasegate.events WHERE kind = 'step.failed'")" "check"
+expect 4 pg status --check
+
+q "DELETE FROM books WHERE id = 2"
+expect 0 pg run --json
+check "run --json reports the plan" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["exit"], d["plans"][0]["status"])')" "0 completed"
+check "constraint added after the data was fixed" "$(q "SELECT count(*) FROM pg_constraint WHERE conname = 'books_author_fk'")" "1"
+check "index built once" "$(q "SELECT count(*) FROM pg_class WHERE relname LIKE 'books_author_idx%'")" "1"
+finish

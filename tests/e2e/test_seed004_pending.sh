@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Seed 004: a forgotten migration sat pending. status --check fails CI / app start-up until it runs;
+# a contract phase waiting for its manual start is reported, not failed.
+source "$(dirname "$0")/lib.sh"
+new_db e2e_pending
+q "CREATE TABLE posts (id int PRIMARY KEY, body text, legacy text)"
+new_project
+plan 0001-posts <<'TOML'
+[plan]
+description = "posts.summary"
+[expand]
+[[expand.steps]]
+name = "add summary"
+sql = "ALTER TABLE posts ADD COLUMN summary text"
+down = "ALTER TABLE posts DROP COLUMN summary"
+[migrate]
+[[migrate.steps]]
+name = "fill summary"
+sql = "UPDATE posts SET summary = left(body, 80)"
+[contract]
+[[contract.steps]]
+name = "drop legacy"
+sql = "ALTER TABLE posts DROP COLUMN legacy"
+irreversible = true
+TOML
+expect 4 pg status --check
+contains "pending is visible" "$OUT" "pending"
+check "status creates no state" "$(q "SELECT to_regnamespace('phasegate') IS NULL")" "t"
+expect 0 pg run --phase expand
+expect 4 pg status --check
+contains "migrate still pending" "$(pg status --json 2>/dev/null || true)" '"fill summary"'
+expect 0 pg run
+contains "contract waits for a manual start" "$OUT" "waits for a manual start"
+expect 0 pg status --check
+contains "status reports the waiting contract" "$OUT" "contract waits"
+check "legacy column still there" "$(q "SELECT count(*) FROM information_schema.columns WHERE table_name='posts' AND column_name='legacy'")" "1"
+expect 0 pg run 0001-posts --phase contract
+check "legacy column dropped" "$(q "SELECT count(*) FROM information_schema.columns WHERE table_name='posts' AND column_name='legacy'")" "0"
+expect 0 pg status --check --json
+check "applied" "$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["plans"][0]["state"])')" "applied"
+expect 0 pg run
+contains "nothing left to do" "$OUT" "already applied"
+expect 0 pg log --json
+check "log chain verifies" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["chain_ok"], d["events"][-1]["kind"])')" "True run.completed"
+check "every step recorded once with attempts 1" "$(q "SELECT string_agg(status || ':' || attempts, ',' ORDER BY ordinal) FROM phasegate.steps")" "completed:1,completed:1,completed:1"
+finish
