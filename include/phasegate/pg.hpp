@@ -61,7 +61,10 @@ class PgDatabase final : public StateStore, public Target {
   std::unique_ptr<Impl> impl_;
 };
 
-// The event hash chain (SPEC §5): sha256(prev_hash || canonical event).
+// The event hash chain (SPEC §5): sha256(prev_hash || suffix), suffix = "\x1f"-joined canonical fields.
+std::string event_hash_suffix(const std::string& kind, long long at_ms, int64_t run_id, const std::string& plan_id,
+                              const std::string& phase, const std::string& step, const Actor& actor,
+                              const std::string& payload);
 std::string event_hash(const std::string& prev_hash, const std::string& kind, long long at_ms, int64_t run_id,
                        const std::string& plan_id, const std::string& phase, const std::string& step,
                        const Actor& actor, const std::string& payload);

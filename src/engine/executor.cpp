@@ -96,6 +96,10 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     for (const auto& d : drift) lines.push_back(d.describe(plan.id));
     return failed(Error{Exit::invalid, "refusing to run: " + join(lines, "; ")});
   }
+  for (const Step* s : plan.steps())
+    if (s->backfill || !s->command.empty())
+      return failed(Error{Exit::invalid, "plan " + plan.id + ", step \"" + s->name +
+                                             "\": backfill and command steps are not supported by this build yet; nothing was run"});
   Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0};
   for (const auto& r : *recs) cx.records[r.step] = r;
   if (options.phase) {
@@ -190,9 +194,6 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
   auto& rec = cx.records[step.name];
   if (rec.step.empty()) rec = StepRecord{cx.plan.id, step.name, phase, step.ordinal, StepStatus::pending, 0, "", 0, "", {}, {}, ""};
   rec.checksum = step_checksum(step);
-  if (step.backfill || !step.command.empty())
-    return fail(Exit::invalid, "plan " + cx.plan.id + ", step \"" + step.name +
-                                   "\": backfill and command steps are not supported by this build yet; nothing was run");
   Timeouts t{step.lock_timeout.value_or(cx.guards.lock_timeout), step.statement_timeout.value_or(cx.guards.statement_timeout)};
   crash("before-step:" + step.name);
   rec.attempts += 1;

@@ -232,4 +232,18 @@ TEST_SUITE("engine::executor") {
       for (const auto& [k, s] : rig.db.steps_) CHECK(s.status == StepStatus::completed);
     }
   }
+
+  TEST_CASE("backfill and command steps are refused before anything runs (not built yet)") {
+    Rig rig;
+    auto plan = three_phase();
+    Step bf;
+    bf.name = "bf";
+    bf.phase = Phase::migrate;
+    bf.backfill = Backfill{"books", "lvl = 2", "", 100, Millis(200), Millis(0)};
+    plan.phases[1].steps.push_back(bf);
+    auto out = rig.run(plan);
+    CHECK(out.exit == Exit::invalid);
+    CHECK(rig.db.executed.empty());
+    CHECK(rig.db.runs_.empty());
+  }
 }

@@ -12,7 +12,6 @@ namespace phasegate {
 namespace {
 // Advisory lock keys (two-int form): classid says what, objid says which state schema.
 constexpr int kRunLockClass = 1347900487;     // one runner per target database
-constexpr int kEventLockClass = 1347900488;   // serializes appends to the hash chain
 constexpr int kSchemaLockClass = 1347900489;  // serializes schema creation and upgrades
 
 std::string clean_message(std::string m) {
@@ -53,13 +52,19 @@ std::string timeouts_sql(const Timeouts& t, bool local) {
 }
 }  // namespace
 
+std::string event_hash_suffix(const std::string& kind, long long at_ms, int64_t run_id, const std::string& plan_id,
+                              const std::string& phase, const std::string& step, const Actor& actor,
+                              const std::string& payload) {
+  std::string canonical_payload = nlohmann::json::parse(payload.empty() ? "{}" : payload).dump();
+  return "\x1f" + join({kind, std::to_string(at_ms), std::to_string(run_id), plan_id, phase, step, actor.principal,
+                        actor.os_user, actor.host, canonical_payload},
+                       "\x1f");
+}
+
 std::string event_hash(const std::string& prev_hash, const std::string& kind, long long at_ms, int64_t run_id,
                        const std::string& plan_id, const std::string& phase, const std::string& step,
                        const Actor& actor, const std::string& payload) {
-  std::string canonical_payload = nlohmann::json::parse(payload.empty() ? "{}" : payload).dump();
-  return sha256_hex(join({prev_hash, kind, std::to_string(at_ms), std::to_string(run_id), plan_id, phase, step,
-                          actor.principal, actor.os_user, actor.host, canonical_payload},
-                         "\x1f"));
+  return sha256_hex(prev_hash + event_hash_suffix(kind, at_ms, run_id, plan_id, phase, step, actor, payload));
 }
 
 struct PgDatabase::Impl {
@@ -70,8 +75,9 @@ struct PgDatabase::Impl {
 
   std::string t(const char* table) const { return schema + "." + table; }
 
-  void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
-    w.exec_params(
+  // The bookkeeping statements run twice per step: prepared once per connection (see prepare()).
+  void prepare() {
+    conn->prepare("pg_save_step",
         "INSERT INTO " + t("steps") +
             " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error)"
             " VALUES ($1, $2, $3, $4::int, $5, $6::int, $7, NULLIF($8::bigint, 0), NULLIF($9, ''),"
@@ -80,23 +86,33 @@ struct PgDatabase::Impl {
             " ON CONFLICT (plan_id, step) DO UPDATE SET phase = EXCLUDED.phase, ordinal = EXCLUDED.ordinal,"
             " status = EXCLUDED.status, attempts = EXCLUDED.attempts, checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,"
             " applied_by = EXCLUDED.applied_by, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
-            " error = EXCLUDED.error",
-        s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts, s.checksum, s.run_id, s.applied_by,
-        ms_text(s.started_at), ms_text(s.finished_at), s.error);
+            " error = EXCLUDED.error");
+    // One statement appends an event: FOR UPDATE on the head row serializes appenders and, in READ COMMITTED,
+    // returns the newest committed head after a wait; the hash is sha256(prev_hash || $13) as in event_hash().
+    conn->prepare("pg_event_append",
+        "WITH h AS (SELECT hash FROM " + t("event_head") + " WHERE id = 1 FOR UPDATE),"
+        " n AS (SELECT h.hash AS prev, encode(sha256(convert_to(h.hash || $11, 'UTF8')), 'hex') AS hash FROM h),"
+        " ins AS (INSERT INTO " + t("events") +
+            " (at, at_ms, run_id, plan_id, phase, step, kind, principal, os_user, host, payload, prev_hash, hash)"
+            " SELECT to_timestamp($1::bigint / 1000.0), $1::bigint, NULLIF($2::bigint, 0), NULLIF($3, ''),"
+            " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, n.prev, n.hash FROM n)"
+        " UPDATE " + t("event_head") + " SET hash = n.hash FROM n WHERE id = 1");
+    prepared = true;
+  }
+  bool prepared = false;
+
+  void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
+    if (!prepared) prepare();
+    w.exec_prepared("pg_save_step", s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts,
+                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error);
   }
 
   void append_event_in(pqxx::transaction_base& w, const Event& e) {
-    w.exec_params("SELECT pg_advisory_xact_lock($1::int, hashtext($2))", kEventLockClass, schema);
-    auto prev = w.exec("SELECT hash FROM " + t("events") + " ORDER BY event_id DESC LIMIT 1");
-    std::string prev_hash = prev.empty() ? std::string(64, '0') : prev[0][0].as<std::string>();
+    if (!prepared) prepare();
     long long at = to_ms(e.at);
-    std::string hash = event_hash(prev_hash, e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, e.payload);
-    w.exec_params("INSERT INTO " + t("events") +
-                      " (at, at_ms, run_id, plan_id, phase, step, kind, principal, os_user, host, payload, prev_hash, hash)"
-                      " VALUES (to_timestamp($1::bigint / 1000.0), $1::bigint, NULLIF($2::bigint, 0), NULLIF($3, ''),"
-                      " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, $11, $12)",
-                  at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user, actor.host,
-                  e.payload.empty() ? "{}" : e.payload, prev_hash, hash);
+    std::string payload = e.payload.empty() ? "{}" : e.payload;
+    w.exec_prepared("pg_event_append", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user,
+                    actor.host, payload, event_hash_suffix(e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, payload));
   }
 };
 
@@ -268,9 +284,8 @@ Result<void> PgDatabase::save_step(const StepRecord& step) {
 
 Result<void> PgDatabase::append_event(const Event& event) {
   return guarded([&]() -> Result<void> {
-    pqxx::work w(*impl_->conn);
-    impl_->append_event_in(w, event);
-    w.commit();
+    pqxx::nontransaction n(*impl_->conn);  // one statement, its own transaction
+    impl_->append_event_in(n, event);
     return {};
   });
 }
@@ -304,9 +319,8 @@ Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts
                                           const std::function<Completion()>& completion) {
   return guarded([&]() -> Result<void> {
     pqxx::work w(*impl_->conn);
-    w.exec(timeouts_sql(t, true));
-    w.exec(sql);
-    w.exec("RESET statement_timeout");  // the bookkeeping below is not the step's to time out
+    // One round trip: the timeouts, the step, and lifting statement_timeout for our bookkeeping after it.
+    w.exec(timeouts_sql(t, true) + ";\n" + sql + "\n;RESET statement_timeout");
     Completion c = completion();
     impl_->save_step_in(w, c.done);
     impl_->append_event_in(w, c.event);

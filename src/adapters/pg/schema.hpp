@@ -25,6 +25,9 @@ inline std::vector<std::string> schema_migrations(const std::string& s) {
       " run_id bigint, plan_id text, phase text, step text, kind text NOT NULL, principal text, os_user text, host text,"
       " payload jsonb NOT NULL DEFAULT '{}', prev_hash text NOT NULL, hash text NOT NULL);"
       "CREATE INDEX events_run_idx ON " + s + ".events (run_id, event_id);"
+      // The chain head: appenders serialize on this row's lock (UPDATE ... RETURNING sees the latest commit).
+      "CREATE TABLE " + s + ".event_head (id int PRIMARY KEY CHECK (id = 1), hash text NOT NULL);"
+      "INSERT INTO " + s + ".event_head VALUES (1, repeat('0', 64));"
       "CREATE FUNCTION " + s + ".events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
       " $$BEGIN RAISE EXCEPTION 'phasegate events are append-only'; END$$;"
       "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON " + s + ".events"
