@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <thread>
 #include <pqxx/pqxx>
 
 #include "phasegate/engine.hpp"
@@ -147,5 +148,25 @@ TEST_SUITE("adapters::pg") {
     n.exec("DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t)");
     n.exec("DROP INDEX t_a; CREATE UNIQUE INDEX t_a ON t (a)");
     CHECK(*db->index_state("public", "t_a") == IndexState::valid);
+  }
+
+  TEST_CASE("concurrent appenders from two sessions keep one unbroken chain") {
+    auto url = fresh_database("pg_it_chain_race");
+    auto a = open(url), b = open(url);
+    REQUIRE(a->ensure_schema());
+    auto append = [](PgDatabase& db, const char* who) {
+      for (int i = 0; i < 100; ++i)
+        REQUIRE(db.append_event(Event{"status.announced", 0, who, "", "", "{}", std::chrono::system_clock::now()}));
+    };
+    std::thread ta([&] { append(*a, "a"); });
+    std::thread tb([&] { append(*b, "b"); });
+    ta.join();
+    tb.join();
+    auto events = a->events(std::nullopt);
+    REQUIRE(events);
+    CHECK(events->size() == 200);
+    int broken = 0;
+    for (const auto& e : *events) broken += e.chain_ok ? 0 : 1;
+    CHECK(broken == 0);
   }
 }
