@@ -35,14 +35,9 @@ int cmd_new(const Global& g, const std::string& name) {
 int cmd_validate(const Global& g, const std::vector<std::string>& plans) {
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
-  std::vector<const Plan*> chosen;
-  for (const auto& arg : plans) {
-    auto p = select_plan(*loaded, arg);
-    if (!p) return report(g, p.error());
-    chosen.push_back(*p);
-  }
-  if (plans.empty())
-    for (const auto& p : loaded->plans) chosen.push_back(&p);
+  auto selected = select_plans(*loaded, plans);
+  if (!selected) return report(g, selected.error());
+  const std::vector<const Plan*>& chosen = *selected;
   size_t steps = 0;
   nlohmann::json list = nlohmann::json::array();
   for (const Plan* p : chosen) {

@@ -27,13 +27,13 @@ void print_event(const Global& g, const Event& e) {
 int cmd_run(const Global& g, const RunArgs& args) {
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
-  std::vector<const Plan*> plans;
-  if (!args.plan.empty()) {
-    auto p = select_plan(*loaded, args.plan);
-    if (!p) return report(g, p.error());
-    plans.push_back(*p);
-  } else {
-    for (const auto& p : loaded->plans) plans.push_back(&p);
+  auto selected = select_plans(*loaded, args.plan.empty() ? std::vector<std::string>{} : std::vector<std::string>{args.plan});
+  if (!selected) return report(g, selected.error());
+  const std::vector<const Plan*>& plans = *selected;
+  if (plans.empty()) {
+    if (g.json) print_json({{"ok", true}, {"exit", 0}, {"plans", nlohmann::json::array()}});
+    else std::cout << "no plans in " << loaded->project.plans_dir << "/; nothing to do (phasegate new NAME adds one)\n";
+    return 0;
   }
   auto db = open_database(loaded->project, "run");
   if (!db) return report(g, db.error());

@@ -10,14 +10,9 @@ namespace phasegate::cli {
 int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
-  std::vector<const Plan*> plans;
-  if (!plan_arg.empty()) {
-    auto p = select_plan(*loaded, plan_arg);
-    if (!p) return report(g, p.error());
-    plans.push_back(*p);
-  } else {
-    for (const auto& p : loaded->plans) plans.push_back(&p);
-  }
+  auto selected = select_plans(*loaded, plan_arg.empty() ? std::vector<std::string>{} : std::vector<std::string>{plan_arg});
+  if (!selected) return report(g, selected.error());
+  const std::vector<const Plan*>& plans = *selected;
   auto db = open_database(loaded->project, "status");
   if (!db) return report(g, db.error());
   auto& pg = **db;

@@ -85,6 +85,18 @@ Result<const Plan*> select_plan(const Loaded& loaded, const std::string& arg) {
   return fail(Exit::invalid, msg);
 }
 
+Result<std::vector<const Plan*>> select_plans(const Loaded& loaded, const std::vector<std::string>& args) {
+  std::vector<const Plan*> out;
+  for (const auto& arg : args) {
+    auto p = select_plan(loaded, arg);
+    if (!p) return std::unexpected(p.error());
+    out.push_back(*p);
+  }
+  if (args.empty())
+    for (const auto& p : loaded.plans) out.push_back(&p);
+  return out;
+}
+
 Result<std::unique_ptr<PgDatabase>> open_database(const Project& project, const std::string& purpose) {
   std::string url = getenv_or(project.url_env.c_str(), project.url);
   if (url.empty())

@@ -21,6 +21,8 @@ struct Loaded {
 std::expected<Loaded, int> load_all(const Global& g);
 // A plan by id or file path; unknown -> Exit::invalid with a did-you-mean.
 Result<const Plan*> select_plan(const Loaded& loaded, const std::string& arg);
+// The plans named by `args` (ids or files), or every plan in order when `args` is empty.
+Result<std::vector<const Plan*>> select_plans(const Loaded& loaded, const std::vector<std::string>& args);
 Result<std::unique_ptr<PgDatabase>> open_database(const Project& project, const std::string& purpose);
 
 void print_json(const nlohmann::json& j);

@@ -50,6 +50,21 @@ TEST_SUITE("adapters::pg") {
       CHECK_MESSAGE(n.exec(std::string("SELECT to_regclass('phasegate.") + t + "') IS NOT NULL")[0][0].as<bool>(), t);
   }
 
+  TEST_CASE("two processes creating the schema at the same instant") {
+    auto url = fresh_database("pg_it_schema_race");
+    auto a = open(url), b = open(url);
+    Result<void> ra, rb;
+    std::thread ta([&] { ra = a->ensure_schema(); });
+    std::thread tb([&] { rb = b->ensure_schema(); });
+    ta.join();
+    tb.join();
+    CHECK(ra.has_value());
+    CHECK(rb.has_value());
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    CHECK(n.exec("SELECT count(*) FROM phasegate.schema_version")[0][0].as<int>() == 1);
+  }
+
   TEST_CASE("one runner per database: the second gets exit 75 naming the holder") {
     auto url = fresh_database("pg_it_lock");
     auto a = open(url), b = open(url);
