@@ -17,7 +17,7 @@ int cmd_init(const Global& g, const std::string& name) {
 }
 
 int cmd_new(const Global& g, const std::string& name) {
-  auto file = find_project_file(g.dir.empty() ? "." : g.dir);
+  auto file = project_file(g);
   if (!file) return report(g, Error{Exit::invalid, "no phasegate.toml here or in a parent; run phasegate init first"});
   Diagnostics diags;
   auto project = load_project(*file, diags);

@@ -40,11 +40,19 @@ int report(const Global& g, const Error& e) {
   return static_cast<int>(e.code);
 }
 
+std::optional<std::string> project_file(const Global& g) {
+  if (g.dir.empty()) return find_project_file(".");
+  std::error_code ec;
+  auto file = fs::path(g.dir) / "phasegate.toml";  // -C names the root itself; no climbing
+  if (fs::exists(file, ec)) return file.string();
+  return std::nullopt;
+}
+
 std::expected<Loaded, int> load_all(const Global& g) {
-  auto file = find_project_file(g.dir.empty() ? "." : g.dir);
+  auto file = project_file(g);
   if (!file) {
-    return std::unexpected(report(g, Error{Exit::invalid, "no phasegate.toml in " + fs::absolute(g.dir.empty() ? "." : g.dir).string() +
-                                                              " or its parents; run phasegate init, or pass -C DIR"}));
+    std::string where = g.dir.empty() ? fs::current_path().string() + " or its parents" : fs::absolute(g.dir).string();
+    return std::unexpected(report(g, Error{Exit::invalid, "no phasegate.toml in " + where + "; run phasegate init, or pass -C DIR"}));
   }
   Diagnostics diags;
   // Paths in messages are relative to where the user stands, so editors can jump to them.

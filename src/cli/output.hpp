@@ -17,6 +17,8 @@ struct Loaded {
   std::vector<Plan> plans;
 };
 
+// -C DIR/phasegate.toml, or the nearest phasegate.toml in the current directory or a parent.
+std::optional<std::string> project_file(const Global& g);
 // Loads phasegate.toml and every plan, validates them; on any problem prints all of them and returns 2.
 std::expected<Loaded, int> load_all(const Global& g);
 // A plan by id or file path; unknown -> Exit::invalid with a did-you-mean.

@@ -223,7 +223,9 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
   auto r = in_tx ? run_transactional(cx, step, t) : run_outside_transaction(cx, step, t);
   if (!r) {
     if (r.error().code == Exit::blocked) {
-      rec.status = StepStatus::pending;
+      // Nothing of a transactional step was applied; a non-transactional one keeps its intent so the
+      // resume reconciles (earlier statements of the step may have run).
+      rec.status = in_tx ? StepStatus::pending : StepStatus::running;
       (void)store_.save_step(rec);
       return r;
     }

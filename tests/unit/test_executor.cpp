@@ -246,4 +246,16 @@ TEST_SUITE("engine::executor") {
     CHECK(rig.db.executed.empty());
     CHECK(rig.db.runs_.empty());
   }
+
+  TEST_CASE("a non-transactional step blocked by locks keeps its intent and reconciles on resume") {
+    Rig rig;
+    rig.project.guards.lock_retries = 0;
+    auto plan = make_plan("p", {{Phase::expand, "two", "CREATE INDEX CONCURRENTLY a ON t (x); CREATE INDEX CONCURRENTLY b ON t (y)"}});
+    rig.db.lock_timeouts["CREATE INDEX CONCURRENTLY b ON t (y)"] = 1;
+    CHECK(rig.run(plan).exit == Exit::blocked);
+    CHECK(rig.db.steps_["p/two"].status == StepStatus::running);
+    rig.db.indexes["a"] = IndexState::valid;  // the first build finished before the block
+    CHECK(rig.run(plan).exit == Exit::ok);
+    CHECK(rig.db.executed == std::vector<std::string>{"CREATE INDEX CONCURRENTLY a ON t (x)", "CREATE INDEX CONCURRENTLY b ON t (y)"});
+  }
 }
