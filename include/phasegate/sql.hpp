@@ -12,6 +12,27 @@ struct SyntaxError {
   std::string message;
 };
 
+// Table-level lock modes, weakest to strongest.
+enum class Lock { none, access_share, row_share, row_exclusive, share_update_exclusive, share, share_row_exclusive,
+                  exclusive, access_exclusive };
+const char* lock_name(Lock l);    // "ACCESS EXCLUSIVE"
+const char* lock_blocks(Lock l);  // what it blocks, for humans: "reads and writes"
+
+// One thing a statement does to one relation (an ALTER TABLE yields one action per subcommand).
+struct Action {
+  std::string kind;  // add_column, alter_type, set_not_null, drop_not_null, add_constraint, validate_constraint,
+                     // drop_column, drop_constraint, rename_column, rename_table, create_table, drop_table,
+                     // create_index, drop_index, reindex, vacuum_full, cluster, set_logged, truncate, other
+  std::string schema, table, column, name;  // name: index or constraint
+  std::string constraint;                   // foreign | check | unique | primary | exclusion
+  std::string type_name;                    // add_column / alter_type: the new type, e.g. "int8", "varchar(5)"
+  Lock lock = Lock::none;
+  bool not_valid = false, has_default = false, volatile_default = false, not_null = false;
+  bool generated_stored = false, identity = false, serial = false, using_index = false, concurrently = false;
+  std::string volatile_function;    // the volatile function in the default
+  std::string not_null_check_column;  // CHECK (col IS NOT NULL)
+};
+
 struct Statement {
   std::string text;          // the statement without leading comments/whitespace or trailing ';'
   size_t offset = 0;         // byte offset of text in the script
@@ -20,6 +41,7 @@ struct Statement {
   bool transaction_control = false;  // BEGIN / COMMIT / ROLLBACK / SAVEPOINT ...
   bool allowed_in_transaction = true;
   std::string index_schema, index_name;  // CREATE INDEX [CONCURRENTLY] name
+  std::vector<Action> actions;
 };
 
 struct Script {

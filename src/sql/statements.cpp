@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "phasegate/sql.hpp"
+#include "sql/facts.hpp"
 
 namespace phasegate::sql {
 
@@ -67,6 +68,7 @@ Statement describe(std::string_view script, const json& raw) {
   st.transaction_control = st.node == "TransactionStmt";
   st.allowed_in_transaction = !never_in_transaction(st.node, body) && !st.transaction_control;
   if (st.node == "ReindexStmt") st.concurrently = !st.allowed_in_transaction;
+  st.actions = derive_actions(st.node, body);
   if (st.node == "IndexStmt") {
     st.index_name = body.value("idxname", "");
     if (body.contains("relation")) st.index_schema = body["relation"].value("schemaname", "");

@@ -1,0 +1,62 @@
+#pragma once
+// SQL safety analysis (SPEC §4) over the parser's statement facts. Pure: no database, no files.
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "phasegate/config.hpp"
+#include "phasegate/sql.hpp"
+
+namespace phasegate::lint {
+
+struct Finding {
+  std::string rule;
+  std::string level;  // error | warning | info
+  SourcePos pos;
+  std::string statement;
+  std::string lock, blocks;
+  std::string message, help;
+};
+
+// One piece of SQL to lint: a plan step's `sql`, or a whole plain .sql file (linted as one expand step).
+struct Unit {
+  std::string file;
+  std::string step;                 // empty for a .sql file
+  Phase phase = Phase::expand;
+  bool sql_file = false;            // plain .sql: missing-lock-timeout applies, BEGIN/COMMIT are allowed
+  bool has_down = false, irreversible = false;
+  std::optional<bool> transaction;  // the step's `transaction` key
+  std::string text;
+  std::function<SourcePos(size_t offset)> locate;  // offset in text -> file:line:col
+};
+
+// What earlier statements of the same plan (or file) did: tables created there are new.
+struct History {
+  std::set<std::string> created_tables;
+  std::set<std::string> created_indexes;
+  std::map<std::string, std::string> pending_not_null_checks;  // "table.constraint" -> column, added NOT VALID
+  std::set<std::string> validated_checks;  // "table.column" with a validated CHECK (column IS NOT NULL)
+  bool lock_timeout_set = false;              // plain .sql: a SET lock_timeout seen
+};
+
+struct RuleInfo {
+  const char* id;
+  const char* level;
+  const char* summary;
+};
+const std::vector<RuleInfo>& rules();  // every rule id, for docs and validation of ignore comments
+
+struct Summary {
+  int errors = 0, warnings = 0, infos = 0, statements = 0, files = 0;
+};
+
+// Lints units in order, sharing one History (a plan's steps, or one file). A unit that does not parse
+// yields a finding with rule "syntax-error" (the caller maps that to exit 2).
+std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary);
+std::vector<Unit> units_of_plan(const Plan& plan);
+Unit unit_of_sql_file(const std::string& file, const std::string& text);
+
+}  // namespace phasegate::lint

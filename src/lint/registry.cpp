@@ -1,0 +1,200 @@
+// The rule table, ignore comments, and the walk over units that keeps the plan's history.
+#include <regex>
+#include <sstream>
+
+#include "lint/context.hpp"
+#include "phasegate/text.hpp"
+
+namespace phasegate::lint {
+
+namespace {
+struct Family {
+  RuleFn check;
+};
+// Every rule family, in the order findings are reported for one statement.
+constexpr Family kFamilies[] = {{columns_rules}, {constraints_rules}, {indexes_rules}, {phases_rules}, {rewrite_rules}};
+
+const RuleInfo* find_rule(std::string_view id) {
+  for (const auto& r : rules())
+    if (id == r.id) return &r;
+  return nullptr;
+}
+
+struct Ignore {
+  size_t offset = 0;  // of the comment in the unit text
+  std::vector<std::string> rules;
+  std::set<std::string> used;
+};
+
+// "-- phasegate:ignore rule-a,rule-b reason" on the line just before `offset`.
+std::optional<Ignore> ignore_before(const std::string& text, size_t offset) {
+  size_t line_start = offset == 0 ? 0 : text.rfind('\n', offset - 1);
+  if (line_start == std::string::npos || line_start == 0) return std::nullopt;
+  size_t prev_start = text.rfind('\n', line_start - 1);
+  prev_start = prev_start == std::string::npos ? 0 : prev_start + 1;
+  std::string prev = text.substr(prev_start, line_start - prev_start);
+  static const std::regex re(R"(^\s*--\s*phasegate:ignore\s+([a-z0-9,-]+))");
+  std::smatch m;
+  if (!std::regex_search(prev, m, re)) return std::nullopt;
+  Ignore ig;
+  ig.offset = prev_start + static_cast<size_t>(m.position(0)) + (prev.find("--") - static_cast<size_t>(m.position(0)));
+  std::stringstream ss(m[1].str());
+  std::string id;
+  while (std::getline(ss, id, ','))
+    if (!id.empty()) ig.rules.push_back(id);
+  return ig;
+}
+
+void update_history(History& h, std::set<std::string>& not_valid_in_unit, const sql::Statement& st) {
+  if (st.node == "VariableSetStmt" && st.text.find("lock_timeout") != std::string::npos) h.lock_timeout_set = true;
+  for (const auto& a : st.actions) {
+    if (a.kind == "create_table") h.created_tables.insert(a.table);
+    if (a.kind == "create_index") h.created_indexes.insert(a.name);
+    if (a.kind == "add_constraint") {
+      if (a.not_valid) not_valid_in_unit.insert(a.table + "." + a.name);
+      if (!a.not_null_check_column.empty()) {
+        if (a.not_valid) h.pending_not_null_checks[a.table + "." + a.name] = a.not_null_check_column;
+        else h.validated_checks.insert(a.table + "." + a.not_null_check_column);
+      }
+    }
+    if (a.kind == "validate_constraint") {
+      auto it = h.pending_not_null_checks.find(a.table + "." + a.name);
+      if (it != h.pending_not_null_checks.end()) h.validated_checks.insert(a.table + "." + it->second);
+    }
+  }
+}
+
+std::string first_word_lower(const std::string& text) {
+  std::string w;
+  for (char c : text) {
+    if (!std::isalpha(static_cast<unsigned char>(c))) break;
+    w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return w;
+}
+
+}  // namespace
+
+const std::vector<RuleInfo>& rules() {
+  static const std::vector<RuleInfo> table = {
+      {"add-column-volatile-default", "error", "ADD COLUMN with a volatile default, SERIAL/IDENTITY or GENERATED STORED rewrites the table"},
+      {"add-column-required", "error", "ADD COLUMN NOT NULL without a default fails on non-empty tables"},
+      {"change-column-type", "error", "ALTER COLUMN TYPE that rewrites the table"},
+      {"set-not-null", "error", "SET NOT NULL without a validated CHECK (col IS NOT NULL) earlier in the plan"},
+      {"constraint-missing-not-valid", "error", "ADD FOREIGN KEY / CHECK without NOT VALID, or NOT VALID and VALIDATE in one transaction"},
+      {"add-unique-constraint", "error", "ADD UNIQUE / PRIMARY KEY / EXCLUDE building an index under ACCESS EXCLUSIVE"},
+      {"require-concurrent-index", "error", "CREATE / DROP INDEX or REINDEX without CONCURRENTLY on an existing table"},
+      {"concurrent-in-transaction", "error", "CONCURRENTLY inside a transaction or combined with other statements in a step"},
+      {"rename", "error", "RENAME of a column or table outside the contract phase"},
+      {"drop-in-expand", "error", "DROP COLUMN / TABLE / CONSTRAINT / NOT NULL outside the contract phase"},
+      {"contract-irreversible", "warning", "a contract step without down and without irreversible = true"},
+      {"missing-down", "warning", "an expand step without down and without irreversible = true"},
+      {"table-rewrite", "error", "VACUUM FULL, CLUSTER, SET LOGGED/UNLOGGED, TRUNCATE on a used table"},
+      {"missing-lock-timeout", "warning", "(plain .sql) a strong lock taken with no SET lock_timeout before it"},
+      {"unused-ignore", "warning", "an ignore comment that silenced nothing"},
+  };
+  return table;
+}
+
+std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary) {
+  std::vector<Finding> out;
+  History history;
+  for (const auto& unit : units) {
+    auto parsed = sql::parse(unit.text);
+    if (!parsed.script) {
+      out.push_back({"syntax-error", "error", unit.locate(parsed.error->offset), "", "", "", parsed.error->message, ""});
+      continue;
+    }
+    const auto& statements = parsed.script->statements;
+    summary.statements += static_cast<int>(statements.size());
+    std::set<std::string> not_valid_in_unit;
+    std::vector<Ignore> ignores;
+    bool in_tx = false;
+    for (size_t i = 0; i < statements.size(); ++i) {
+      const auto& st = statements[i];
+      auto ignore = ignore_before(unit.text, st.offset);
+      auto sink = [&](const char* rule, std::string message, std::string help, const char* level, const sql::Action* a) {
+        if (ignore && std::find(ignore->rules.begin(), ignore->rules.end(), rule) != ignore->rules.end()) {
+          ignore->used.insert(rule);
+          return;
+        }
+        const RuleInfo* info = find_rule(rule);
+        Finding f{rule, level ? level : info ? info->level : "error", unit.locate(st.offset), st.text, "", "", std::move(message), std::move(help)};
+        if (a && a->lock != sql::Lock::none) {
+          f.lock = sql::lock_name(a->lock);
+          f.blocks = sql::lock_blocks(a->lock);
+        }
+        out.push_back(std::move(f));
+      };
+      std::string word = first_word_lower(st.text);
+      if (st.transaction_control) in_tx = word == "begin" || word == "start";
+      if (i == 0 && !unit.sql_file && !unit.has_down && !unit.irreversible) {
+        if (unit.phase == Phase::contract)
+          sink("contract-irreversible", "contract step \"" + unit.step + "\" has no down and is not marked irreversible",
+               "add down = \"...\" that undoes it, or irreversible = true to say there is none on purpose", nullptr, nullptr);
+        else if (unit.phase == Phase::expand)
+          sink("missing-down", "expand step \"" + unit.step + "\" has no down, so a rollback cannot undo it",
+               "add down = \"...\", or irreversible = true to say there is none on purpose", nullptr, nullptr);
+      }
+      for (const auto& action : st.actions) {
+        Context cx{unit, st, action, history, statements.size(), in_tx, not_valid_in_unit,
+                   [&](const char* r, std::string m, std::string h, const char* lvl) { sink(r, std::move(m), std::move(h), lvl, &action); }};
+        for (const auto& fam : kFamilies) fam.check(cx);
+      }
+      update_history(history, not_valid_in_unit, st);
+      if (ignore) ignores.push_back(std::move(*ignore));
+    }
+    for (const auto& ig : ignores)
+      for (const auto& id : ig.rules) {
+        if (ig.used.count(id)) continue;
+        bool known = find_rule(id) != nullptr;
+        out.push_back({"unused-ignore", "warning", unit.locate(ig.offset), "", "", "",
+                       known ? "ignore comment for " + id + " silenced nothing" : "ignore comment names unknown rule \"" + id + "\"",
+                       known ? "remove it" : "rule ids: phasegate lint --help, or docs/lint.md"});
+      }
+  }
+  for (const auto& f : out) {
+    if (f.level == "error") ++summary.errors;
+    else if (f.level == "warning") ++summary.warnings;
+    else ++summary.infos;
+  }
+  return out;
+}
+
+std::vector<Unit> units_of_plan(const Plan& plan) {
+  std::vector<Unit> out;
+  for (const Step* s : plan.steps()) {
+    if (s->sql.empty()) continue;
+    Unit u;
+    u.file = plan.file;
+    u.step = s->name;
+    u.phase = s->phase;
+    u.has_down = !s->down.empty();
+    u.irreversible = s->irreversible;
+    u.transaction = s->transaction;
+    u.text = s->sql;
+    u.locate = [source = plan.source, pos = s->sql_pos](size_t off) { return locate_in_string(source, pos, off); };
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+Unit unit_of_sql_file(const std::string& file, const std::string& text) {
+  Unit u;
+  u.file = file;
+  u.sql_file = true;
+  u.phase = Phase::expand;
+  u.irreversible = true;  // missing-down does not apply to plain files
+  u.text = text;
+  u.locate = [file, text](size_t off) {
+    SourcePos p{file, 1, 1};
+    for (size_t i = 0; i < off && i < text.size(); ++i) {
+      if (text[i] == '\n') { ++p.line; p.column = 1; }
+      else ++p.column;
+    }
+    return p;
+  };
+  return u;
+}
+
+}  // namespace phasegate::lint

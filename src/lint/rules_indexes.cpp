@@ -1,0 +1,29 @@
+#include "lint/context.hpp"
+
+namespace phasegate::lint {
+
+void indexes_rules(const Context& cx) {
+  const auto& a = cx.action;
+  bool index_kind = a.kind == "create_index" || a.kind == "drop_index" || a.kind == "reindex";
+  if (!index_kind) return;
+  bool new_object = a.kind == "drop_index" ? cx.history.created_indexes.count(a.name) > 0 : cx.table_is_new();
+  if (!a.concurrently && !new_object) {
+    const char* verb = a.kind == "create_index" ? "CREATE INDEX" : a.kind == "drop_index" ? "DROP INDEX" : "REINDEX";
+    cx.report("require-concurrent-index",
+              std::string(verb) + " without CONCURRENTLY " +
+                  (a.kind == "drop_index" ? "takes ACCESS EXCLUSIVE on the index's table"
+                                          : "blocks writes to \"" + a.table + "\" for the whole build"),
+              std::string(verb) + " CONCURRENTLY (it cannot run inside a transaction; phasegate runs it on its own)");
+  }
+  if (a.concurrently) {
+    bool combined = cx.statements_in_unit > 1 && !cx.unit.sql_file;
+    if (cx.in_explicit_transaction || cx.unit.transaction.value_or(false) || combined)
+      cx.report("concurrent-in-transaction",
+                combined ? "CONCURRENTLY combined with other statements in step \"" + cx.unit.step +
+                               "\": they cannot share a transaction, and a failure half-way is harder to resume"
+                         : "CONCURRENTLY inside a transaction block fails at run time",
+                "put each CONCURRENTLY statement in a step of its own (phasegate runs it outside a transaction)");
+  }
+}
+
+}  // namespace phasegate::lint

@@ -1,0 +1,142 @@
+#include <doctest/doctest.h>
+
+#include "phasegate/lint.hpp"
+
+using namespace phasegate;
+
+namespace {
+// Lints `sql` as one expand step with a down (or in the given phase) and returns the rule ids found.
+std::vector<std::string> rules_for(const std::string& sql, Phase phase = Phase::expand, bool sql_file = false,
+                                   bool has_down = true) {
+  lint::Unit u = sql_file ? lint::unit_of_sql_file("m.sql", sql) : lint::Unit{};
+  if (!sql_file) {
+    u.file = "p.toml";
+    u.step = "s";
+    u.phase = phase;
+    u.has_down = has_down;
+    u.text = sql;
+    u.locate = [](size_t off) { return SourcePos{"p.toml", 1, static_cast<int>(off) + 1}; };
+  }
+  lint::Summary summary;
+  std::vector<std::string> out;
+  for (const auto& f : lint::lint_units({u}, summary)) out.push_back(f.rule);
+  return out;
+}
+using V = std::vector<std::string>;
+}  // namespace
+
+TEST_SUITE("lint::rules") {
+  TEST_CASE("add-column-volatile-default") {
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid()") == V{"add-column-volatile-default"});
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN r float8 DEFAULT random() * 2") == V{"add-column-volatile-default"});
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN id2 bigserial") == V{"add-column-volatile-default"});
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN id2 int GENERATED ALWAYS AS IDENTITY") == V{"add-column-volatile-default"});
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) STORED") == V{"add-column-volatile-default"});
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN c int DEFAULT 0").empty());
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN ts timestamptz DEFAULT now()").empty());  // stable, no rewrite
+  }
+  TEST_CASE("add-column-required") {
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN c int NOT NULL") == V{"add-column-required"});
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 0").empty());
+    CHECK(rules_for("CREATE TABLE n (id int); ALTER TABLE n ADD COLUMN c int NOT NULL").empty());  // new table
+  }
+  TEST_CASE("change-column-type") {
+    CHECK(rules_for("ALTER TABLE t ALTER COLUMN c TYPE bigint") == V{"change-column-type"});
+    lint::Summary s;
+    auto u = lint::unit_of_sql_file("m.sql", "SET lock_timeout = '1s'; ALTER TABLE t ALTER COLUMN s TYPE text");
+    auto f = lint::lint_units({u}, s);
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].level == "warning");  // to text may be binary compatible
+  }
+  TEST_CASE("set-not-null and the validated CHECK shortcut") {
+    CHECK(rules_for("ALTER TABLE t ALTER COLUMN c SET NOT NULL") == V{"set-not-null"});
+    // CHECK NOT VALID in one step, VALIDATE later, then SET NOT NULL is cheap.
+    lint::Unit a, b, c;
+    for (auto* u : {&a, &b, &c}) {
+      u->file = "p.toml";
+      u->has_down = true;
+      u->locate = [](size_t) { return SourcePos{"p.toml", 1, 1}; };
+    }
+    a.text = "ALTER TABLE t ADD CONSTRAINT c_nn CHECK (c IS NOT NULL) NOT VALID";
+    b.phase = Phase::migrate;
+    b.text = "ALTER TABLE t VALIDATE CONSTRAINT c_nn";
+    c.phase = Phase::migrate;
+    c.text = "ALTER TABLE t ALTER COLUMN c SET NOT NULL";
+    lint::Summary s;
+    CHECK(lint::lint_units({a, b, c}, s).empty());
+    CHECK(lint::lint_units({a, c}, s).size() == 1);  // without the VALIDATE it still scans
+  }
+  TEST_CASE("constraint-missing-not-valid") {
+    CHECK(rules_for("ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES a (id)") == V{"constraint-missing-not-valid"});
+    CHECK(rules_for("ALTER TABLE b ADD CONSTRAINT ck CHECK (x > 0)") == V{"constraint-missing-not-valid"});
+    CHECK(rules_for("ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES a (id) NOT VALID").empty());
+    CHECK(rules_for("ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES a (id) NOT VALID;"
+                    "ALTER TABLE b VALIDATE CONSTRAINT fk") == V{"constraint-missing-not-valid"});
+  }
+  TEST_CASE("add-unique-constraint") {
+    CHECK(rules_for("ALTER TABLE t ADD CONSTRAINT u UNIQUE (c)") == V{"add-unique-constraint"});
+    CHECK(rules_for("ALTER TABLE t ADD PRIMARY KEY (id)") == V{"add-unique-constraint"});
+    CHECK(rules_for("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX t_c_uidx").empty());
+  }
+  TEST_CASE("require-concurrent-index") {
+    CHECK(rules_for("CREATE INDEX i ON t (c)") == V{"require-concurrent-index"});
+    CHECK(rules_for("DROP INDEX i") == V{"require-concurrent-index"});
+    CHECK(rules_for("REINDEX INDEX i") == V{"require-concurrent-index"});
+    CHECK(rules_for("CREATE INDEX CONCURRENTLY i ON t (c)").empty());
+    CHECK(rules_for("CREATE TABLE n (c int); CREATE INDEX i ON n (c)").empty());
+  }
+  TEST_CASE("concurrent-in-transaction") {
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN c int; CREATE INDEX CONCURRENTLY i ON t (c)") == V{"concurrent-in-transaction"});
+    CHECK(rules_for("BEGIN; CREATE INDEX CONCURRENTLY i ON t (c); COMMIT", Phase::expand, true) ==
+          V{"concurrent-in-transaction"});
+    CHECK(rules_for("CREATE INDEX CONCURRENTLY i ON t (c);", Phase::expand, true).empty());
+  }
+  TEST_CASE("rename and drop-in-expand belong to contract") {
+    CHECK(rules_for("ALTER TABLE t RENAME COLUMN a TO b") == V{"rename"});
+    CHECK(rules_for("ALTER TABLE t RENAME TO t2") == V{"rename"});
+    CHECK(rules_for("ALTER TABLE t DROP COLUMN a") == V{"drop-in-expand"});
+    CHECK(rules_for("DROP TABLE t") == V{"drop-in-expand"});
+    CHECK(rules_for("ALTER TABLE t DROP CONSTRAINT c") == V{"drop-in-expand"});
+    CHECK(rules_for("ALTER TABLE t ALTER COLUMN c DROP NOT NULL") == V{"drop-in-expand"});
+    CHECK(rules_for("ALTER TABLE t DROP COLUMN a", Phase::contract).empty());
+    CHECK(rules_for("ALTER TABLE t RENAME COLUMN a TO b", Phase::contract).empty());
+  }
+  TEST_CASE("missing-down and contract-irreversible") {
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN c int", Phase::expand, false, false) == V{"missing-down"});
+    CHECK(rules_for("ALTER TABLE t DROP COLUMN c", Phase::contract, false, false) == V{"contract-irreversible"});
+    CHECK(rules_for("UPDATE t SET c = 1", Phase::migrate, false, false).empty());
+  }
+  TEST_CASE("table-rewrite") {
+    CHECK(rules_for("VACUUM FULL t") == V{"table-rewrite"});
+    CHECK(rules_for("CLUSTER t USING t_pkey") == V{"table-rewrite"});
+    CHECK(rules_for("ALTER TABLE t SET UNLOGGED") == V{"table-rewrite"});
+    CHECK(rules_for("TRUNCATE t") == V{"table-rewrite"});
+    CHECK(rules_for("VACUUM t").empty());
+  }
+  TEST_CASE("missing-lock-timeout applies to plain .sql files only") {
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN c int", Phase::expand, true) == V{"missing-lock-timeout"});
+    CHECK(rules_for("SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN c int", Phase::expand, true).empty());
+    CHECK(rules_for("ALTER TABLE t ADD COLUMN c int").empty());
+  }
+  TEST_CASE("ignore comments and unused-ignore") {
+    CHECK(rules_for("-- phasegate:ignore rename the column is unused\nALTER TABLE t RENAME COLUMN a TO b").empty());
+    CHECK(rules_for("-- phasegate:ignore rename,drop-in-expand reason\nALTER TABLE t ADD COLUMN c int") ==
+          V{"unused-ignore", "unused-ignore"});
+    CHECK(rules_for("-- phasegate:ignore no-such-rule x\nALTER TABLE t ADD COLUMN c int") == V{"unused-ignore"});
+  }
+  TEST_CASE("findings carry the lock, what it blocks and the position") {
+    auto u = lint::unit_of_sql_file("m.sql", "SET lock_timeout = '1s';\n\n  CREATE INDEX i ON t (c);");
+    lint::Summary s;
+    auto f = lint::lint_units({u}, s);
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].pos.str() == "m.sql:3:3");
+    CHECK(f[0].lock == "SHARE");
+    CHECK(f[0].blocks == "writes");
+    CHECK(s.errors == 1);
+    CHECK(s.statements == 2);
+  }
+  TEST_CASE("a syntax error is a finding of its own") {
+    auto f = rules_for("ALTER TABLE t ADD COLUM c int int");
+    CHECK(f == V{"syntax-error"});
+  }
+}
