@@ -75,6 +75,7 @@ class Executor {
 
  private:
   struct Context;
+  std::optional<Error> lint_pending(const Plan& plan, const std::vector<StepRecord>& records);
   Result<void> transition(Context& cx, RunTrigger on, const std::string& payload = "{}");
   Result<void> run_phase(Context& cx, const PhaseSpec& phase);
   Result<void> run_step(Context& cx, const Step& step);

@@ -14,6 +14,7 @@ namespace phasegate::lint {
 
 struct Finding {
   std::string rule;
+  std::string step;   // the plan step, empty for a .sql file
   std::string level;  // error | warning | info
   SourcePos pos;
   std::string statement;

@@ -48,6 +48,12 @@ int main(int argc, char** argv) {
   auto* log = app.add_subcommand("log", "the event timeline of a run (default: the latest)");
   log->add_option("RUN", run_id, "run id");
 
+  std::vector<std::string> lint_targets;
+  std::string lint_format = "text";
+  auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
+  lint->add_option("TARGET", lint_targets, "plan ids, plan files or .sql files (default: every plan)");
+  lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -64,6 +70,7 @@ int main(int argc, char** argv) {
     if (*run) return cli::cmd_run(g, run_args);
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
+    if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format);
   } catch (const std::exception& e) {
     std::cerr << "phasegate: internal error: " << e.what() << "\n";
     return static_cast<int>(Exit::internal);

@@ -4,8 +4,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "phasegate/engine.hpp"
+#include "phasegate/lint.hpp"
 #include "phasegate/sql.hpp"
 #include "phasegate/text.hpp"
 
@@ -81,6 +83,22 @@ std::optional<std::string> Executor::contract_gate_closed(Context& cx, const Pha
   return "the contract phase starts " + format_duration(delay) + " after migrate finished; to start it now: " + how;
 }
 
+// The same analysis as `phasegate lint`: error-level findings in steps not yet applied refuse the run
+// (exit 3) before anything is touched; applied steps never block later runs.
+std::optional<Error> Executor::lint_pending(const Plan& plan, const std::vector<StepRecord>& records) {
+  std::set<std::string> done;
+  for (const auto& r : records)
+    if (r.status == StepStatus::completed) done.insert(r.step);
+  lint::Summary summary;
+  std::vector<std::string> errors;
+  for (const auto& f : lint::lint_units(lint::units_of_plan(plan), summary))
+    if (f.level == "error" && !done.count(f.step)) errors.push_back(f.pos.str() + ": " + f.rule + ": " + f.message);
+  if (errors.empty()) return std::nullopt;
+  return Error{Exit::lint, "refusing to run plan " + plan.id + ": " + std::to_string(errors.size()) +
+                               " lint error(s) in pending steps (fix them, or silence one with a comment line "
+                               "'-- phasegate:ignore RULE reason' before the statement): " + join(errors, "; ")};
+}
+
 PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   PlanOutcome out;
   out.plan_id = plan.id;
@@ -100,6 +118,7 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     if (s->backfill || !s->command.empty())
       return failed(Error{Exit::invalid, "plan " + plan.id + ", step \"" + s->name +
                                              "\": backfill and command steps are not supported by this build yet; nothing was run"});
+  if (auto refused = lint_pending(plan, *recs)) return failed(*refused);
   Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0};
   for (const auto& r : *recs) cx.records[r.step] = r;
   if (options.phase) {

@@ -102,7 +102,7 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
   for (const auto& unit : units) {
     auto parsed = sql::parse(unit.text);
     if (!parsed.script) {
-      out.push_back({"syntax-error", "error", unit.locate(parsed.error->offset), "", "", "", parsed.error->message, ""});
+      out.push_back({"syntax-error", unit.step, "error", unit.locate(parsed.error->offset), "", "", "", parsed.error->message, ""});
       continue;
     }
     const auto& statements = parsed.script->statements;
@@ -119,7 +119,7 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
           return;
         }
         const RuleInfo* info = find_rule(rule);
-        Finding f{rule, level ? level : info ? info->level : "error", unit.locate(st.offset), st.text, "", "", std::move(message), std::move(help)};
+        Finding f{rule, unit.step, level ? level : info ? info->level : "error", unit.locate(st.offset), st.text, "", "", std::move(message), std::move(help)};
         if (a && a->lock != sql::Lock::none) {
           f.lock = sql::lock_name(a->lock);
           f.blocks = sql::lock_blocks(a->lock);
@@ -148,7 +148,7 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
       for (const auto& id : ig.rules) {
         if (ig.used.count(id)) continue;
         bool known = find_rule(id) != nullptr;
-        out.push_back({"unused-ignore", "warning", unit.locate(ig.offset), "", "", "",
+        out.push_back({"unused-ignore", unit.step, "warning", unit.locate(ig.offset), "", "", "",
                        known ? "ignore comment for " + id + " silenced nothing" : "ignore comment names unknown rule \"" + id + "\"",
                        known ? "remove it" : "rule ids: phasegate lint --help, or docs/lint.md"});
       }

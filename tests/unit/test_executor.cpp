@@ -250,12 +250,32 @@ TEST_SUITE("engine::executor") {
   TEST_CASE("a non-transactional step blocked by locks keeps its intent and reconciles on resume") {
     Rig rig;
     rig.project.guards.lock_retries = 0;
-    auto plan = make_plan("p", {{Phase::expand, "two", "CREATE INDEX CONCURRENTLY a ON t (x); CREATE INDEX CONCURRENTLY b ON t (y)"}});
+    auto plan = make_plan("p", {{Phase::expand, "two",
+                                 "-- phasegate:ignore concurrent-in-transaction testing resume\nCREATE INDEX CONCURRENTLY a ON t (x);\n"
+                                 "-- phasegate:ignore concurrent-in-transaction testing resume\nCREATE INDEX CONCURRENTLY b ON t (y)"}});
     rig.db.lock_timeouts["CREATE INDEX CONCURRENTLY b ON t (y)"] = 1;
     CHECK(rig.run(plan).exit == Exit::blocked);
     CHECK(rig.db.steps_["p/two"].status == StepStatus::running);
     rig.db.indexes["a"] = IndexState::valid;  // the first build finished before the block
     CHECK(rig.run(plan).exit == Exit::ok);
     CHECK(rig.db.executed == std::vector<std::string>{"CREATE INDEX CONCURRENTLY a ON t (x)", "CREATE INDEX CONCURRENTLY b ON t (y)"});
+  }
+
+  TEST_CASE("run refuses error-level lint findings in pending steps, not in applied ones") {
+    Rig rig;
+    auto plan = make_plan("p", {{Phase::expand, "idx", "CREATE INDEX i ON books (c)"}});
+    auto out = rig.run(plan);
+    CHECK(out.exit == Exit::lint);
+    CHECK(out.message.find("require-concurrent-index") != std::string::npos);
+    CHECK(rig.db.executed.empty());
+    CHECK(rig.db.runs_.empty());
+    // Once applied (say, before the rule existed), the finding no longer blocks.
+    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::completed, 1, step_checksum(plan.phases[0].steps[0]), 0, "", {}, {}, ""};
+    CHECK(rig.run(plan).exit == Exit::ok);
+    SUBCASE("an ignore comment lets it run") {
+      Rig fresh;
+      auto ignored = make_plan("p", {{Phase::expand, "idx", "-- phasegate:ignore require-concurrent-index empty table\nCREATE INDEX i ON books (c)"}});
+      CHECK(fresh.run(ignored).exit == Exit::ok);
+    }
   }
 }

@@ -1,0 +1,118 @@
+// lint [PLAN|FILE.sql ...] [--format text|json|github]: SPEC §4. Exit 0, 3 (error findings) or 2 (does not parse).
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/output.hpp"
+#include "phasegate/lint.hpp"
+
+namespace fs = std::filesystem;
+
+namespace phasegate::cli {
+
+namespace {
+
+std::string source_line(const std::string& text, int line) {
+  std::stringstream ss(text);
+  std::string l;
+  for (int i = 1; std::getline(ss, l); ++i)
+    if (i == line) return l;
+  return "";
+}
+
+void print_text(const Global& g, const std::vector<lint::Finding>& findings, const lint::Summary& s,
+                const std::map<std::string, std::string>& sources) {
+  for (const auto& f : findings) {
+    const char* colour = f.level == "error" ? "31" : f.level == "warning" ? "33" : "36";
+    std::cout << paint(g, "1", f.pos.str()) << ": " << paint(g, colour, f.level + "[" + f.rule + "]") << ": " << f.message << "\n";
+    auto it = sources.find(f.pos.file);
+    if (it != sources.end() && f.pos.line > 0) {
+      std::cout << "  " << source_line(it->second, f.pos.line) << "\n";
+      std::cout << "  " << std::string(static_cast<size_t>(std::max(0, f.pos.column - 1)), ' ') << paint(g, colour, "^") << "\n";
+    }
+    if (!f.lock.empty()) std::cout << "  lock: " << f.lock << " (blocks " << f.blocks << ")\n";
+    if (!f.help.empty()) std::cout << "  " << paint(g, "32", "help") << ": " << f.help << "\n";
+  }
+  std::cout << s.errors << " errors, " << s.warnings << " warnings in " << s.statements << " statements (" << s.files
+            << (s.files == 1 ? " file" : " files") << ")\n";
+}
+
+void print_json_findings(const std::vector<lint::Finding>& findings, const lint::Summary& s) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& f : findings)
+    list.push_back({{"rule", f.rule}, {"level", f.level}, {"file", f.pos.file}, {"line", f.pos.line}, {"column", f.pos.column},
+                    {"statement", f.statement}, {"lock", f.lock}, {"blocks", f.blocks}, {"message", f.message}, {"help", f.help}});
+  print_json({{"findings", list},
+              {"summary", {{"errors", s.errors}, {"warnings", s.warnings}, {"infos", s.infos}, {"statements", s.statements}, {"files", s.files}}}});
+}
+
+// GitHub workflow commands: one line per finding, %, CR and LF escaped as the runner expects.
+std::string gh_escape(std::string v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '%') out += "%25";
+    else if (c == '\r') out += "%0D";
+    else if (c == '\n') out += "%0A";
+    else out += c;
+  }
+  return out;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format) {
+  std::vector<std::vector<lint::Unit>> groups;  // one History per plan or file
+  std::map<std::string, std::string> sources;
+  std::vector<std::string> plan_args;
+  for (const auto& t : targets) {
+    if (t.size() > 4 && t.ends_with(".sql")) {
+      auto text = read_file(t);
+      if (!text) return report(g, Error{Exit::invalid, "cannot read " + t});
+      sources[t] = *text;
+      groups.push_back({lint::unit_of_sql_file(t, *text)});
+    } else {
+      plan_args.push_back(t);
+    }
+  }
+  std::optional<Loaded> loaded;
+  if (!plan_args.empty() || targets.empty()) {
+    auto l = load_all(g);
+    if (!l) return l.error();
+    loaded = std::move(*l);
+    auto selected = select_plans(*loaded, plan_args);
+    if (!selected) return report(g, selected.error());
+    for (const Plan* p : *selected) {
+      sources[p->file] = p->source;
+      groups.push_back(lint::units_of_plan(*p));
+    }
+  }
+  lint::Summary summary;
+  std::vector<lint::Finding> findings;
+  for (const auto& units : groups) {
+    auto f = lint::lint_units(units, summary);
+    findings.insert(findings.end(), f.begin(), f.end());
+  }
+  summary.files = static_cast<int>(groups.size());
+  bool syntax = std::any_of(findings.begin(), findings.end(), [](const lint::Finding& f) { return f.rule == "syntax-error"; });
+  if (format == "json") print_json_findings(findings, summary);
+  else if (format == "github")
+    for (const auto& f : findings)
+      std::cout << "::" << (f.level == "info" ? "notice" : f.level) << " file=" << f.pos.file << ",line=" << f.pos.line
+                << ",col=" << f.pos.column << ",title=" << f.rule << "::" << gh_escape(f.message) << "\n";
+  else print_text(g, findings, summary, sources);
+  if (syntax) return static_cast<int>(Exit::invalid);
+  return summary.errors > 0 ? static_cast<int>(Exit::lint) : 0;
+}
+
+}  // namespace phasegate::cli

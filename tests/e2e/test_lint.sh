@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# lint on plain .sql files and plans; run refuses error-level findings in pending steps (exit 3, nothing touched).
+source "$(dirname "$0")/lib.sh"
+cat >"$WORK/bad.sql" <<'SQL'
+SET lock_timeout = '2s';
+-- seed 002: a column added to the biggest table
+ALTER TABLE accounts ADD COLUMN token uuid DEFAULT gen_random_uuid();
+CREATE INDEX accounts_token_idx ON accounts (token);
+-- phasegate:ignore rename nothing reads it yet
+ALTER TABLE accounts RENAME COLUMN legacy TO legacy_old;
+SQL
+expect 3 "$PHASEGATE_BIN" lint "$WORK/bad.sql"
+contains "rewrite flagged at its line" "$OUT" "bad.sql:3:1: error[add-column-volatile-default]"
+contains "index without CONCURRENTLY" "$OUT" "bad.sql:4:1: error[require-concurrent-index]"
+contains "lock and what it blocks" "$OUT" "lock: SHARE (blocks writes)"
+contains "summary" "$OUT" "2 errors, 0 warnings in 4 statements (1 file)"
+expect 3 "$PHASEGATE_BIN" lint "$WORK/bad.sql" --format json
+check "json summary" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["summary"]["errors"], sorted({f["rule"] for f in d["findings"]}))')" "2 ['add-column-volatile-default', 'require-concurrent-index']"
+expect 3 "$PHASEGATE_BIN" lint "$WORK/bad.sql" --format github
+contains "github annotations" "$OUT" "::error file=$WORK/bad.sql,line=4,col=1,title=require-concurrent-index::"
+printf 'SET lock_timeout = %s;\nCREATE INDEX CONCURRENTLY i ON accounts (token);\n' "'2s'" >"$WORK/good.sql"
+expect 0 "$PHASEGATE_BIN" lint "$WORK/good.sql"
+printf 'ALTER TABLE accounts\n  ADD COLUM x int int;\n' >"$WORK/broken.sql"
+expect 2 "$PHASEGATE_BIN" lint "$WORK/broken.sql"
+contains "syntax error at file:line:col" "$OUT" "broken.sql:2:15: error[syntax-error]"
+
+new_db e2e_lint
+q "CREATE TABLE accounts (id int PRIMARY KEY)"
+new_project
+plan 0001-token <<'TOML'
+[[expand.steps]]
+name = "token index"
+sql = "CREATE INDEX accounts_id_idx ON accounts (id)"
+down = "DROP INDEX accounts_id_idx"
+TOML
+expect 3 pg lint
+contains "plan findings point into the TOML string" "$OUT" "0001-token.toml:3:8: error[require-concurrent-index]"
+expect 3 pg run
+contains "run refuses with the finding" "$ERR" "require-concurrent-index"
+check "nothing touched" "$(q "SELECT to_regnamespace('phasegate') IS NULL OR NOT EXISTS (SELECT 1 FROM phasegate.runs)")" "t"
+check "no index" "$(q "SELECT count(*) FROM pg_class WHERE relname = 'accounts_id_idx'")" "0"
+plan 0001-token <<'TOML'
+[[expand.steps]]
+name = "token index"
+sql = """
+-- phasegate:ignore require-concurrent-index accounts is tiny and write-idle
+CREATE INDEX accounts_id_idx ON accounts (id)
+"""
+down = "DROP INDEX accounts_id_idx"
+TOML
+expect 0 pg lint
+expect 0 pg run
+check "applied once ignored" "$(q "SELECT count(*) FROM pg_class WHERE relname = 'accounts_id_idx'")" "1"
+finish
