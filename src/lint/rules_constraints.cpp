@@ -10,6 +10,11 @@ void constraints_rules(const Context& cx) {
               "constraint \"" + a.name + "\" is added NOT VALID and validated in the same transaction, so the "
               "validation scan runs while the ADD's lock is still held",
               "move VALIDATE CONSTRAINT to a later step (the migrate phase)");
+  if (a.kind == "add_column" && !a.inline_unique.empty() && !cx.table_is_new())
+    cx.report("add-unique-constraint",
+              "adding column \"" + a.column + "\" with " + (a.inline_unique == "primary" ? "PRIMARY KEY" : "UNIQUE") +
+                  " builds its index on \"" + a.table + "\" under ACCESS EXCLUSIVE",
+              "add the column plain, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX");
   if (a.kind != "add_constraint" || cx.table_is_new()) return;
   if ((a.constraint == "foreign" || a.constraint == "check") && !a.not_valid)
     cx.report("constraint-missing-not-valid",

@@ -132,6 +132,9 @@ void describe_column_def(Action& a, const json& def) {
       a.generated_stored = true;
     } else if (t == "CONSTR_PRIMARY") {
       a.not_null = true;
+      a.inline_unique = "primary";
+    } else if (t == "CONSTR_UNIQUE") {
+      a.inline_unique = "unique";
     }
   }
 }
