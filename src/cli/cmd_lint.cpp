@@ -15,22 +15,37 @@ namespace phasegate::cli {
 
 namespace {
 
-std::string source_line(const std::string& text, int line) {
-  std::stringstream ss(text);
-  std::string l;
-  for (int i = 1; std::getline(ss, l); ++i)
-    if (i == line) return l;
-  return "";
-}
+// Lines of each source, split once (a 20,000-statement file has as many findings).
+class SourceLines {
+ public:
+  explicit SourceLines(const std::map<std::string, std::string>& sources) : sources_(sources) {}
+  std::string line(const std::string& file, int n) {
+    auto it = split_.find(file);
+    if (it == split_.end()) {
+      std::vector<std::string> lines;
+      auto src = sources_.find(file);
+      if (src != sources_.end()) {
+        std::stringstream ss(src->second);
+        for (std::string l; std::getline(ss, l);) lines.push_back(l);
+      }
+      it = split_.emplace(file, std::move(lines)).first;
+    }
+    return n >= 1 && static_cast<size_t>(n) <= it->second.size() ? it->second[static_cast<size_t>(n - 1)] : "";
+  }
+
+ private:
+  const std::map<std::string, std::string>& sources_;
+  std::map<std::string, std::vector<std::string>> split_;
+};
 
 void print_text(const Global& g, const std::vector<lint::Finding>& findings, const lint::Summary& s,
                 const std::map<std::string, std::string>& sources) {
+  SourceLines lines(sources);
   for (const auto& f : findings) {
     const char* colour = f.level == "error" ? "31" : f.level == "warning" ? "33" : "36";
     std::cout << paint(g, "1", f.pos.str()) << ": " << paint(g, colour, f.level + "[" + f.rule + "]") << ": " << f.message << "\n";
-    auto it = sources.find(f.pos.file);
-    if (it != sources.end() && f.pos.line > 0) {
-      std::cout << "  " << source_line(it->second, f.pos.line) << "\n";
+    if (f.pos.line > 0) {
+      std::cout << "  " << lines.line(f.pos.file, f.pos.line) << "\n";
       std::cout << "  " << std::string(static_cast<size_t>(std::max(0, f.pos.column - 1)), ' ') << paint(g, colour, "^") << "\n";
     }
     if (!f.lock.empty()) std::cout << "  lock: " << f.lock << " (blocks " << f.blocks << ")\n";
@@ -40,13 +55,22 @@ void print_text(const Global& g, const std::vector<lint::Finding>& findings, con
             << (s.files == 1 ? " file" : " files") << ")\n";
 }
 
+// Streamed rather than built as a DOM: a 20,000-statement corpus has as many findings.
 void print_json_findings(const std::vector<lint::Finding>& findings, const lint::Summary& s) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& f : findings)
-    list.push_back({{"rule", f.rule}, {"level", f.level}, {"file", f.pos.file}, {"line", f.pos.line}, {"column", f.pos.column},
-                    {"statement", f.statement}, {"lock", f.lock}, {"blocks", f.blocks}, {"message", f.message}, {"help", f.help}});
-  print_json({{"findings", list},
-              {"summary", {{"errors", s.errors}, {"warnings", s.warnings}, {"infos", s.infos}, {"statements", s.statements}, {"files", s.files}}}});
+  auto q = [](const std::string& v) { return nlohmann::json(v).dump(); };
+  std::string out = "{\"findings\": [";
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const auto& f = findings[i];
+    out += (i ? ",\n  " : "\n  ");
+    out += "{\"rule\": " + q(f.rule) + ", \"level\": " + q(f.level) + ", \"file\": " + q(f.pos.file) +
+           ", \"line\": " + std::to_string(f.pos.line) + ", \"column\": " + std::to_string(f.pos.column) +
+           ", \"statement\": " + q(f.statement) + ", \"lock\": " + q(f.lock) + ", \"blocks\": " + q(f.blocks) +
+           ", \"message\": " + q(f.message) + ", \"help\": " + q(f.help) + "}";
+  }
+  out += "\n], \"summary\": {\"errors\": " + std::to_string(s.errors) + ", \"warnings\": " + std::to_string(s.warnings) +
+         ", \"infos\": " + std::to_string(s.infos) + ", \"statements\": " + std::to_string(s.statements) +
+         ", \"files\": " + std::to_string(s.files) + "}}\n";
+  std::cout << out;
 }
 
 // GitHub workflow commands: one line per finding, %, CR and LF escaped as the runner expects.

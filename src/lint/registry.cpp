@@ -1,4 +1,6 @@
 // The rule table, ignore comments, and the walk over units that keeps the plan's history.
+#include <algorithm>
+#include <memory>
 #include <regex>
 #include <sstream>
 
@@ -186,13 +188,14 @@ Unit unit_of_sql_file(const std::string& file, const std::string& text) {
   u.phase = Phase::expand;
   u.irreversible = true;  // missing-down does not apply to plain files
   u.text = text;
-  u.locate = [file, text](size_t off) {
-    SourcePos p{file, 1, 1};
-    for (size_t i = 0; i < off && i < text.size(); ++i) {
-      if (text[i] == '\n') { ++p.line; p.column = 1; }
-      else ++p.column;
-    }
-    return p;
+  // A line index built once: locating a finding is a binary search, not a scan from the start.
+  auto starts = std::make_shared<std::vector<size_t>>(1, 0);
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\n') starts->push_back(i + 1);
+  u.locate = [file, starts](size_t off) {
+    auto it = std::upper_bound(starts->begin(), starts->end(), off);
+    size_t line = static_cast<size_t>(it - starts->begin());
+    return SourcePos{file, static_cast<int>(line), static_cast<int>(off - (*starts)[line - 1]) + 1};
   };
   return u;
 }
