@@ -54,6 +54,11 @@ int main(int argc, char** argv) {
   lint->add_option("TARGET", lint_targets, "plan ids, plan files or .sql files (default: every plan)");
   lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
 
+  std::string trace_plan, scratch_url;
+  auto* trace = app.add_subcommand("trace", "run PLAN on a scratch database and compare the locks/rewrites taken with the analysis");
+  trace->add_option("PLAN", trace_plan, "plan id or file")->required();
+  trace->add_option("--scratch-url", scratch_url, "libpq conninfo/URI of a throwaway database holding the schema")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -70,6 +75,7 @@ int main(int argc, char** argv) {
     if (*run) return cli::cmd_run(g, run_args);
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
+    if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
     if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format);
   } catch (const std::exception& e) {
     std::cerr << "phasegate: internal error: " << e.what() << "\n";
