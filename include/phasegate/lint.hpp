@@ -43,6 +43,22 @@ struct History {
   bool lock_timeout_set = false;              // plain .sql: a SET lock_timeout seen
 };
 
+// Facts from the target database (lint --db), gathered by an adapter; the rules stay pure.
+struct TableFacts {
+  long long rows = 0;   // pg_class.reltuples (an estimate kept by ANALYZE/VACUUM)
+  long long bytes = 0;  // pg_total_relation_size: heap + indexes + TOAST
+};
+struct OldTransaction {
+  std::string table;
+  int pid = 0;
+  std::string user, application, state, query;
+  double age_seconds = 0;
+};
+struct Catalog {
+  std::map<std::string, TableFacts> tables;  // by table name as written in the plan
+  std::vector<OldTransaction> old_transactions;
+};
+
 struct RuleInfo {
   const char* id;
   const char* level;
@@ -56,8 +72,14 @@ struct Summary {
 
 // Lints units in order, sharing one History (a plan's steps, or one file). A unit that does not parse
 // yields a finding with rule "syntax-error" (the caller maps that to exit 2).
-std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary);
+std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog = nullptr);
+// Tables a set of units touches (for gathering Catalog facts).
+std::set<std::string> tables_of(const std::vector<Unit>& units);
+// Time estimate for work over `bytes`, as said in big-table messages.
+std::string estimate(long long bytes, bool rewrite);
 std::vector<Unit> units_of_plan(const Plan& plan);
+// Adapter (src/adapters/pg/scratch.cpp): Catalog facts for `tables` from the database at `url`.
+Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables);
 Unit unit_of_sql_file(const std::string& file, const std::string& text);
 
 }  // namespace phasegate::lint

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/output.hpp"
+#include "phasegate/adapters.hpp"
 #include "phasegate/lint.hpp"
 
 namespace fs = std::filesystem;
@@ -95,7 +96,7 @@ std::optional<std::string> read_file(const std::string& path) {
 
 }  // namespace
 
-int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format) {
+int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db) {
   std::vector<std::vector<lint::Unit>> groups;  // one History per plan or file
   std::map<std::string, std::string> sources;
   std::vector<std::string> plan_args;
@@ -121,10 +122,25 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
       groups.push_back(lint::units_of_plan(*p));
     }
   }
+  std::optional<lint::Catalog> catalog;
+  if (with_db) {
+    Project fallback;
+    const Project& project = loaded ? loaded->project : fallback;
+    std::string url = getenv_or(project.url_env.c_str(), project.url);
+    if (url.empty()) return report(g, Error{Exit::invalid, "lint --db needs the target database: set " + project.url_env});
+    std::set<std::string> tables;
+    for (const auto& units : groups) {
+      auto t = lint::tables_of(units);
+      tables.insert(t.begin(), t.end());
+    }
+    auto c = lint::read_catalog(url, tables);
+    if (!c) return report(g, c.error());
+    catalog = std::move(*c);
+  }
   lint::Summary summary;
   std::vector<lint::Finding> findings;
   for (const auto& units : groups) {
-    auto f = lint::lint_units(units, summary);
+    auto f = lint::lint_units(units, summary, catalog ? &*catalog : nullptr);
     findings.insert(findings.end(), f.begin(), f.end());
   }
   summary.files = static_cast<int>(groups.size());

@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
   lint->add_option("TARGET", lint_targets, "plan ids, plan files or .sql files (default: every plan)");
   lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
+  bool lint_db = false;
+  lint->add_flag("--db", lint_db, "add facts from the target database: sizes, row estimates, old transactions");
 
   std::string trace_plan, scratch_url;
   auto* trace = app.add_subcommand("trace", "run PLAN on a scratch database and compare the locks/rewrites taken with the analysis");
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
-    if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format);
+    if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db);
   } catch (const std::exception& e) {
     std::cerr << "phasegate: internal error: " << e.what() << "\n";
     return static_cast<int>(Exit::internal);

@@ -11,7 +11,8 @@ struct Context {
   const History& history;
   size_t statements_in_unit = 1;
   bool in_explicit_transaction = false;  // plain .sql: between BEGIN and COMMIT
-  const std::set<std::string>& not_valid_in_unit;  // "table.constraint" added NOT VALID earlier in this unit
+  const std::set<std::string>& not_valid_in_unit;
+  const Catalog* catalog = nullptr;  // set with lint --db  // "table.constraint" added NOT VALID earlier in this unit
   std::function<void(const char* rule, std::string message, std::string help, const char* level)> sink;
 
   void report(const char* rule, std::string message, std::string help) const { sink(rule, std::move(message), std::move(help), nullptr); }
@@ -32,5 +33,6 @@ void constraints_rules(const Context& cx);  // constraint-missing-not-valid, add
 void indexes_rules(const Context& cx);      // require-concurrent-index, concurrent-in-transaction
 void phases_rules(const Context& cx);       // rename, drop-in-expand
 void rewrite_rules(const Context& cx);      // table-rewrite, missing-lock-timeout
+void database_rules(const Context& cx);     // big-table, long-transactions (lint --db)
 
 }  // namespace phasegate::lint

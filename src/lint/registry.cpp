@@ -14,7 +14,7 @@ struct Family {
   RuleFn check;
 };
 // Every rule family, in the order findings are reported for one statement.
-constexpr Family kFamilies[] = {{columns_rules}, {constraints_rules}, {indexes_rules}, {phases_rules}, {rewrite_rules}};
+constexpr Family kFamilies[] = {{columns_rules}, {constraints_rules}, {indexes_rules}, {phases_rules}, {rewrite_rules}, {database_rules}};
 
 const RuleInfo* find_rule(std::string_view id) {
   for (const auto& r : rules())
@@ -93,12 +93,14 @@ const std::vector<RuleInfo>& rules() {
       {"missing-down", "warning", "an expand step without down and without irreversible = true"},
       {"table-rewrite", "error", "VACUUM FULL, CLUSTER, SET LOGGED/UNLOGGED, TRUNCATE on a used table"},
       {"missing-lock-timeout", "warning", "(plain .sql) a strong lock taken with no SET lock_timeout before it"},
+      {"big-table", "error", "(--db) a statement that rewrites or scans under a blocking lock a table over 100k rows / 1 GiB"},
+      {"long-transactions", "warning", "(--db) sessions in a transaction older than 1 min on a table the plan locks"},
       {"unused-ignore", "warning", "an ignore comment that silenced nothing"},
   };
   return table;
 }
 
-std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary) {
+std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog) {
   std::vector<Finding> out;
   History history;
   for (const auto& unit : units) {
@@ -139,7 +141,7 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
                "add down = \"...\", or irreversible = true to say there is none on purpose", nullptr, nullptr);
       }
       for (const auto& action : st.actions) {
-        Context cx{unit, st, action, history, statements.size(), in_tx, not_valid_in_unit,
+        Context cx{unit, st, action, history, statements.size(), in_tx, not_valid_in_unit, catalog,
                    [&](const char* r, std::string m, std::string h, const char* lvl) { sink(r, std::move(m), std::move(h), lvl, &action); }};
         for (const auto& fam : kFamilies) fam.check(cx);
       }
@@ -159,6 +161,18 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
     if (f.level == "error") ++summary.errors;
     else if (f.level == "warning") ++summary.warnings;
     else ++summary.infos;
+  }
+  return out;
+}
+
+std::set<std::string> tables_of(const std::vector<Unit>& units) {
+  std::set<std::string> out;
+  for (const auto& u : units) {
+    auto parsed = sql::parse(u.text);
+    if (!parsed.script) continue;
+    for (const auto& st : parsed.script->statements)
+      for (const auto& a : st.actions)
+        if (!a.table.empty()) out.insert(a.schema.empty() ? a.table : a.schema + "." + a.table);
   }
   return out;
 }

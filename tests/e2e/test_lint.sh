@@ -51,4 +51,17 @@ TOML
 expect 0 pg lint
 expect 0 pg run
 check "applied once ignored" "$(q "SELECT count(*) FROM pg_class WHERE relname = 'accounts_id_idx'")" "1"
+
+# --db: sizes from the catalog of the target database.
+q "CREATE TABLE events (id bigint PRIMARY KEY, n int); INSERT INTO events SELECT g, g FROM generate_series(1, 150000) g; ANALYZE events"
+plan 0001-token <<'TOML'
+[[expand.steps]]
+name = "widen n"
+sql = "ALTER TABLE events ALTER COLUMN n TYPE bigint"
+down = "ALTER TABLE events ALTER COLUMN n TYPE int"
+TOML
+expect 3 pg lint --db
+contains "big-table with rows" "$OUT" "error[big-table]: this rewrites \"events\" (150000 rows"
+expect 3 pg lint
+check "without --db no big-table" "$(grep -c big-table <<<"$OUT")" "0"
 finish

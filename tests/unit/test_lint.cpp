@@ -139,4 +139,31 @@ TEST_SUITE("lint::rules") {
     auto f = rules_for("ALTER TABLE t ADD COLUM c int int");
     CHECK(f == V{"syntax-error"});
   }
+
+  TEST_CASE("big-table and long-transactions need catalog facts (lint --db)") {
+    lint::Catalog catalog;
+    catalog.tables["t"] = lint::TableFacts{2'000'000, 3LL << 30};
+    catalog.tables["small"] = lint::TableFacts{10, 8192};
+    catalog.old_transactions.push_back(lint::OldTransaction{"t", 4242, "report", "psql", "idle in transaction", "SELECT 1", 300});
+    auto run = [&](const std::string& sql) {
+      lint::Unit u;
+      u.file = "p.toml";
+      u.has_down = true;
+      u.text = sql;
+      u.locate = [](size_t) { return SourcePos{"p.toml", 1, 1}; };
+      lint::Summary s;
+      return lint::lint_units({u}, s, &catalog);
+    };
+    auto f = run("ALTER TABLE t ALTER COLUMN c TYPE bigint");
+    REQUIRE(f.size() == 3);
+    CHECK(f[0].rule == "change-column-type");
+    CHECK(f[1].rule == "big-table");
+    CHECK(f[1].message.find("2000000 rows, 3.0 GiB") != std::string::npos);
+    CHECK(f[1].message.find("~31 s") != std::string::npos);  // 3 GiB at 100 MiB/s
+    CHECK(f[2].rule == "long-transactions");
+    CHECK(f[2].message.find("pid 4242") != std::string::npos);
+    CHECK(run("ALTER TABLE small ALTER COLUMN c TYPE bigint").size() == 1);  // small: only the static rule
+    CHECK(run("ALTER TABLE t ADD COLUMN c int").size() == 1);  // instant, but the old transaction still blocks it
+    CHECK(run("CREATE INDEX CONCURRENTLY i ON t (c)").empty());  // SHARE UPDATE EXCLUSIVE waits but blocks no app query
+  }
 }
