@@ -75,6 +75,8 @@ struct Summary {
 std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog = nullptr);
 // Tables a set of units touches (for gathering Catalog facts).
 std::set<std::string> tables_of(const std::vector<Unit>& units);
+// What an action does to the whole table under its lock: "rewrites", "scans", "indexes", or nullptr (catalog only).
+const char* heavy_work(const sql::Action& a, const History& h);
 // Time estimate for work over `bytes`, as said in big-table messages.
 std::string estimate(long long bytes, bool rewrite);
 std::vector<Unit> units_of_plan(const Plan& plan);

@@ -22,7 +22,7 @@ const char* lock_blocks(Lock l);  // what it blocks, for humans: "reads and writ
 struct Action {
   std::string kind;  // add_column, alter_type, set_not_null, drop_not_null, add_constraint, validate_constraint,
                      // drop_column, drop_constraint, rename_column, rename_table, create_table, drop_table,
-                     // create_index, drop_index, reindex, vacuum_full, cluster, set_logged, truncate, other
+                     // create_index, drop_index, reindex, vacuum_full, cluster, set_logged, truncate, update, delete, other
   std::string schema, table, column, name;  // name: index or constraint
   std::string constraint;                   // foreign | check | unique | primary | exclusion
   std::string type_name;                    // add_column / alter_type: the new type, e.g. "int8", "varchar(5)"

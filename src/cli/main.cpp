@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
   bool lint_db = false;
   lint->add_flag("--db", lint_db, "add facts from the target database: sizes, row estimates, old transactions");
 
+  std::string dry_plan;
+  auto* plan_cmd = app.add_subcommand("plan", "dry run: every step with its locks, rewrite risk, estimate, status and the guards; changes nothing");
+  plan_cmd->add_option("PLAN", dry_plan, "plan id or file")->required();
+
   std::string trace_plan, scratch_url;
   auto* trace = app.add_subcommand("trace", "run PLAN on a scratch database and compare the locks/rewrites taken with the analysis");
   trace->add_option("PLAN", trace_plan, "plan id or file")->required();
@@ -77,6 +81,7 @@ int main(int argc, char** argv) {
     if (*run) return cli::cmd_run(g, run_args);
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
+    if (*plan_cmd) return cli::cmd_plan(g, dry_plan);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
     if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db);
   } catch (const std::exception& e) {

@@ -16,7 +16,8 @@ std::string human_bytes(long long b) {
   return buf;
 }
 
-// What the action does to the whole table while it holds its lock.
+}  // namespace
+
 const char* heavy_work(const sql::Action& a, const History& h) {
   if (a.kind == "add_column" && (a.volatile_default || a.serial || a.identity || a.generated_stored)) return "rewrites";
   if (a.kind == "alter_type" || a.kind == "vacuum_full" || a.kind == "cluster" || a.kind == "set_logged") return "rewrites";
@@ -25,7 +26,6 @@ const char* heavy_work(const sql::Action& a, const History& h) {
   if ((a.kind == "create_index" || a.kind == "reindex") && !a.concurrently) return "indexes";
   return nullptr;
 }
-}  // namespace
 
 // Estimated from size alone: rewrites at ~100 MiB/s, scans and index builds at ~250 MiB/s of table+index
 // size on a quiet server. Real time under load is longer (seed 000: 1-2 min on dev, 30 on production);

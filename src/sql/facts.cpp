@@ -30,6 +30,7 @@ const char* lock_blocks(Lock l) {
     case Lock::share_row_exclusive:
     case Lock::share: return "writes";
     case Lock::share_update_exclusive: return "other DDL and VACUUM";
+    case Lock::row_exclusive: return "DDL on the table; its row locks block writers of the same rows";
     default: return "nothing of the application";
   }
 }
@@ -291,6 +292,12 @@ std::vector<Action> derive_actions(const std::string& node, const json& body) {
     out.push_back(a);
   } else if (node == "TruncateStmt" && body.contains("relations")) {
     out = range_vars("truncate", body["relations"], Lock::access_exclusive);
+  } else if (node == "UpdateStmt" || node == "DeleteStmt") {
+    Action a;
+    a.kind = node == "UpdateStmt" ? "update" : "delete";
+    set_relation(a, body);
+    a.lock = Lock::row_exclusive;
+    out.push_back(a);
   } else if (node == "CreateStmt") {
     Action a;
     a.kind = "create_table";

@@ -25,8 +25,17 @@ irreversible = true
 TOML
 expect 4 pg status --check
 contains "pending is visible" "$OUT" "pending"
+expect 0 pg plan 0001-posts
+contains "plan shows the lock and what it blocks" "$OUT" "lock: ACCESS EXCLUSIVE on posts (blocks reads and writes)"
+contains "plan shows the contract gate" "$OUT" "contract (start: manual)"
+contains "plan says nothing changed" "$OUT" "nothing was changed"
+expect 0 pg plan 0001-posts --json
+check "plan --json step statuses" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print([s["status"] for s in d["steps"]])')" "['pending', 'pending', 'pending']"
+check "plan touched nothing" "$(q "SELECT to_regnamespace('phasegate') IS NULL")" "t"
 check "status creates no state" "$(q "SELECT to_regnamespace('phasegate') IS NULL")" "t"
 expect 0 pg run --phase expand
+expect 0 pg plan 0001-posts --json
+check "plan shows the applied step" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print([s["status"] for s in d["steps"]])')" "['completed', 'pending', 'pending']"
 expect 4 pg status --check
 contains "migrate still pending" "$(pg status --json 2>/dev/null || true)" '"fill summary"'
 expect 0 pg run

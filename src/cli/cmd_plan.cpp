@@ -1,0 +1,161 @@
+// plan PLAN: a dry run in the style of `terraform plan`. Every step in order with its statements' locks, what
+// they block, rewrite/scan risk and an estimate; the step's recorded status; the guards; lint. Changes nothing.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/output.hpp"
+#include "phasegate/adapters.hpp"
+#include "phasegate/engine.hpp"
+#include "phasegate/lint.hpp"
+#include "phasegate/text.hpp"
+
+namespace phasegate::cli {
+
+namespace {
+
+struct StatementPlan {
+  std::string text, locks, work, estimate;
+  nlohmann::json json;
+};
+
+StatementPlan describe(const sql::Statement& st, const lint::History& h, const std::optional<lint::Catalog>& catalog) {
+  StatementPlan sp;
+  sp.text = st.text;
+  std::vector<std::string> locks;
+  nlohmann::json jl = nlohmann::json::array();
+  const char* work = nullptr;
+  long long bytes = -1;
+  for (const auto& a : st.actions) {
+    if (a.lock == sql::Lock::none) continue;
+    std::string target = a.table.empty() ? a.name : a.table;
+    locks.push_back(std::string(sql::lock_name(a.lock)) + " on " + target + " (blocks " + sql::lock_blocks(a.lock) + ")");
+    jl.push_back({{"relation", target}, {"lock", sql::lock_name(a.lock)}, {"blocks", sql::lock_blocks(a.lock)}});
+    const char* w = lint::heavy_work(a, h);
+    if (!w && (a.kind == "create_index" || a.kind == "reindex") && a.concurrently) w = "indexes online";
+    if (!w && a.kind == "validate_constraint") w = "scans online";
+    if (!w && (a.kind == "update" || a.kind == "delete"))
+      w = "writes rows in one transaction, holding their row locks until it commits";
+    if (w && !h.created_tables.count(a.table)) {
+      work = w;
+      if (catalog) {
+        auto it = catalog->tables.find(a.schema.empty() ? a.table : a.schema + "." + a.table);
+        if (it != catalog->tables.end()) bytes = it->second.bytes;
+      }
+    }
+  }
+  sp.locks = locks.empty() ? "no table lock beyond row locks" : join(locks, "; ");
+  sp.work = work ? work : "none";
+  sp.estimate = !work ? "instant (catalog change or row-level work)"
+                : bytes >= 0 ? lint::estimate(bytes, std::string(work) != "scans" && std::string(work) != "scans online") + " for the table's size"
+                : catalog ? "unknown (table not found)"
+                          : "unknown without sizes (set the database URL)";
+  sp.json = {{"statement", st.text}, {"locks", jl}, {"work", sp.work}, {"estimate", sp.estimate}};
+  return sp;
+}
+
+nlohmann::json guards_now(const Guards& g, const Project& p) {
+  nlohmann::json j;
+  j["lock_timeout"] = {{"verdict", "enforced"}, {"lock_timeout", format_duration(g.lock_timeout)},
+                       {"statement_timeout", format_duration(g.statement_timeout)}, {"retries", g.lock_retries},
+                       {"backoff", format_duration(g.lock_retry_backoff.initial) + ".." + format_duration(g.lock_retry_backoff.max)}};
+  // Windows, approvals and load are configured and validated but not evaluated by this build (issue #4).
+  j["windows"] = {{"configured", g.windows}, {"verdict", g.windows.empty() ? "none configured" : "not evaluated by this build"}};
+  j["approvals"] = {{"required", g.approvals}, {"verdict", g.approvals == 0 ? "none required" : "not evaluated by this build"}};
+  bool load = g.max_replication_lag || g.max_active_connections || g.throttle_query;
+  j["load"] = {{"verdict", load ? "not evaluated by this build" : "none configured"}};
+  (void)p;
+  return j;
+}
+
+}  // namespace
+
+int cmd_plan(const Global& g, const std::string& plan_arg) {
+  auto loaded = load_all(g);
+  if (!loaded) return loaded.error();
+  auto selected = select_plan(*loaded, plan_arg);
+  if (!selected) return report(g, selected.error());
+  const Plan& plan = **selected;
+  auto units = lint::units_of_plan(plan);
+
+  // Facts from the target database when it is reachable: sizes and the steps already applied.
+  std::optional<lint::Catalog> catalog;
+  std::map<std::string, StepRecord> records;
+  std::string db_note;
+  std::string url = getenv_or(loaded->project.url_env.c_str(), loaded->project.url);
+  if (url.empty()) {
+    db_note = "no database (" + loaded->project.url_env + " unset): statuses and sizes unknown";
+  } else if (auto c = lint::read_catalog(url, lint::tables_of(units)); !c) {
+    db_note = "database unreachable: " + c.error().message;
+  } else {
+    catalog = std::move(*c);
+    if (auto db = open_database(loaded->project, "plan"); db)
+      if (auto exists = (*db)->schema_exists(); exists && *exists)
+        if (auto recs = (*db)->steps(plan.id); recs)
+          for (auto& r : *recs) records[r.step] = r;
+  }
+
+  lint::Summary summary;
+  auto findings = lint::lint_units(units, summary, catalog ? &*catalog : nullptr);
+  Guards guards = merge_guards(loaded->project.guards, plan.guards);
+  lint::History history;  // replayed so tables created earlier in the plan count as new
+  nlohmann::json steps = nlohmann::json::array();
+  if (!g.json) {
+    std::cout << paint(g, "1", "plan " + plan.id) << (plan.description.empty() ? "" : ": " + plan.description) << "\n"
+              << "digest " << plan_digest(plan).substr(0, 16) << (db_note.empty() ? "" : "; " + db_note) << "\n";
+  }
+  for (const auto& ph : plan.phases) {
+    if (ph.steps.empty()) continue;
+    std::string gate = ph.phase == Phase::contract ? " (start: " + ph.start + ")" : "";
+    if (!g.json) std::cout << "\n" << paint(g, "1", phase_name(ph.phase)) << gate << "\n";
+    for (const auto& step : ph.steps) {
+      auto it = records.find(step.name);
+      std::string status = it == records.end() ? "pending" : step_status_name(it->second.status);
+      nlohmann::json js = {{"phase", phase_name(ph.phase)}, {"step", step.name}, {"status", status},
+                           {"reversible", !step.down.empty()}, {"statements", nlohmann::json::array()}};
+      if (!g.json) std::cout << "  " << (status == "completed" ? paint(g, "2", "= ") : paint(g, "32", "+ ")) << step.name << "  [" << status << "]\n";
+      if (step.sql.empty()) {
+        if (!g.json) std::cout << "      " << (step.backfill ? "backfill" : "command") << " step (not run by this build)\n";
+        steps.push_back(js);
+        continue;
+      }
+      auto parsed = sql::parse(step.sql);
+      bool in_tx = parsed.script && step.transaction.value_or(parsed.script->allowed_in_transaction());
+      js["transaction"] = in_tx;
+      for (const auto& st : parsed.script ? parsed.script->statements : std::vector<sql::Statement>{}) {
+        auto sp = describe(st, history, catalog);
+        js["statements"].push_back(sp.json);
+        if (!g.json)
+          std::cout << "      " << sp.text << "\n        lock: " << sp.locks << "\n        work: " << sp.work
+                    << "; estimate: " << sp.estimate << "\n";
+        for (const auto& a : st.actions) {
+          if (a.kind == "create_table") history.created_tables.insert(a.table);
+          if (a.kind == "create_index") history.created_indexes.insert(a.name);
+        }
+      }
+      if (!g.json)
+        std::cout << "      " << (in_tx ? "one transaction with its record" : "outside a transaction, intent recorded first")
+                  << "; lock_timeout " << format_duration(step.lock_timeout.value_or(guards.lock_timeout)) << "\n";
+      steps.push_back(js);
+    }
+  }
+  auto guard_json = guards_now(guards, loaded->project);
+  if (g.json) {
+    print_json({{"ok", true}, {"exit", 0}, {"plan", plan.id}, {"digest", plan_digest(plan)}, {"database", db_note.empty() ? "ok" : db_note},
+                {"steps", steps}, {"guards", guard_json},
+                {"lint", {{"errors", summary.errors}, {"warnings", summary.warnings}}}});
+    return 0;
+  }
+  std::cout << "\n" << paint(g, "1", "guards now") << "\n"
+            << "  lock timeout: " << guard_json["lock_timeout"]["lock_timeout"].get<std::string>() << " per attempt, "
+            << guards.lock_retries << " retries (backoff " << guard_json["lock_timeout"]["backoff"].get<std::string>()
+            << "), statement_timeout " << guard_json["lock_timeout"]["statement_timeout"].get<std::string>() << "\n"
+            << "  windows: " << guard_json["windows"]["verdict"].get<std::string>() << "\n"
+            << "  approvals: " << guard_json["approvals"]["verdict"].get<std::string>() << "\n"
+            << "  load: " << guard_json["load"]["verdict"].get<std::string>() << "\n";
+  std::cout << "\nlint: " << summary.errors << " errors, " << summary.warnings << " warnings"
+            << (summary.errors ? " — run would refuse; see phasegate lint " + plan.id : "") << "\n"
+            << "nothing was changed\n";
+  return 0;
+}
+
+}  // namespace phasegate::cli
