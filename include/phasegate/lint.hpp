@@ -57,6 +57,7 @@ struct OldTransaction {
 struct Catalog {
   std::map<std::string, TableFacts> tables;  // by table name as written in the plan
   std::vector<OldTransaction> old_transactions;
+  std::set<std::string> volatile_functions;  // of the functions defaults call, those pg_proc says are volatile
 };
 
 struct RuleInfo {
@@ -75,13 +76,15 @@ struct Summary {
 std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog = nullptr);
 // Tables a set of units touches (for gathering Catalog facts).
 std::set<std::string> tables_of(const std::vector<Unit>& units);
+std::set<std::string> default_functions_of(const std::vector<Unit>& units);
 // What an action does to the whole table under its lock: "rewrites", "scans", "indexes", or nullptr (catalog only).
 const char* heavy_work(const sql::Action& a, const History& h);
 // Time estimate for work over `bytes`, as said in big-table messages.
 std::string estimate(long long bytes, bool rewrite);
 std::vector<Unit> units_of_plan(const Plan& plan);
 // Adapter (src/adapters/pg/scratch.cpp): Catalog facts for `tables` from the database at `url`.
-Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables);
+Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
+                             const std::set<std::string>& functions = {});
 Unit unit_of_sql_file(const std::string& file, const std::string& text);
 
 }  // namespace phasegate::lint

@@ -30,7 +30,8 @@ struct Action {
   bool not_valid = false, has_default = false, volatile_default = false, not_null = false;
   bool generated_stored = false, identity = false, serial = false, using_index = false, concurrently = false;
   std::string inline_unique;  // add_column: "unique" or "primary" declared on the column itself
-  std::string volatile_function;    // the volatile function in the default
+  std::string volatile_function;    // the built-in volatile function in the default
+  std::vector<std::string> default_functions;  // every function the default calls (lint --db asks pg_proc)
   std::string not_null_check_column;  // CHECK (col IS NOT NULL)
 };
 

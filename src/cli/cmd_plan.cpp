@@ -84,7 +84,7 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
   std::string url = getenv_or(loaded->project.url_env.c_str(), loaded->project.url);
   if (url.empty()) {
     db_note = "no database (" + loaded->project.url_env + " unset): statuses and sizes unknown";
-  } else if (auto c = lint::read_catalog(url, lint::tables_of(units)); !c) {
+  } else if (auto c = lint::read_catalog(url, lint::tables_of(units), lint::default_functions_of(units)); !c) {
     db_note = "database unreachable: " + c.error().message;
   } else {
     catalog = std::move(*c);

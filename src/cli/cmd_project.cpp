@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/output.hpp"
+#include "phasegate/lint.hpp"
 
 namespace phasegate::cli {
 
@@ -40,14 +41,20 @@ int cmd_validate(const Global& g, const std::vector<std::string>& plans) {
   const std::vector<const Plan*>& chosen = *selected;
   size_t steps = 0;
   nlohmann::json list = nlohmann::json::array();
+  lint::Summary lint_summary;  // the same analysis run uses; lint's findings do not make the files invalid
   for (const Plan* p : chosen) {
+    (void)lint::lint_units(lint::units_of_plan(*p), lint_summary);
     steps += p->steps().size();
     list.push_back({{"plan", p->id}, {"file", p->file}, {"steps", p->steps().size()}});
   }
-  if (g.json) print_json({{"ok", true}, {"exit", 0}, {"problems", nlohmann::json::array()}, {"plans", list}});
+  if (g.json)
+    print_json({{"ok", true}, {"exit", 0}, {"problems", nlohmann::json::array()}, {"plans", list},
+                {"lint", {{"errors", lint_summary.errors}, {"warnings", lint_summary.warnings}}}});
   else
     std::cout << "ok: " << loaded->project.file << " and " << chosen.size() << " plan" << (chosen.size() == 1 ? "" : "s")
-              << " (" << steps << " steps) are valid\n";
+              << " (" << steps << " steps) are valid\n"
+              << "lint: " << lint_summary.errors << " errors, " << lint_summary.warnings << " warnings"
+              << (lint_summary.errors ? " (run refuses error-level findings; phasegate lint shows them)" : "") << "\n";
   return 0;
 }
 

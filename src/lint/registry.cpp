@@ -177,6 +177,17 @@ std::set<std::string> tables_of(const std::vector<Unit>& units) {
   return out;
 }
 
+std::set<std::string> default_functions_of(const std::vector<Unit>& units) {
+  std::set<std::string> out;
+  for (const auto& u : units) {
+    auto parsed = sql::parse(u.text);
+    if (!parsed.script) continue;
+    for (const auto& st : parsed.script->statements)
+      for (const auto& a : st.actions) out.insert(a.default_functions.begin(), a.default_functions.end());
+  }
+  return out;
+}
+
 std::vector<Unit> units_of_plan(const Plan& plan) {
   std::vector<Unit> out;
   for (const Step* s : plan.steps()) {

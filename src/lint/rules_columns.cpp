@@ -11,8 +11,12 @@ bool maybe_binary_compatible(const std::string& type) { return type == "text" ||
 void columns_rules(const Context& cx) {
   const auto& a = cx.action;
   if (a.kind == "add_column" && !cx.table_is_new()) {
-    if (a.volatile_default || a.serial || a.identity || a.generated_stored) {
-      std::string why = a.volatile_default ? "a volatile default (" + a.volatile_function + "())"
+    std::string volatile_fn = a.volatile_function;
+    if (volatile_fn.empty() && cx.catalog)  // lint --db: functions the built-in list does not know
+      for (const auto& f : a.default_functions)
+        if (cx.catalog->volatile_functions.count(f)) volatile_fn = f;
+    if (!volatile_fn.empty() || a.serial || a.identity || a.generated_stored) {
+      std::string why = !volatile_fn.empty() ? "a volatile default (" + volatile_fn + "())"
                         : a.serial         ? "a " + a.type_name + " column"
                         : a.identity       ? "an identity column"
                                            : "a GENERATED ... STORED column";

@@ -89,6 +89,20 @@ std::string find_volatile(const json& expr) {
   return "";
 }
 
+void collect_functions(const json& expr, std::vector<std::string>& out) {
+  if (expr.is_object()) {
+    if (expr.contains("FuncCall") && expr["FuncCall"].contains("funcname")) {
+      std::string name;
+      for (const auto& n : expr["FuncCall"]["funcname"])
+        if (n.contains("String")) name = str(n["String"], "sval");
+      if (!name.empty()) out.push_back(name);
+    }
+    for (const auto& [k, v] : expr.items()) collect_functions(v, out);
+  } else if (expr.is_array()) {
+    for (const auto& v : expr) collect_functions(v, out);
+  }
+}
+
 // CHECK (col IS NOT NULL) -> "col"
 std::string not_null_check(const json& constraint) {
   if (!constraint.contains("raw_expr") || !constraint["raw_expr"].contains("NullTest")) return "";
@@ -124,6 +138,7 @@ void describe_column_def(Action& a, const json& def) {
     if (t == "CONSTR_DEFAULT") {
       a.has_default = true;
       a.volatile_function = find_volatile(con);
+      collect_functions(con, a.default_functions);
       a.volatile_default = !a.volatile_function.empty();
     } else if (t == "CONSTR_NOTNULL") {
       a.not_null = true;

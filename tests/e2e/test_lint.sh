@@ -62,6 +62,17 @@ down = "ALTER TABLE events ALTER COLUMN n TYPE int"
 TOML
 expect 3 pg lint --db
 contains "big-table with rows" "$OUT" "error[big-table]: this rewrites \"events\" (150000 rows"
+q "CREATE FUNCTION next_code() RETURNS text VOLATILE LANGUAGE sql AS \$\$ SELECT md5(random()::text) \$\$"
+plan 0002-code <<'TOML'
+[[expand.steps]]
+name = "code"
+sql = "ALTER TABLE events ADD COLUMN code text DEFAULT next_code()"
+down = "ALTER TABLE events DROP COLUMN code"
+TOML
+expect 3 pg lint 0002-code --db
+contains "pg_proc volatility" "$OUT" "volatile default (next_code())"
+expect 0 pg lint 0002-code
+rm "$WORK/project/plans/0002-code.toml"
 expect 3 pg lint
 check "without --db no big-table" "$(grep -c big-table <<<"$OUT")" "0"
 finish

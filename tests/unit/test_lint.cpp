@@ -166,4 +166,21 @@ TEST_SUITE("lint::rules") {
     CHECK(run("ALTER TABLE t ADD COLUMN c int").size() == 1);  // instant, but the old transaction still blocks it
     CHECK(run("CREATE INDEX CONCURRENTLY i ON t (c)").empty());  // SHARE UPDATE EXCLUSIVE waits but blocks no app query
   }
+
+  TEST_CASE("with --db, pg_proc's volatility covers functions the built-in list does not know") {
+    lint::Unit u;
+    u.file = "p.toml";
+    u.has_down = true;
+    u.text = "ALTER TABLE t ADD COLUMN code text DEFAULT next_code()";
+    u.locate = [](size_t) { return SourcePos{"p.toml", 1, 1}; };
+    lint::Summary s;
+    CHECK(lint::lint_units({u}, s).empty());
+    CHECK(lint::default_functions_of({u}) == std::set<std::string>{"next_code"});
+    lint::Catalog catalog;
+    catalog.volatile_functions.insert("next_code");
+    auto f = lint::lint_units({u}, s, &catalog);
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].rule == "add-column-volatile-default");
+    CHECK(f[0].message.find("next_code()") != std::string::npos);
+  }
 }

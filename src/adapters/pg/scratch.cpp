@@ -142,11 +142,16 @@ std::string clean_message_for_catalog(std::string m) {
 }  // namespace
 
 // lint --db: sizes from the catalog and sessions with old transactions on the plan's tables.
-Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables) {
+Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
+                             const std::set<std::string>& functions) {
   try {
     pqxx::connection conn(url);
     pqxx::nontransaction n(conn);
     Catalog c;
+    for (const auto& f : functions) {
+      auto r = n.exec_params("SELECT bool_or(provolatile = 'v') FROM pg_proc WHERE proname = $1", f);
+      if (!r.empty() && !r[0][0].is_null() && r[0][0].as<bool>()) c.volatile_functions.insert(f);
+    }
     for (const auto& t : tables) {
       auto r = n.exec_params(
           "SELECT greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid) FROM pg_class c WHERE c.oid = to_regclass($1)", t);
