@@ -1,12 +1,10 @@
-// Statement facts from the parse tree: what each statement does and the table lock it takes
-// (cross-checked against ../shared/reference/pg15-locks.md). libpg_query omits zero/false fields.
+// Statement facts from the protobuf parse tree: what each statement does and the table lock it takes
+// (cross-checked against ../shared/reference/pg15-locks.md and by `phasegate trace`).
 #include "sql/facts.hpp"
 
 #include <set>
 
 namespace phasegate::sql {
-
-using json = nlohmann::json;
 
 const char* lock_name(Lock l) {
   switch (l) {
@@ -35,31 +33,44 @@ const char* lock_blocks(Lock l) {
   }
 }
 
-namespace {
-
-bool flag(const json& j, const char* key) { return j.contains(key) && j[key].is_boolean() && j[key].get<bool>(); }
-std::string str(const json& j, const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; }
-
-void set_relation(Action& a, const json& body, const char* key = "relation") {
-  if (!body.contains(key)) return;
-  a.schema = str(body[key], "schemaname");
-  a.table = str(body[key], "relname");
+std::string node_name(const PgQuery__Node* node) {
+  if (!node || node->node_case == PG_QUERY__NODE__NODE__NOT_SET) return "";
+  const auto* field = protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor, node->node_case);
+  if (!field || !field->descriptor) return "";
+  return static_cast<const ProtobufCMessageDescriptor*>(field->descriptor)->short_name;
 }
 
-// The last name part of a TypeName, with its modifiers: "int4", "varchar(5)".
-std::string type_name(const json& tn) {
-  std::string name;
-  if (tn.contains("names"))
-    for (const auto& n : tn["names"])
-      if (n.contains("String")) name = str(n["String"], "sval");
-  if (tn.contains("typmods")) {
-    std::string mods;
-    for (const auto& m : tn["typmods"])
-      if (m.contains("A_Const") && m["A_Const"].contains("ival"))
-        mods += (mods.empty() ? "" : ",") + std::to_string(m["A_Const"]["ival"].value("ival", 0));
-    if (!mods.empty()) name += "(" + mods + ")";
+namespace {
+
+std::string s(const char* c) { return c ? c : ""; }
+
+void set_relation(Action& a, const PgQuery__RangeVar* rv) {
+  if (!rv) return;
+  a.schema = s(rv->schemaname);
+  a.table = s(rv->relname);
+}
+
+std::string string_of(const PgQuery__Node* n) {
+  return n && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string ? s(n->string->sval) : "";
+}
+
+std::string last_name(PgQuery__Node** names, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i)
+    if (auto v = string_of(names[i]); !v.empty()) out = v;
+  return out;
+}
+
+// The last name part of a TypeName, with its integer modifiers: "int4", "varchar(5)".
+std::string type_name(const PgQuery__TypeName* tn) {
+  if (!tn) return "";
+  std::string name = last_name(tn->names, tn->n_names), mods;
+  for (size_t i = 0; i < tn->n_typmods; ++i) {
+    const auto* m = tn->typmods[i];
+    if (m && m->node_case == PG_QUERY__NODE__NODE_A_CONST && m->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL)
+      mods += (mods.empty() ? "" : ",") + std::to_string(m->a_const->ival->ival);
   }
-  return name;
+  return mods.empty() ? name : name + "(" + mods + ")";
 }
 
 const std::set<std::string>& volatile_functions() {
@@ -69,183 +80,178 @@ const std::set<std::string>& volatile_functions() {
   return names;
 }
 
-// The first volatile function called anywhere inside an expression.
-std::string find_volatile(const json& expr) {
-  if (expr.is_object()) {
-    if (expr.contains("FuncCall")) {
-      const auto& f = expr["FuncCall"];
-      std::string name;
-      if (f.contains("funcname"))
-        for (const auto& n : f["funcname"])
-          if (n.contains("String")) name = str(n["String"], "sval");
-      if (volatile_functions().count(name)) return name;
-    }
-    for (const auto& [k, v] : expr.items())
-      if (auto found = find_volatile(v); !found.empty()) return found;
-  } else if (expr.is_array()) {
-    for (const auto& v : expr)
-      if (auto found = find_volatile(v); !found.empty()) return found;
+// Every function called anywhere below `msg`: a reflective walk over protobuf-c's field descriptors, so it
+// reaches FuncCalls inside any expression shape.
+void collect_functions(const ProtobufCMessage* msg, std::vector<std::string>& out) {
+  if (!msg) return;
+  if (msg->descriptor == &pg_query__func_call__descriptor) {
+    const auto* f = reinterpret_cast<const PgQuery__FuncCall*>(msg);
+    if (auto name = last_name(f->funcname, f->n_funcname); !name.empty()) out.push_back(name);
   }
-  return "";
-}
-
-void collect_functions(const json& expr, std::vector<std::string>& out) {
-  if (expr.is_object()) {
-    if (expr.contains("FuncCall") && expr["FuncCall"].contains("funcname")) {
-      std::string name;
-      for (const auto& n : expr["FuncCall"]["funcname"])
-        if (n.contains("String")) name = str(n["String"], "sval");
-      if (!name.empty()) out.push_back(name);
+  const auto* d = msg->descriptor;
+  const char* base = reinterpret_cast<const char*>(msg);
+  for (unsigned i = 0; i < d->n_fields; ++i) {
+    const auto& f = d->fields[i];
+    if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
+    if (f.label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t n = *reinterpret_cast<const size_t*>(base + f.quantifier_offset);
+      auto* items = *reinterpret_cast<ProtobufCMessage* const* const*>(base + f.offset);
+      for (size_t k = 0; k < n; ++k) collect_functions(items[k], out);
+      continue;
     }
-    for (const auto& [k, v] : expr.items()) collect_functions(v, out);
-  } else if (expr.is_array()) {
-    for (const auto& v : expr) collect_functions(v, out);
+    if ((f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *reinterpret_cast<const uint32_t*>(base + f.quantifier_offset) != f.id)
+      continue;  // not the member the oneof holds
+    collect_functions(*reinterpret_cast<ProtobufCMessage* const*>(base + f.offset), out);
   }
 }
 
 // CHECK (col IS NOT NULL) -> "col"
-std::string not_null_check(const json& constraint) {
-  if (!constraint.contains("raw_expr") || !constraint["raw_expr"].contains("NullTest")) return "";
-  const auto& nt = constraint["raw_expr"]["NullTest"];
-  if (str(nt, "nulltesttype") != "IS_NOT_NULL" || !nt.contains("arg") || !nt["arg"].contains("ColumnRef")) return "";
-  std::string col;
-  for (const auto& f : nt["arg"]["ColumnRef"]["fields"])
-    if (f.contains("String")) col = str(f["String"], "sval");
-  return col;
+std::string not_null_check(const PgQuery__Constraint* c) {
+  const auto* e = c->raw_expr;
+  if (!e || e->node_case != PG_QUERY__NODE__NODE_NULL_TEST) return "";
+  const auto* nt = e->null_test;
+  if (nt->nulltesttype != PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL || !nt->arg || nt->arg->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
+    return "";
+  return last_name(nt->arg->column_ref->fields, nt->arg->column_ref->n_fields);
 }
 
-std::string constraint_kind(const std::string& contype) {
-  if (contype == "CONSTR_FOREIGN") return "foreign";
-  if (contype == "CONSTR_CHECK") return "check";
-  if (contype == "CONSTR_UNIQUE") return "unique";
-  if (contype == "CONSTR_PRIMARY") return "primary";
-  if (contype == "CONSTR_EXCLUSION") return "exclusion";
-  return "";
-}
-
-void describe_column_def(Action& a, const json& def) {
-  a.column = str(def, "colname");
-  if (def.contains("typeName")) {
-    a.type_name = type_name(def["typeName"]);
-    a.serial = a.type_name == "serial" || a.type_name == "bigserial" || a.type_name == "smallserial" ||
-               a.type_name == "serial4" || a.type_name == "serial8" || a.type_name == "serial2";
+std::string constraint_kind(PgQuery__ConstrType t) {
+  switch (t) {
+    case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN: return "foreign";
+    case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK: return "check";
+    case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE: return "unique";
+    case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY: return "primary";
+    case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION: return "exclusion";
+    default: return "";
   }
-  if (!def.contains("constraints")) return;
-  for (const auto& c : def["constraints"]) {
-    if (!c.contains("Constraint")) continue;
-    const auto& con = c["Constraint"];
-    std::string t = str(con, "contype");
-    if (t == "CONSTR_DEFAULT") {
-      a.has_default = true;
-      a.volatile_function = find_volatile(con);
-      collect_functions(con, a.default_functions);
-      a.volatile_default = !a.volatile_function.empty();
-    } else if (t == "CONSTR_NOTNULL") {
-      a.not_null = true;
-    } else if (t == "CONSTR_IDENTITY") {
-      a.identity = true;
-    } else if (t == "CONSTR_GENERATED") {
-      a.generated_stored = true;
-    } else if (t == "CONSTR_PRIMARY") {
-      a.not_null = true;
-      a.inline_unique = "primary";
-    } else if (t == "CONSTR_UNIQUE") {
-      a.inline_unique = "unique";
+}
+
+void describe_column_def(Action& a, const PgQuery__ColumnDef* def) {
+  a.column = s(def->colname);
+  a.type_name = type_name(def->type_name);
+  static const std::set<std::string> serials = {"serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"};
+  a.serial = serials.count(a.type_name) > 0;
+  for (size_t i = 0; i < def->n_constraints; ++i) {
+    const auto* n = def->constraints[i];
+    if (!n || n->node_case != PG_QUERY__NODE__NODE_CONSTRAINT) continue;
+    const auto* con = n->constraint;
+    switch (con->contype) {
+      case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT: {
+        a.has_default = true;
+        collect_functions(&con->base, a.default_functions);
+        for (const auto& f : a.default_functions)
+          if (volatile_functions().count(f)) a.volatile_function = f;
+        a.volatile_default = !a.volatile_function.empty();
+        break;
+      }
+      case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL: a.not_null = true; break;
+      case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY: a.identity = true; break;
+      case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED: a.generated_stored = true; break;
+      case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
+        a.not_null = true;
+        a.inline_unique = "primary";
+        break;
+      case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE: a.inline_unique = "unique"; break;
+      default: break;
     }
   }
 }
 
-Action alter_table_cmd(const json& body, const json& cmd) {
+Action alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__AlterTableCmd* cmd) {
   Action a;
-  set_relation(a, body);
+  set_relation(a, stmt->relation);
   a.lock = Lock::access_exclusive;
-  std::string sub = str(cmd, "subtype");
-  a.column = str(cmd, "name");
-  const json def = cmd.contains("def") ? cmd["def"] : json::object();
-  if (sub == "AT_AddColumn") {
-    a.kind = "add_column";
-    if (def.contains("ColumnDef")) describe_column_def(a, def["ColumnDef"]);
-  } else if (sub == "AT_AlterColumnType") {
-    a.kind = "alter_type";
-    if (def.contains("ColumnDef") && def["ColumnDef"].contains("typeName")) a.type_name = type_name(def["ColumnDef"]["typeName"]);
-  } else if (sub == "AT_SetNotNull") {
-    a.kind = "set_not_null";
-  } else if (sub == "AT_DropNotNull") {
-    a.kind = "drop_not_null";
-  } else if (sub == "AT_AddConstraint" && def.contains("Constraint")) {
-    const auto& con = def["Constraint"];
-    a.kind = "add_constraint";
-    a.constraint = constraint_kind(str(con, "contype"));
-    a.name = str(con, "conname");
-    a.not_valid = flag(con, "skip_validation");
-    a.using_index = !str(con, "indexname").empty();
-    a.not_null_check_column = a.constraint == "check" ? not_null_check(con) : "";
-    if (a.constraint == "foreign") a.lock = Lock::share_row_exclusive;
-  } else if (sub == "AT_ValidateConstraint") {
-    a.kind = "validate_constraint";
-    a.name = a.column;
-    a.column.clear();
-    a.lock = Lock::share_update_exclusive;
-  } else if (sub == "AT_DropColumn") {
-    a.kind = "drop_column";
-  } else if (sub == "AT_DropConstraint") {
-    a.kind = "drop_constraint";
-    a.name = a.column;
-    a.column.clear();
-  } else if (sub == "AT_SetLogged" || sub == "AT_SetUnLogged") {
-    a.kind = "set_logged";
-  } else if (sub == "AT_SetStatistics" || sub == "AT_SetRelOptions" || sub == "AT_ResetRelOptions") {
-    a.kind = "other";
-    a.lock = Lock::share_update_exclusive;
-  } else if (sub == "AT_EnableTrig" || sub == "AT_DisableTrig" || sub == "AT_EnableTrigAll" || sub == "AT_DisableTrigAll") {
-    a.kind = "other";
-    a.lock = Lock::share_row_exclusive;
-  } else {
-    a.kind = "other";
+  a.column = s(cmd->name);
+  const PgQuery__Node* def = cmd->def;
+  switch (cmd->subtype) {
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
+      a.kind = "add_column";
+      if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) describe_column_def(a, def->column_def);
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
+      a.kind = "alter_type";
+      if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) a.type_name = type_name(def->column_def->type_name);
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull: a.kind = "set_not_null"; break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull: a.kind = "drop_not_null"; break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
+      a.kind = "other";
+      if (def && def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT) {
+        const auto* con = def->constraint;
+        a.kind = "add_constraint";
+        a.constraint = constraint_kind(con->contype);
+        a.name = s(con->conname);
+        a.not_valid = con->skip_validation;
+        a.using_index = !s(con->indexname).empty();
+        a.not_null_check_column = a.constraint == "check" ? not_null_check(con) : "";
+        if (a.constraint == "foreign") a.lock = Lock::share_row_exclusive;
+      }
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
+      a.kind = "validate_constraint";
+      a.name = a.column;
+      a.column.clear();
+      a.lock = Lock::share_update_exclusive;
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn: a.kind = "drop_column"; break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
+      a.kind = "drop_constraint";
+      a.name = a.column;
+      a.column.clear();
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetLogged:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetUnLogged: a.kind = "set_logged"; break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetRelOptions:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetRelOptions:
+      a.kind = "other";
+      a.lock = Lock::share_update_exclusive;
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrig:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrigAll:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrigAll:
+      a.kind = "other";
+      a.lock = Lock::share_row_exclusive;
+      break;
+    default: a.kind = "other"; break;
   }
   return a;
 }
 
-std::vector<Action> range_vars(const char* kind, const json& list, Lock lock) {
+std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n, Lock lock) {
   std::vector<Action> out;
-  for (const auto& item : list) {
-    const json& rv = item.contains("RangeVar") ? item["RangeVar"]
-                     : item.contains("VacuumRelation") && item["VacuumRelation"].contains("relation")
-                         ? item["VacuumRelation"]["relation"]
-                         : json::object();
+  for (size_t i = 0; i < n; ++i) {
+    const PgQuery__RangeVar* rv = nullptr;
+    if (list[i]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) rv = list[i]->range_var;
+    else if (list[i]->node_case == PG_QUERY__NODE__NODE_VACUUM_RELATION) rv = list[i]->vacuum_relation->relation;
     Action a;
     a.kind = kind;
-    a.schema = str(rv, "schemaname");
-    a.table = str(rv, "relname");
+    set_relation(a, rv);
     a.lock = lock;
     out.push_back(a);
   }
   return out;
 }
 
-// DROP ... objects are lists of String name parts.
-std::vector<Action> drop_objects(const json& body) {
-  std::string type = str(body, "removeType");
+std::vector<Action> drop_objects(const PgQuery__DropStmt* d) {
   std::vector<Action> out;
-  if (!body.contains("objects")) return out;
-  for (const auto& obj : body["objects"]) {
-    Action a;
+  for (size_t i = 0; i < d->n_objects; ++i) {
     std::vector<std::string> parts;
-    if (obj.contains("List"))
-      for (const auto& p : obj["List"]["items"])
-        if (p.contains("String")) parts.push_back(str(p["String"], "sval"));
+    const auto* obj = d->objects[i];
+    if (obj && obj->node_case == PG_QUERY__NODE__NODE_LIST)
+      for (size_t k = 0; k < obj->list->n_items; ++k) parts.push_back(string_of(obj->list->items[k]));
+    Action a;
+    a.concurrently = d->concurrent;
     std::string last = parts.empty() ? "" : parts.back();
-    std::string schema = parts.size() > 1 ? parts[parts.size() - 2] : "";
-    a.concurrently = flag(body, "concurrent");
-    if (type == "OBJECT_TABLE") {
+    a.schema = parts.size() > 1 ? parts[parts.size() - 2] : "";
+    if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
       a.kind = "drop_table";
       a.table = last;
-      a.schema = schema;
       a.lock = Lock::access_exclusive;
-    } else if (type == "OBJECT_INDEX") {
+    } else if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
       a.kind = "drop_index";
       a.name = last;
-      a.schema = schema;
       a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::access_exclusive;
     } else {
       continue;
@@ -255,69 +261,96 @@ std::vector<Action> drop_objects(const json& body) {
   return out;
 }
 
+bool has_defelem(PgQuery__Node** list, size_t n, const char* name) {
+  for (size_t i = 0; i < n; ++i)
+    if (list[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM && s(list[i]->def_elem->defname) == name) return true;
+  return false;
+}
+
 }  // namespace
 
-std::vector<Action> derive_actions(const std::string& node, const json& body) {
+std::vector<Action> derive_actions(const PgQuery__Node* n) {
   std::vector<Action> out;
-  if (node == "AlterTableStmt" && str(body, "objtype") == "OBJECT_TABLE" && body.contains("cmds")) {
-    for (const auto& c : body["cmds"])
-      if (c.contains("AlterTableCmd")) out.push_back(alter_table_cmd(body, c["AlterTableCmd"]));
-  } else if (node == "RenameStmt") {
-    std::string t = str(body, "renameType");
-    Action a;
-    set_relation(a, body);
-    a.lock = Lock::access_exclusive;
-    if (t == "OBJECT_COLUMN") {
-      a.kind = "rename_column";
-      a.column = str(body, "subname");
-      out.push_back(a);
-    } else if (t == "OBJECT_TABLE") {
-      a.kind = "rename_table";
-      out.push_back(a);
+  if (!n) return out;
+  switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT: {
+      const auto* st = n->alter_table_stmt;
+      if (st->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) break;
+      for (size_t i = 0; i < st->n_cmds; ++i)
+        if (st->cmds[i]->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD) out.push_back(alter_table_cmd(st, st->cmds[i]->alter_table_cmd));
+      break;
     }
-  } else if (node == "IndexStmt") {
-    Action a;
-    a.kind = "create_index";
-    set_relation(a, body);
-    a.name = str(body, "idxname");
-    a.concurrently = flag(body, "concurrent");
-    a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
-    out.push_back(a);
-  } else if (node == "DropStmt") {
-    out = drop_objects(body);
-  } else if (node == "ReindexStmt") {
-    Action a;
-    a.kind = "reindex";
-    set_relation(a, body);
-    a.name = str(body, "name");
-    if (body.contains("params"))
-      for (const auto& p : body["params"])
-        if (p.contains("DefElem") && str(p["DefElem"], "defname") == "concurrently") a.concurrently = true;
-    a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
-    out.push_back(a);
-  } else if (node == "VacuumStmt" && body.contains("options")) {
-    for (const auto& o : body["options"])
-      if (o.contains("DefElem") && str(o["DefElem"], "defname") == "full" && body.contains("rels"))
-        out = range_vars("vacuum_full", body["rels"], Lock::access_exclusive);
-  } else if (node == "ClusterStmt") {
-    Action a;
-    a.kind = "cluster";
-    set_relation(a, body);
-    a.lock = Lock::access_exclusive;
-    out.push_back(a);
-  } else if (node == "TruncateStmt" && body.contains("relations")) {
-    out = range_vars("truncate", body["relations"], Lock::access_exclusive);
-  } else if (node == "UpdateStmt" || node == "DeleteStmt") {
-    Action a;
-    a.kind = node == "UpdateStmt" ? "update" : "delete";
-    set_relation(a, body);
-    a.lock = Lock::row_exclusive;
-    out.push_back(a);
-  } else if (node == "CreateStmt") {
-    Action a;
-    a.kind = "create_table";
-    set_relation(a, body);
-    out.push_back(a);
+    case PG_QUERY__NODE__NODE_RENAME_STMT: {
+      const auto* st = n->rename_stmt;
+      Action a;
+      set_relation(a, st->relation);
+      a.lock = Lock::access_exclusive;
+      if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN) {
+        a.kind = "rename_column";
+        a.column = s(st->subname);
+        out.push_back(a);
+      } else if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
+        a.kind = "rename_table";
+        out.push_back(a);
+      }
+      break;
+    }
+    case PG_QUERY__NODE__NODE_INDEX_STMT: {
+      Action a;
+      a.kind = "create_index";
+      set_relation(a, n->index_stmt->relation);
+      a.name = s(n->index_stmt->idxname);
+      a.concurrently = n->index_stmt->concurrent;
+      a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_DROP_STMT: out = drop_objects(n->drop_stmt); break;
+    case PG_QUERY__NODE__NODE_REINDEX_STMT: {
+      const auto* st = n->reindex_stmt;
+      Action a;
+      a.kind = "reindex";
+      set_relation(a, st->relation);
+      a.name = s(st->name);
+      a.concurrently = has_defelem(st->params, st->n_params, "concurrently");
+      a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_VACUUM_STMT: {
+      const auto* st = n->vacuum_stmt;
+      if (has_defelem(st->options, st->n_options, "full")) out = range_vars("vacuum_full", st->rels, st->n_rels, Lock::access_exclusive);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_CLUSTER_STMT: {
+      Action a;
+      a.kind = "cluster";
+      set_relation(a, n->cluster_stmt->relation);
+      a.lock = Lock::access_exclusive;
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+      out = range_vars("truncate", n->truncate_stmt->relations, n->truncate_stmt->n_relations, Lock::access_exclusive);
+      break;
+    case PG_QUERY__NODE__NODE_UPDATE_STMT:
+    case PG_QUERY__NODE__NODE_DELETE_STMT: {
+      Action a;
+      bool update = n->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
+      a.kind = update ? "update" : "delete";
+      set_relation(a, update ? n->update_stmt->relation : n->delete_stmt->relation);
+      a.lock = Lock::row_exclusive;
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_CREATE_STMT: {
+      Action a;
+      a.kind = "create_table";
+      set_relation(a, n->create_stmt->relation);
+      out.push_back(a);
+      break;
+    }
+    default: break;
   }
   return out;
 }

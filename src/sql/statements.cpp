@@ -1,9 +1,9 @@
-// Parsing with libpg_query's JSON output. Quirks: zero/false fields are omitted from the JSON, and a
-// statement's range (stmt_location, stmt_len) includes the comments before it; stmt_len 0 = to the end.
+// Parsing with libpg_query's protobuf output (pg_query_parse_protobuf): typed C structs, no JSON decoding.
+// A statement's range (stmt_location, stmt_len) includes the comments before it; stmt_len 0 = to the end.
 #include <pg_query.h>
 
 #include <cctype>
-#include <nlohmann/json.hpp>
+#include <memory>
 
 #include "phasegate/sql.hpp"
 #include "sql/facts.hpp"
@@ -12,40 +12,37 @@ namespace phasegate::sql {
 
 namespace {
 
-using json = nlohmann::json;
-
-struct ParseResultGuard {
-  PgQueryParseResult r;
-  ~ParseResultGuard() { pg_query_free_parse_result(r); }
-};
-
-bool flag(const json& node, const char* key) { return node.contains(key) && node[key].is_boolean() && node[key].get<bool>(); }
-
-// Node types PostgreSQL refuses inside a transaction block.
-bool never_in_transaction(const std::string& type, const json& body) {
-  if (type == "IndexStmt" || type == "DropStmt") return flag(body, "concurrent");
-  if (type == "ReindexStmt") {
-    if (body.contains("params"))
-      for (const auto& p : body["params"])
-        if (p.contains("DefElem") && p["DefElem"].value("defname", "") == "concurrently") return true;
-    return body.value("kind", "") == "REINDEX_OBJECT_SYSTEM" || body.value("kind", "") == "REINDEX_OBJECT_DATABASE";
-  }
-  if (type == "VacuumStmt") return flag(body, "is_vacuumcmd");
-  if (type == "CreatedbStmt" || type == "DropdbStmt" || type == "CreateTableSpaceStmt" ||
-      type == "DropTableSpaceStmt" || type == "AlterSystemStmt" || type == "CreateSubscriptionStmt" ||
-      type == "DropSubscriptionStmt")
-    return true;
+bool has_concurrently_param(const PgQuery__ReindexStmt* st) {
+  for (size_t i = 0; i < st->n_params; ++i)
+    if (st->params[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM && st->params[i]->def_elem->defname &&
+        std::string(st->params[i]->def_elem->defname) == "concurrently")
+      return true;
   return false;
 }
 
-Statement describe(std::string_view script, const json& raw) {
+// Statements PostgreSQL refuses inside a transaction block.
+bool never_in_transaction(const PgQuery__Node* n, const std::string& name) {
+  switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_INDEX_STMT: return n->index_stmt->concurrent;
+    case PG_QUERY__NODE__NODE_DROP_STMT: return n->drop_stmt->concurrent;
+    case PG_QUERY__NODE__NODE_REINDEX_STMT:
+      return has_concurrently_param(n->reindex_stmt) ||
+             n->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM ||
+             n->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_DATABASE;
+    case PG_QUERY__NODE__NODE_VACUUM_STMT: return n->vacuum_stmt->is_vacuumcmd;
+    default: break;
+  }
+  return name == "CreatedbStmt" || name == "DropdbStmt" || name == "CreateTableSpaceStmt" ||
+         name == "DropTableSpaceStmt" || name == "AlterSystemStmt" || name == "CreateSubscriptionStmt" ||
+         name == "DropSubscriptionStmt";
+}
+
+Statement describe(std::string_view script, const PgQuery__RawStmt* raw) {
   Statement st;
-  size_t loc = raw.value("stmt_location", 0);
-  size_t len = raw.value("stmt_len", 0);
-  if (len == 0) len = script.size() - loc;
+  size_t loc = static_cast<size_t>(raw->stmt_location);
+  size_t len = raw->stmt_len == 0 ? script.size() - loc : static_cast<size_t>(raw->stmt_len);
   std::string_view range = script.substr(loc, len);
-  // Skip leading whitespace and comments that the range includes.
-  size_t i = 0;
+  size_t i = 0;  // skip leading whitespace and comments that the range includes
   while (i < range.size()) {
     if (std::isspace(static_cast<unsigned char>(range[i]))) { ++i; continue; }
     if (range.compare(i, 2, "--") == 0) { while (i < range.size() && range[i] != '\n') ++i; continue; }
@@ -60,19 +57,21 @@ Statement describe(std::string_view script, const json& raw) {
   while (e > i && (std::isspace(static_cast<unsigned char>(range[e - 1])) || range[e - 1] == ';')) --e;
   st.text = std::string(range.substr(i, e - i));
   st.offset = loc + i;
-  const json& stmt = raw["stmt"];
-  if (!stmt.is_object() || stmt.empty()) return st;
-  st.node = stmt.begin().key();
-  const json& body = stmt.begin().value();
-  st.concurrently = flag(body, "concurrent");
-  st.transaction_control = st.node == "TransactionStmt";
-  st.allowed_in_transaction = !never_in_transaction(st.node, body) && !st.transaction_control;
-  if (st.node == "ReindexStmt") st.concurrently = !st.allowed_in_transaction;
-  st.actions = derive_actions(st.node, body);
-  if (st.node == "IndexStmt") {
-    st.index_name = body.value("idxname", "");
-    if (body.contains("relation")) st.index_schema = body["relation"].value("schemaname", "");
+  const PgQuery__Node* n = raw->stmt;
+  if (!n) return st;
+  st.node = node_name(n);
+  st.transaction_control = n->node_case == PG_QUERY__NODE__NODE_TRANSACTION_STMT;
+  st.allowed_in_transaction = !never_in_transaction(n, st.node) && !st.transaction_control;
+  if (n->node_case == PG_QUERY__NODE__NODE_INDEX_STMT) {
+    st.concurrently = n->index_stmt->concurrent;
+    st.index_name = n->index_stmt->idxname ? n->index_stmt->idxname : "";
+    if (n->index_stmt->relation && n->index_stmt->relation->schemaname) st.index_schema = n->index_stmt->relation->schemaname;
+  } else if (n->node_case == PG_QUERY__NODE__NODE_DROP_STMT) {
+    st.concurrently = n->drop_stmt->concurrent;
+  } else if (n->node_case == PG_QUERY__NODE__NODE_REINDEX_STMT) {
+    st.concurrently = has_concurrently_param(n->reindex_stmt);
   }
+  st.actions = derive_actions(n);
   return st;
 }
 
@@ -86,17 +85,19 @@ bool Script::allowed_in_transaction() const {
 
 ParseOutcome parse(std::string_view text) {
   std::string input(text);
-  ParseResultGuard g{pg_query_parse(input.c_str())};
+  PgQueryProtobufParseResult r = pg_query_parse_protobuf(input.c_str());
+  std::unique_ptr<PgQueryProtobufParseResult, void (*)(PgQueryProtobufParseResult*)> guard(
+      &r, [](PgQueryProtobufParseResult* p) { pg_query_free_protobuf_parse_result(*p); });
   ParseOutcome out;
-  if (g.r.error) {
-    size_t pos = g.r.error->cursorpos > 0 ? static_cast<size_t>(g.r.error->cursorpos - 1) : 0;
-    out.error = SyntaxError{pos, g.r.error->message ? g.r.error->message : "syntax error"};
+  if (r.error) {
+    size_t pos = r.error->cursorpos > 0 ? static_cast<size_t>(r.error->cursorpos - 1) : 0;
+    out.error = SyntaxError{pos, r.error->message ? r.error->message : "syntax error"};
     return out;
   }
-  json tree = json::parse(g.r.parse_tree);
+  auto* tree = pg_query__parse_result__unpack(nullptr, r.parse_tree.len, reinterpret_cast<const uint8_t*>(r.parse_tree.data));
   Script script;
-  if (tree.contains("stmts"))
-    for (const auto& raw : tree["stmts"]) script.statements.push_back(describe(input, raw));
+  for (size_t i = 0; tree && i < tree->n_stmts; ++i) script.statements.push_back(describe(input, tree->stmts[i]));
+  if (tree) pg_query__parse_result__free_unpacked(tree, nullptr);
   out.script = std::move(script);
   return out;
 }
