@@ -1,4 +1,5 @@
 // lint [PLAN|FILE.sql ...] [--format text|json|github]: SPEC §4. Exit 0, 3 (error findings) or 2 (does not parse).
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -58,7 +59,27 @@ void print_text(const Global& g, const std::vector<lint::Finding>& findings, con
 
 // Streamed rather than built as a DOM: a 20,000-statement corpus has as many findings.
 void print_json_findings(const std::vector<lint::Finding>& findings, const lint::Summary& s) {
-  auto q = [](const std::string& v) { return nlohmann::json(v).dump(); };
+  auto q = [](const std::string& v) {  // a JSON string literal (RFC 8259 escapes)
+    std::string out = "\"";
+    for (unsigned char c : v) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+    }
+    return out + "\"";
+  };
   std::string out = "{\"findings\": [";
   for (size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];

@@ -35,6 +35,7 @@ std::optional<Ignore> ignore_before(const std::string& text, size_t offset) {
   size_t prev_start = text.rfind('\n', line_start - 1);
   prev_start = prev_start == std::string::npos ? 0 : prev_start + 1;
   std::string prev = text.substr(prev_start, line_start - prev_start);
+  if (prev.find("phasegate:ignore") == std::string::npos) return std::nullopt;  // skip the regex for most lines
   static const std::regex re(R"(^\s*--\s*phasegate:ignore\s+([a-z0-9,-]+))");
   std::smatch m;
   if (!std::regex_search(prev, m, re)) return std::nullopt;
