@@ -57,4 +57,25 @@ TEST_SUITE("sql") {
     CHECK(sql::quote_ident("Order Items") == "\"Order Items\"");
     CHECK(sql::quote_ident("a\"b") == "\"a\"\"b\"");
   }
+
+  TEST_CASE("a large script parses in parallel chunks with the same result as one parse") {
+    std::string big;
+    for (int i = 0; i < 6000; ++i)
+      big += "-- step " + std::to_string(i) + "\nALTER TABLE t_" + std::to_string(i % 50) + " ADD COLUMN c_" + std::to_string(i) +
+             " int DEFAULT " + std::to_string(i) + ";\n/* x */ CREATE INDEX CONCURRENTLY i_" + std::to_string(i) + " ON t (c);\n";
+    REQUIRE(big.size() > 256 * 1024);
+    auto out = sql::parse(big);
+    REQUIRE(out.script);
+    REQUIRE(out.script->statements.size() == 12000);
+    for (size_t i = 0; i < out.script->statements.size(); i += 997) {
+      const auto& st = out.script->statements[i];
+      CAPTURE(i);
+      CHECK(big.compare(st.offset, st.text.size(), st.text) == 0);  // offsets rebased onto the whole script
+      CHECK(st.node == (i % 2 ? "IndexStmt" : "AlterTableStmt"));
+    }
+    std::string broken = big + "ALTER TABLE t ADD COLUM x int int;\n";
+    auto err = sql::parse(broken);
+    REQUIRE(err.error);
+    CHECK(err.error->offset == broken.rfind("int int;"));  // rebased from the last chunk
+  }
 }
