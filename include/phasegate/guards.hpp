@@ -23,6 +23,8 @@ Result<WindowState> evaluate(const Window& w, TimePoint at);
 // Several windows (a plan's `windows`): open when any of them is open; next_open is the earliest.
 Result<WindowState> evaluate_any(const std::vector<const Window*>& ws, TimePoint at);
 
+// "2026-11-22 14:00:00 AEST" in the given zone (empty zone or unknown: UTC).
+std::string local_time(const std::string& timezone, TimePoint t);
 std::string rfc3339(TimePoint t);                        // "2026-11-22T04:00:00Z"
 std::optional<TimePoint> parse_rfc3339(const std::string& s);  // accepts Z or ±hh:mm offsets
 

@@ -26,6 +26,7 @@ int cmd_validate(const Global& g, const std::vector<std::string>& plans);
 int cmd_run(const Global& g, const RunArgs& args);
 int cmd_status(const Global& g, const std::string& plan, bool check);
 int cmd_log(const Global& g, const std::string& run);
+int cmd_window(const Global& g, const std::string& name, const std::string& at, bool next);
 int cmd_plan(const Global& g, const std::string& plan);
 int cmd_trace(const Global& g, const std::string& plan, const std::string& scratch_url);
 int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db);

@@ -56,6 +56,13 @@ int main(int argc, char** argv) {
   bool lint_db = false;
   lint->add_flag("--db", lint_db, "add facts from the target database: sizes, row estimates, old transactions");
 
+  std::string window_name, window_at;
+  bool window_next = false;
+  auto* window = app.add_subcommand("window", "is the off-peak window open now (or --at TIME); when it next opens and closes (exit 75 when closed)");
+  window->add_option("NAME", window_name, "window name (default: every window)");
+  window->add_option("--at", window_at, "an RFC 3339 instant, e.g. 2026-11-22T04:00:00Z");
+  window->add_flag("--next", window_next, "also the opening/closing after the next one");
+
   std::string dry_plan;
   auto* plan_cmd = app.add_subcommand("plan", "dry run: every step with its locks, rewrite risk, estimate, status and the guards; changes nothing");
   plan_cmd->add_option("PLAN", dry_plan, "plan id or file")->required();
@@ -81,6 +88,7 @@ int main(int argc, char** argv) {
     if (*run) return cli::cmd_run(g, run_args);
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
+    if (*window) return cli::cmd_window(g, window_name, window_at, window_next);
     if (*plan_cmd) return cli::cmd_plan(g, dry_plan);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
     if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db);

@@ -146,6 +146,15 @@ const Interval* containing(const std::vector<Interval>& ivs, TimePoint t) {
 
 }  // namespace
 
+std::string local_time(const std::string& timezone, TimePoint t) {
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  try {
+    return date::format("%F %T %Z", date::make_zoned(date::locate_zone(timezone), secs));
+  } catch (const std::exception&) {
+    return date::format("%F %T UTC", secs);
+  }
+}
+
 std::string rfc3339(TimePoint t) {
   return date::format("%FT%TZ", std::chrono::time_point_cast<std::chrono::seconds>(t));
 }
