@@ -82,7 +82,7 @@ const char* heavy_work(const sql::Action& a, const History& h);
 // Time estimate for work over `bytes`, as said in big-table messages.
 std::string estimate(long long bytes, bool rewrite);
 std::vector<Unit> units_of_plan(const Plan& plan);
-// Adapter (src/adapters/pg/scratch.cpp): Catalog facts for `tables` from the database at `url`.
+// Adapter (src/adapters/pg/catalog.cpp): Catalog facts for `tables` from the database at `url`.
 Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
                              const std::set<std::string>& functions = {});
 Unit unit_of_sql_file(const std::string& file, const std::string& text);

@@ -18,6 +18,10 @@ enum class Lock { none, access_share, row_share, row_exclusive, share_update_exc
 const char* lock_name(Lock l);    // "ACCESS EXCLUSIVE"
 const char* lock_blocks(Lock l);  // what it blocks, for humans: "reads and writes"
 
+// Whether an action gives the table a new relfilenode (a rewrite, or TRUNCATE's new empty file).
+// `maybe`: depends on the old type, which only the catalog knows (varchar/text changes).
+enum class Rewrite { no, maybe, yes };
+
 // One thing a statement does to one relation (an ALTER TABLE yields one action per subcommand).
 struct Action {
   std::string kind;  // add_column, alter_type, set_not_null, drop_not_null, add_constraint, validate_constraint,
@@ -27,6 +31,7 @@ struct Action {
   std::string constraint;                   // foreign | check | unique | primary | exclusion
   std::string type_name;                    // add_column / alter_type: the new type, e.g. "int8", "varchar(5)"
   Lock lock = Lock::none;
+  Rewrite rewrite = Rewrite::no;
   bool not_valid = false, has_default = false, volatile_default = false, not_null = false;
   bool generated_stored = false, identity = false, serial = false, using_index = false, concurrently = false;
   std::string inline_unique;  // add_column: "unique" or "primary" declared on the column itself

@@ -53,7 +53,7 @@ StatementPlan describe(const sql::Statement& st, const lint::History& h, const s
   return sp;
 }
 
-nlohmann::json guards_now(const Guards& g, const Project& p) {
+nlohmann::json guards_now(const Guards& g) {
   nlohmann::json j;
   j["lock_timeout"] = {{"verdict", "enforced"}, {"lock_timeout", format_duration(g.lock_timeout)},
                        {"statement_timeout", format_duration(g.statement_timeout)}, {"retries", g.lock_retries},
@@ -63,7 +63,6 @@ nlohmann::json guards_now(const Guards& g, const Project& p) {
   j["approvals"] = {{"required", g.approvals}, {"verdict", g.approvals == 0 ? "none required" : "not evaluated by this build"}};
   bool load = g.max_replication_lag || g.max_active_connections || g.throttle_query;
   j["load"] = {{"verdict", load ? "not evaluated by this build" : "none configured"}};
-  (void)p;
   return j;
 }
 
@@ -138,7 +137,7 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
       steps.push_back(js);
     }
   }
-  auto guard_json = guards_now(guards, loaded->project);
+  auto guard_json = guards_now(guards);
   if (g.json) {
     print_json({{"ok", true}, {"exit", 0}, {"plan", plan.id}, {"digest", plan_digest(plan)}, {"database", db_note.empty() ? "ok" : db_note},
                 {"steps", steps}, {"guards", guard_json},

@@ -293,11 +293,10 @@ Result<void> Executor::run_transactional(Context& cx, const Step& step, const Ti
     });
   });
   if (!r) return r;
-  auto& done_rec = rec;
-  done_rec.status = StepStatus::completed;
-  done_rec.finished_at = committed->at;
-  done_rec.applied_by = actor_.label();
-  done_rec.error.clear();
+  rec.status = StepStatus::completed;
+  rec.finished_at = committed->at;
+  rec.applied_by = actor_.label();
+  rec.error.clear();
   if (observer_) observer_(*committed);
   return {};
 }

@@ -166,26 +166,27 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
   return out;
 }
 
+namespace {
+template <class Fn>
+void for_each_action(const std::vector<Unit>& units, Fn fn) {
+  for (const auto& u : units)
+    if (auto parsed = sql::parse(u.text); parsed.script)
+      for (const auto& st : parsed.script->statements)
+        for (const auto& a : st.actions) fn(a);
+}
+}  // namespace
+
 std::set<std::string> tables_of(const std::vector<Unit>& units) {
   std::set<std::string> out;
-  for (const auto& u : units) {
-    auto parsed = sql::parse(u.text);
-    if (!parsed.script) continue;
-    for (const auto& st : parsed.script->statements)
-      for (const auto& a : st.actions)
-        if (!a.table.empty()) out.insert(a.schema.empty() ? a.table : a.schema + "." + a.table);
-  }
+  for_each_action(units, [&](const sql::Action& a) {
+    if (!a.table.empty()) out.insert(a.schema.empty() ? a.table : a.schema + "." + a.table);
+  });
   return out;
 }
 
 std::set<std::string> default_functions_of(const std::vector<Unit>& units) {
   std::set<std::string> out;
-  for (const auto& u : units) {
-    auto parsed = sql::parse(u.text);
-    if (!parsed.script) continue;
-    for (const auto& st : parsed.script->statements)
-      for (const auto& a : st.actions) out.insert(a.default_functions.begin(), a.default_functions.end());
-  }
+  for_each_action(units, [&](const sql::Action& a) { out.insert(a.default_functions.begin(), a.default_functions.end()); });
   return out;
 }
 

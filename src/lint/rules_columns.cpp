@@ -2,12 +2,6 @@
 
 namespace phasegate::lint {
 
-namespace {
-// Type changes PostgreSQL 15 does without a rewrite when the old type is (var)char/varchar: to text or a
-// varchar without a shorter limit. Anything else may rewrite; the catalog (--db, issue #3) can refine it.
-bool maybe_binary_compatible(const std::string& type) { return type == "text" || type.rfind("varchar", 0) == 0; }
-}  // namespace
-
 void columns_rules(const Context& cx) {
   const auto& a = cx.action;
   if (a.kind == "add_column" && !cx.table_is_new()) {
@@ -33,7 +27,7 @@ void columns_rules(const Context& cx) {
                     " IS NOT NULL) NOT VALID, VALIDATE it, and SET NOT NULL");
   }
   if (a.kind == "alter_type" && !cx.table_is_new()) {
-    bool maybe = maybe_binary_compatible(a.type_name);
+    bool maybe = a.rewrite == sql::Rewrite::maybe;
     cx.report_as(maybe ? "warning" : "error", "change-column-type",
               std::string("changing the type of \"") + a.table + "." + a.column + "\" to " + a.type_name +
                   (maybe ? " may rewrite the table" : " rewrites the table and its indexes") +

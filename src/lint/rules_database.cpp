@@ -19,8 +19,7 @@ std::string human_bytes(long long b) {
 }  // namespace
 
 const char* heavy_work(const sql::Action& a, const History& h) {
-  if (a.kind == "add_column" && (a.volatile_default || a.serial || a.identity || a.generated_stored)) return "rewrites";
-  if (a.kind == "alter_type" || a.kind == "vacuum_full" || a.kind == "cluster" || a.kind == "set_logged") return "rewrites";
+  if (a.rewrite != sql::Rewrite::no && a.kind != "truncate") return "rewrites";  // TRUNCATE's new file is empty: instant
   if (a.kind == "set_not_null" && !h.validated_checks.count(a.table + "." + a.column)) return "scans";
   if (a.kind == "add_constraint" && !a.not_valid && !a.using_index) return "scans";
   if ((a.kind == "create_index" || a.kind == "reindex") && !a.concurrently) return "indexes";

@@ -14,25 +14,14 @@ sql::Lock lock_from_pg(const std::string& mode) {
   return it == modes.end() ? L::none : it->second;
 }
 
-namespace {
-bool maybe_rewrite(const sql::Action& a) {
-  return a.kind == "alter_type" && (a.type_name == "text" || a.type_name.rfind("varchar", 0) == 0);
-}
-bool predicts_rewrite(const sql::Action& a) {
-  if (a.kind == "add_column") return a.volatile_default || a.serial || a.identity || a.generated_stored;
-  if (a.kind == "alter_type") return !maybe_rewrite(a);
-  return a.kind == "vacuum_full" || a.kind == "cluster" || a.kind == "set_logged" || a.kind == "truncate";
-}
-}  // namespace
-
 Prediction predict(const sql::Statement& st) {
   Prediction p;
   for (const auto& a : st.actions) {
     if (a.table.empty() || a.kind == "create_table" || a.lock == sql::Lock::none) continue;
     auto& l = p.locks[a.table];
     if (a.lock > l) l = a.lock;
-    if (predicts_rewrite(a)) p.rewrites.insert(a.table);
-    if (maybe_rewrite(a)) p.maybe_rewrites.insert(a.table);
+    if (a.rewrite == sql::Rewrite::yes) p.rewrites.insert(a.table);
+    if (a.rewrite == sql::Rewrite::maybe) p.maybe_rewrites.insert(a.table);
   }
   return p;
 }

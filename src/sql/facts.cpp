@@ -167,10 +167,13 @@ Action alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__Alter
     case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
       a.kind = "add_column";
       if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) describe_column_def(a, def->column_def);
+      if (a.volatile_default || a.serial || a.identity || a.generated_stored) a.rewrite = Rewrite::yes;
       break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
       a.kind = "alter_type";
       if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) a.type_name = type_name(def->column_def->type_name);
+      // To text or a varchar is binary compatible from a shorter (var)char; anything else rewrites.
+      a.rewrite = a.type_name == "text" || a.type_name.rfind("varchar", 0) == 0 ? Rewrite::maybe : Rewrite::yes;
       break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull: a.kind = "set_not_null"; break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull: a.kind = "drop_not_null"; break;
@@ -200,7 +203,10 @@ Action alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__Alter
       a.column.clear();
       break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_SetLogged:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetUnLogged: a.kind = "set_logged"; break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetUnLogged:
+      a.kind = "set_logged";
+      a.rewrite = Rewrite::yes;
+      break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
     case PG_QUERY__ALTER_TABLE_TYPE__AT_SetRelOptions:
     case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetRelOptions:
@@ -219,7 +225,7 @@ Action alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__Alter
   return a;
 }
 
-std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n, Lock lock) {
+std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n, Lock lock, Rewrite rewrite) {
   std::vector<Action> out;
   for (size_t i = 0; i < n; ++i) {
     const PgQuery__RangeVar* rv = nullptr;
@@ -229,6 +235,7 @@ std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n,
     a.kind = kind;
     set_relation(a, rv);
     a.lock = lock;
+    a.rewrite = rewrite;
     out.push_back(a);
   }
   return out;
@@ -319,7 +326,7 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
     }
     case PG_QUERY__NODE__NODE_VACUUM_STMT: {
       const auto* st = n->vacuum_stmt;
-      if (has_defelem(st->options, st->n_options, "full")) out = range_vars("vacuum_full", st->rels, st->n_rels, Lock::access_exclusive);
+      if (has_defelem(st->options, st->n_options, "full")) out = range_vars("vacuum_full", st->rels, st->n_rels, Lock::access_exclusive, Rewrite::yes);
       break;
     }
     case PG_QUERY__NODE__NODE_CLUSTER_STMT: {
@@ -327,11 +334,13 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       a.kind = "cluster";
       set_relation(a, n->cluster_stmt->relation);
       a.lock = Lock::access_exclusive;
+      a.rewrite = Rewrite::yes;
       out.push_back(a);
       break;
     }
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
-      out = range_vars("truncate", n->truncate_stmt->relations, n->truncate_stmt->n_relations, Lock::access_exclusive);
+      out = range_vars("truncate", n->truncate_stmt->relations, n->truncate_stmt->n_relations, Lock::access_exclusive,
+                       Rewrite::yes);
       break;
     case PG_QUERY__NODE__NODE_UPDATE_STMT:
     case PG_QUERY__NODE__NODE_DELETE_STMT: {

@@ -5,18 +5,22 @@
 using namespace phasegate;
 
 namespace {
-// Lints `sql` as one expand step with a down (or in the given phase) and returns the rule ids found.
+// `sql` as a plan step (expand by default, with a down).
+lint::Unit step_unit(const std::string& sql, Phase phase = Phase::expand, bool has_down = true) {
+  lint::Unit u;
+  u.file = "p.toml";
+  u.step = "s";
+  u.phase = phase;
+  u.has_down = has_down;
+  u.text = sql;
+  u.locate = [](size_t off) { return SourcePos{"p.toml", 1, static_cast<int>(off) + 1}; };
+  return u;
+}
+
+// Lints `sql` as one step (or a plain .sql file) and returns the rule ids found.
 std::vector<std::string> rules_for(const std::string& sql, Phase phase = Phase::expand, bool sql_file = false,
                                    bool has_down = true) {
-  lint::Unit u = sql_file ? lint::unit_of_sql_file("m.sql", sql) : lint::Unit{};
-  if (!sql_file) {
-    u.file = "p.toml";
-    u.step = "s";
-    u.phase = phase;
-    u.has_down = has_down;
-    u.text = sql;
-    u.locate = [](size_t off) { return SourcePos{"p.toml", 1, static_cast<int>(off) + 1}; };
-  }
+  lint::Unit u = sql_file ? lint::unit_of_sql_file("m.sql", sql) : step_unit(sql, phase, has_down);
   lint::Summary summary;
   std::vector<std::string> out;
   for (const auto& f : lint::lint_units({u}, summary)) out.push_back(f.rule);
@@ -51,17 +55,9 @@ TEST_SUITE("lint::rules") {
   TEST_CASE("set-not-null and the validated CHECK shortcut") {
     CHECK(rules_for("ALTER TABLE t ALTER COLUMN c SET NOT NULL") == V{"set-not-null"});
     // CHECK NOT VALID in one step, VALIDATE later, then SET NOT NULL is cheap.
-    lint::Unit a, b, c;
-    for (auto* u : {&a, &b, &c}) {
-      u->file = "p.toml";
-      u->has_down = true;
-      u->locate = [](size_t) { return SourcePos{"p.toml", 1, 1}; };
-    }
-    a.text = "ALTER TABLE t ADD CONSTRAINT c_nn CHECK (c IS NOT NULL) NOT VALID";
-    b.phase = Phase::migrate;
-    b.text = "ALTER TABLE t VALIDATE CONSTRAINT c_nn";
-    c.phase = Phase::migrate;
-    c.text = "ALTER TABLE t ALTER COLUMN c SET NOT NULL";
+    lint::Unit a = step_unit("ALTER TABLE t ADD CONSTRAINT c_nn CHECK (c IS NOT NULL) NOT VALID");
+    lint::Unit b = step_unit("ALTER TABLE t VALIDATE CONSTRAINT c_nn", Phase::migrate);
+    lint::Unit c = step_unit("ALTER TABLE t ALTER COLUMN c SET NOT NULL", Phase::migrate);
     lint::Summary s;
     CHECK(lint::lint_units({a, b, c}, s).empty());
     CHECK(lint::lint_units({a, c}, s).size() == 1);  // without the VALIDATE it still scans
@@ -146,11 +142,7 @@ TEST_SUITE("lint::rules") {
     catalog.tables["small"] = lint::TableFacts{10, 8192};
     catalog.old_transactions.push_back(lint::OldTransaction{"t", 4242, "report", "psql", "idle in transaction", "SELECT 1", 300});
     auto run = [&](const std::string& sql) {
-      lint::Unit u;
-      u.file = "p.toml";
-      u.has_down = true;
-      u.text = sql;
-      u.locate = [](size_t) { return SourcePos{"p.toml", 1, 1}; };
+      lint::Unit u = step_unit(sql);
       lint::Summary s;
       return lint::lint_units({u}, s, &catalog);
     };
@@ -168,11 +160,7 @@ TEST_SUITE("lint::rules") {
   }
 
   TEST_CASE("with --db, pg_proc's volatility covers functions the built-in list does not know") {
-    lint::Unit u;
-    u.file = "p.toml";
-    u.has_down = true;
-    u.text = "ALTER TABLE t ADD COLUMN code text DEFAULT next_code()";
-    u.locate = [](size_t) { return SourcePos{"p.toml", 1, 1}; };
+    lint::Unit u = step_unit("ALTER TABLE t ADD COLUMN code text DEFAULT next_code()");
     lint::Summary s;
     CHECK(lint::lint_units({u}, s).empty());
     CHECK(lint::default_functions_of({u}) == std::set<std::string>{"next_code"});

@@ -3,27 +3,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/pg/errors.hpp"
 #include "adapters/pg/schema.hpp"
 #include "phasegate/pg.hpp"
 #include "phasegate/text.hpp"
 
 namespace phasegate {
 
+using pg::clean_message;
+using pg::guarded;
+
 namespace {
 // Advisory lock keys (two-int form): classid says what, objid says which state schema.
 constexpr int kRunLockClass = 1347900487;     // one runner per target database
 constexpr int kSchemaLockClass = 1347900489;  // serializes schema creation and upgrades
-
-std::string clean_message(std::string m) {
-  if (m.rfind("ERROR:  ", 0) == 0) m = m.substr(8);
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  auto nl = m.find('\n');
-  if (nl != std::string::npos) {  // keep DETAIL/HINT lines but on one line
-    for (auto& c : m)
-      if (c == '\n') c = ' ';
-  }
-  return m;
-}
 
 long long to_ms(TimePoint t) { return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count(); }
 std::optional<TimePoint> from_ms(const pqxx::field& f) {
@@ -31,19 +24,6 @@ std::optional<TimePoint> from_ms(const pqxx::field& f) {
   return TimePoint(Millis(f.as<long long>()));
 }
 std::string ms_text(std::optional<TimePoint> t) { return t ? std::to_string(to_ms(*t)) : "-1"; }
-
-template <class Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const pqxx::sql_error& e) {
-    return std::unexpected(Error{Exit::failed, clean_message(e.what()), e.sqlstate()});
-  } catch (const pqxx::broken_connection& e) {
-    return std::unexpected(Error{Exit::failed, "lost the connection to the database: " + clean_message(e.what()), "08006"});
-  } catch (const std::exception& e) {
-    return std::unexpected(Error{Exit::internal, std::string("database adapter: ") + e.what(), ""});
-  }
-}
 
 std::string timeouts_sql(const Timeouts& t, bool local) {
   std::string set = local ? "SET LOCAL " : "SET ";
@@ -361,11 +341,13 @@ Result<IndexState> PgDatabase::index_state(const std::string& schema, const std:
 Result<std::vector<EventRow>> PgDatabase::events(std::optional<int64_t> run_id) {
   return guarded([&]() -> Result<std::vector<EventRow>> {
     pqxx::nontransaction n(*impl_->conn);
-    auto r = n.exec(
-        "SELECT event_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), coalesce(run_id, 0),"
+    // lag() runs over the whole chain (each link needs its predecessor); only the asked-for run is sent back.
+    auto r = n.exec_params(
+        "SELECT * FROM (SELECT event_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), coalesce(run_id, 0) AS run,"
         " coalesce(plan_id, ''), coalesce(phase, ''), coalesce(step, ''), kind, coalesce(principal, ''), os_user, host,"
         " payload::text, prev_hash, hash, at_ms, lag(hash) OVER (ORDER BY event_id) FROM " + impl_->t("events") +
-            " ORDER BY event_id");
+            ") chain WHERE $1::bigint = 0 OR run = $1::bigint ORDER BY event_id",
+        run_id.value_or(0));
     std::vector<EventRow> out;
     for (const auto& row : r) {
       EventRow e;
@@ -387,7 +369,7 @@ Result<std::vector<EventRow>> PgDatabase::events(std::optional<int64_t> run_id) 
       e.chain_ok = e.prev_hash == expected_prev &&
                    e.hash == event_hash(e.prev_hash, e.kind, row[13].as<long long>(), e.run_id, e.plan_id, e.phase,
                                         e.step, a, e.payload);
-      if (!run_id || e.run_id == *run_id) out.push_back(std::move(e));
+      out.push_back(std::move(e));
     }
     return out;
   });

@@ -2,28 +2,17 @@
 #include <chrono>
 #include <pqxx/pqxx>
 
-#include "phasegate/lint.hpp"
+#include "adapters/pg/errors.hpp"
 #include "phasegate/trace.hpp"
 
 namespace phasegate::trace {
 
 namespace {
 
-std::string clean(std::string m) {
-  if (m.rfind("ERROR:  ", 0) == 0) m = m.substr(8);
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  return m;
-}
-
+// On a scratch database any failure is the traced statement's, not a bug in phasegate.
 template <class Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const pqxx::sql_error& e) {
-    return std::unexpected(Error{Exit::failed, clean(e.what()), e.sqlstate()});
-  } catch (const std::exception& e) {
-    return std::unexpected(Error{Exit::failed, clean(e.what())});
-  }
+auto guarded(Fn&& fn) {
+  return pg::guarded(std::forward<Fn>(fn), Exit::failed);
 }
 
 // User relations (tables, indexes, matviews) and their relfilenodes.
@@ -120,7 +109,7 @@ Result<std::unique_ptr<Scratch>> Scratch::connect(const std::string& url) {
   try {
     return std::unique_ptr<Scratch>(new PgScratch(url));
   } catch (const std::exception& e) {
-    return fail(Exit::invalid, "cannot connect to the scratch database: " + clean(e.what()));
+    return fail(Exit::invalid, "cannot connect to the scratch database: " + pg::clean_message(e.what()));
   }
 }
 
@@ -131,45 +120,3 @@ Result<std::string> database_identity(const std::string& url) {
 }
 
 }  // namespace phasegate::trace
-
-namespace phasegate::lint {
-
-namespace {
-std::string clean_message_for_catalog(std::string m) {
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  return m;
-}
-}  // namespace
-
-// lint --db: sizes from the catalog and sessions with old transactions on the plan's tables.
-Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
-                             const std::set<std::string>& functions) {
-  try {
-    pqxx::connection conn(url);
-    pqxx::nontransaction n(conn);
-    Catalog c;
-    for (const auto& f : functions) {
-      auto r = n.exec_params("SELECT bool_or(provolatile = 'v') FROM pg_proc WHERE proname = $1", f);
-      if (!r.empty() && !r[0][0].is_null() && r[0][0].as<bool>()) c.volatile_functions.insert(f);
-    }
-    for (const auto& t : tables) {
-      auto r = n.exec_params(
-          "SELECT greatest(c.reltuples, 0)::bigint, pg_total_relation_size(c.oid) FROM pg_class c WHERE c.oid = to_regclass($1)", t);
-      if (!r.empty()) c.tables[t] = TableFacts{r[0][0].as<long long>(), r[0][1].as<long long>()};
-      auto old = n.exec_params(
-          "SELECT DISTINCT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), coalesce(a.state, ''),"
-          " left(coalesce(a.query, ''), 200), extract(epoch FROM now() - a.xact_start)::float8"
-          " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.relation = to_regclass($1)"
-          " AND a.xact_start < now() - interval '1 minute' AND a.pid <> pg_backend_pid()",
-          t);
-      for (const auto& row : old)
-        c.old_transactions.push_back(OldTransaction{t, row[0].as<int>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                                                    row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<double>()});
-    }
-    return c;
-  } catch (const std::exception& e) {
-    return fail(Exit::invalid, "lint --db: " + clean_message_for_catalog(e.what()));
-  }
-}
-
-}  // namespace phasegate::lint

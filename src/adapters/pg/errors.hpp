@@ -1,0 +1,34 @@
+#pragma once
+// How libpqxx exceptions become our Errors (private to src/adapters/pg): library exceptions stop here.
+#include <pqxx/except>
+
+#include <string>
+
+#include "phasegate/error.hpp"
+
+namespace phasegate::pg {
+
+// Drops libpq's "ERROR:  " prefix and trailing newlines; folds DETAIL/HINT lines onto one line.
+inline std::string clean_message(std::string m) {
+  if (m.rfind("ERROR:  ", 0) == 0) m = m.substr(8);
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  for (auto& c : m)
+    if (c == '\n') c = ' ';
+  return m;
+}
+
+// Runs fn; SQL errors keep their SQLSTATE, a lost connection is 08006, anything else gets `other`.
+template <class Fn>
+auto guarded(Fn&& fn, Exit other = Exit::internal) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const pqxx::sql_error& e) {
+    return std::unexpected(Error{Exit::failed, clean_message(e.what()), e.sqlstate()});
+  } catch (const pqxx::broken_connection& e) {
+    return std::unexpected(Error{Exit::failed, "lost the connection to the database: " + clean_message(e.what()), "08006"});
+  } catch (const std::exception& e) {
+    return std::unexpected(Error{other, "database adapter: " + clean_message(e.what())});
+  }
+}
+
+}  // namespace phasegate::pg
