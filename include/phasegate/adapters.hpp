@@ -12,6 +12,43 @@ class SystemClock final : public Clock {
   void sleep_for(Millis d) override;
 };
 
+// Runs programs with Boost.Process (src/adapters/process/runner.cpp).
+class BoostProcessRunner final : public ProcessRunner {
+ public:
+  BoostProcessRunner();
+  Result<ProcessResult> run(const ProcessSpec& spec) override;
+};
+
+// OpenSSH signatures for approvals (SPEC §3.2), run through a ProcessRunner.
+class SshSigner {
+ public:
+  // allowed_signers: path of the OpenSSH allowed_signers file; cwd: where relative paths are resolved.
+  SshSigner(ProcessRunner& runner, std::string allowed_signers, std::string cwd);
+  Result<std::string> sign(const std::string& key_file, const std::string& text);  // armored signature
+  Result<std::string> principal_of(const std::string& signature);  // the allowed_signers principal of its key
+  // Error message: why ssh-keygen refused (unknown key, wrong namespace, tampered text, ...).
+  Result<void> verify(const std::string& principal, const std::string& text, const std::string& signature);
+
+ private:
+  ProcessRunner& runner_;
+  std::string allowed_signers_, cwd_;
+};
+
+class PgDatabase;
+// GuardProbe over the target database; approvals are verified with `signer` (null: none verify).
+class PgGuardProbe final : public GuardProbe {
+ public:
+  PgGuardProbe(PgDatabase& db, SshSigner* signer);
+  Result<LoadFacts> load(bool lag, bool connections, const std::optional<std::string>& throttle_query) override;
+  Result<std::vector<ApprovalRecord>> approvals(const std::string& plan_id) override;
+  Result<std::string> target_id() override;
+
+ private:
+  PgDatabase& db_;
+  SshSigner* signer_;
+  std::string target_;
+};
+
 // The actor for events: principal from --as or PHASEGATE_PRINCIPAL, OS user, host name.
 Actor current_actor(const std::string& principal_flag);
 std::string getenv_or(const char* name, const std::string& fallback = "");

@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "phasegate/config.hpp"
+#include "phasegate/guards.hpp"
 #include "phasegate/ports.hpp"
 
 namespace phasegate {
 
 // ---- the state machine, as data -------------------------------------------------------------
-enum class RunTrigger { start, resume, phase_limit, gate_closed, lock_exhausted, step_failed, all_done, abort };
+enum class RunTrigger { start, resume, phase_limit, gate_closed, lock_exhausted, guard_wait, step_failed, all_done, abort };
 const char* trigger_name(RunTrigger t);
 
 struct RunTransition {
@@ -53,6 +54,9 @@ PlanStatus plan_status(const Plan& plan, const std::vector<StepRecord>& records,
 struct RunOptions {
   std::optional<Phase> phase;  // nullopt = all phases (contract only when its start gate is open)
   std::string release_commit;
+  // --wait[=DUR]: how long a closed window or missing approvals may be waited out (Millis::max(): no
+  // limit). nullopt: exit 75 at once. Load guards always wait, bounded by this when it is set.
+  std::optional<Millis> wait;
 };
 
 struct PlanOutcome {
@@ -62,6 +66,7 @@ struct PlanOutcome {
   Exit exit = Exit::ok;
   std::string message;
   int steps_applied = 0;
+  std::string blocked_by;  // the guard that said wait ("window", "approvals", "lock", ...)
 };
 
 class Executor {
@@ -72,6 +77,8 @@ class Executor {
   PlanOutcome run_plan(const Plan& plan, const RunOptions& options);
   // Called after each event is durably recorded (progress output).
   void on_event(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
+  // Facts for the approval and load guards; required when a plan uses them.
+  void set_guard_probe(GuardProbe* probe) { probe_ = probe; }
 
  private:
   struct Context;
@@ -85,6 +92,9 @@ class Executor {
   Result<void> emit(Context& cx, const std::string& kind, const std::string& phase, const std::string& step,
                     const std::string& payload = "{}");
   std::optional<std::string> contract_gate_closed(Context& cx, const PhaseSpec& contract);
+  enum class Gate { run, phase, step };
+  Result<guards::Verdict> verdict(Context& cx, Gate at);
+  Result<void> guard_gate(Context& cx, Gate at);
   void crash(const std::string& point);
 
   const Project& project_;
@@ -94,6 +104,7 @@ class Executor {
   Actor actor_;
   CrashPoint crash_;
   std::function<void(const Event&)> observer_;
+  GuardProbe* probe_ = nullptr;
 };
 
 }  // namespace phasegate

@@ -1,5 +1,6 @@
 #pragma once
-// Guards (SPEC §3): pure decisions over a snapshot of facts. This file: the off-peak window (§3.1).
+// Guards (SPEC §3): pure decisions over a snapshot of facts: the off-peak window (§3.1), the approval
+// quorum (§3.2) and load (§3.4). The executor gathers the facts through ports and acts on the verdicts.
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,5 +28,54 @@ Result<WindowState> evaluate_any(const std::vector<const Window*>& ws, TimePoint
 std::string local_time(const std::string& timezone, TimePoint t);
 std::string rfc3339(TimePoint t);                        // "2026-11-22T04:00:00Z"
 std::optional<TimePoint> parse_rfc3339(const std::string& s);  // accepts Z or ±hh:mm offsets
+
+// ---- approvals (§3.2) -----------------------------------------------------------------------------
+inline constexpr const char* kApprovalNamespace = "phasegate-approval";
+
+struct ApprovalDocument {
+  std::string plan, digest, target, principal;
+  TimePoint expires{};
+};
+// The exact text that is signed (SPEC §3.2), newline-terminated.
+std::string render(const ApprovalDocument& d);
+// Error when the text is not a phasegate-approval-v1 document.
+Result<ApprovalDocument> parse_approval(const std::string& text);
+
+struct QuorumQuestion {
+  int needed = 0;
+  std::string plan, digest, target;
+  std::string initiator;  // the principal starting the run ("" = unknown)
+  bool allow_initiator = false;
+  TimePoint now{};
+};
+struct CountedApproval {
+  int64_t id = 0;
+  std::string principal, comment;
+  TimePoint expires{};
+};
+struct RejectedApproval {
+  int64_t id = 0;
+  std::string principal, reason;
+};
+struct Quorum {
+  int needed = 0;
+  std::vector<CountedApproval> counted;  // one per distinct principal
+  std::vector<RejectedApproval> rejected;
+  bool met() const { return static_cast<int>(counted.size()) >= needed; }
+  std::string summary() const;  // "1 of 2 approvals (alice); not counted: ..."
+};
+// Counts distinct principals whose signature verified, whose document names this plan, digest and target
+// and the same principal it was stored under, that have not expired or been revoked; the initiator only
+// with allow_initiator.
+Quorum count_approvals(const QuorumQuestion& q, const std::vector<ApprovalRecord>& approvals);
+
+// ---- load (§3.4) and the verdict shape every guard returns -----------------------------------------
+struct Verdict {
+  bool go = true;
+  std::string guard;   // "window", "approvals", "replication_lag", "active_connections", "throttle_query"
+  std::string reason;
+  std::optional<TimePoint> retry_at;  // when waiting has a known end (a window's next opening)
+};
+Verdict check_load(const Guards& g, const LoadFacts& facts);
 
 }  // namespace phasegate::guards

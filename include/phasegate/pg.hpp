@@ -49,6 +49,17 @@ class PgDatabase final : public StateStore, public Target {
                                 const std::function<Completion()>& completion) override;
   Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) override;
   Result<IndexState> index_state(const std::string& schema, const std::string& name) override;
+  std::vector<Blocker> last_blockers() override;
+  Result<int> cancel_backends(const std::vector<int>& pids) override;
+
+  // Guard facts and approvals (src/adapters/pg/guards.cpp).
+  Result<LoadFacts> load_facts(bool lag, bool connections, const std::optional<std::string>& throttle_query);
+  Result<std::string> target_id();  // "<system_identifier>/<current_database()>"
+  Result<std::vector<ApprovalRecord>> approval_rows(const std::string& plan_id);  // signature_ok not set
+  Result<int64_t> insert_approval(const std::string& plan_id, const std::string& digest, const std::string& target,
+                                  const std::string& principal, const std::string& document, const std::string& signature,
+                                  TimePoint expires, const std::string& comment);
+  Result<int> revoke_approvals(const std::string& plan_id, const std::string& principal);  // how many
 
   Result<std::vector<EventRow>> events(std::optional<int64_t> run_id);
   Result<std::vector<RunRow>> runs(const std::string& plan_id = "");

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "phasegate/duration.hpp"
@@ -89,6 +90,13 @@ class StateStore {
 
 enum class IndexState { absent, valid, invalid };
 
+// A session that held or queued ahead of a lock our step waited for (pg_blocking_pids).
+struct Blocker {
+  int pid = 0;
+  std::string user, application, state, query;
+  double transaction_age_s = 0;  // 0: not in a transaction
+};
+
 // What a step's transaction records once its SQL has run: built after the SQL so timings are true.
 struct Completion {
   StepRecord done;
@@ -106,6 +114,63 @@ class Target {
   // Each statement on its own, outside any transaction block (CONCURRENTLY & co).
   virtual Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) = 0;
   virtual Result<IndexState> index_state(const std::string& schema, const std::string& name) = 0;
+  // Who blocked the latest apply_* while it waited for a lock (empty when nobody or not sampled).
+  virtual std::vector<Blocker> last_blockers() = 0;
+  // pg_cancel_backend on each pid; returns how many signals were sent.
+  virtual Result<int> cancel_backends(const std::vector<int>& pids) = 0;
+};
+
+// ---- guard facts (SPEC §3): what the guards decide over, gathered by adapters ----------------------
+struct LoadFacts {
+  std::optional<Millis> replication_lag;  // the largest replay lag over connected standbys (none: no standby)
+  int standbys = 0;
+  std::optional<int> active_connections;  // client backends in state 'active' (asked only when configured)
+  std::optional<bool> throttle;           // throttle_query's answer (asked only when configured)
+};
+
+// A stored approval (SPEC §3.2) with the verdict of `ssh-keygen -Y verify` on its signature.
+struct ApprovalRecord {
+  int64_t id = 0;
+  std::string plan_id, principal, document, signature, comment;
+  TimePoint created_at{};
+  std::optional<TimePoint> revoked_at;
+  bool signature_ok = false;
+  std::string signature_problem;  // ssh-keygen's complaint when the signature does not verify
+};
+
+class GuardProbe {
+ public:
+  virtual ~GuardProbe() = default;
+  virtual Result<LoadFacts> load(bool lag, bool connections, const std::optional<std::string>& throttle_query) = 0;
+  virtual Result<std::vector<ApprovalRecord>> approvals(const std::string& plan_id) = 0;  // signatures verified
+  virtual Result<std::string> target_id() = 0;  // "<system_identifier>/<database>"
+};
+
+// Runs external programs (hooks, ssh-keygen, systemctl, kubectl): argv only, never a shell.
+struct ProcessSpec {
+  std::vector<std::string> argv;  // argv[0]: a path (relative to cwd) or a bare name looked up on PATH
+  std::string cwd;                // empty: the current directory
+  std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) phasegate's environment
+  std::string stdin_data;
+  Millis timeout{60'000};   // then SIGTERM to the process group, SIGKILL after `grace`
+  Millis grace{5'000};
+  std::size_t capture_limit = 64 * 1024;  // bytes kept of stdout and of stderr each
+};
+struct ProcessResult {
+  int exit_code = -1;   // -1 when killed by a signal
+  int signal = 0;       // the signal that ended it, 0 if none
+  bool timed_out = false;
+  std::string out, err;  // captured (bounded) output
+  bool truncated = false;
+  Millis elapsed{0};
+  bool ok() const { return exit_code == 0 && !timed_out; }
+  std::string describe() const;  // "exit 3", "killed by signal 9 after timeout 2s", ...
+};
+class ProcessRunner {
+ public:
+  virtual ~ProcessRunner() = default;
+  // An error only when the program could not be started at all (not found, not executable).
+  virtual Result<ProcessResult> run(const ProcessSpec& spec) = 0;
 };
 
 // Named instants where a test may kill the process (fault injection, like leveldb's FaultInjectionTestEnv).

@@ -53,16 +53,51 @@ StatementPlan describe(const sql::Statement& st, const lint::History& h, const s
   return sp;
 }
 
-nlohmann::json guards_now(const Guards& g) {
+// Each guard's verdict now (SPEC §3), as `run` would decide it; db is null when the database is unreachable.
+nlohmann::json guards_now(const Project& project, const Plan& plan, const Guards& g, PgDatabase* db) {
   nlohmann::json j;
   j["lock_timeout"] = {{"verdict", "enforced"}, {"lock_timeout", format_duration(g.lock_timeout)},
                        {"statement_timeout", format_duration(g.statement_timeout)}, {"retries", g.lock_retries},
-                       {"backoff", format_duration(g.lock_retry_backoff.initial) + ".." + format_duration(g.lock_retry_backoff.max)}};
-  // Windows, approvals and load are configured and validated but not evaluated by this build (issue #4).
-  j["windows"] = {{"configured", g.windows}, {"verdict", g.windows.empty() ? "none configured" : "not evaluated by this build"}};
-  j["approvals"] = {{"required", g.approvals}, {"verdict", g.approvals == 0 ? "none required" : "not evaluated by this build"}};
+                       {"backoff", format_duration(g.lock_retry_backoff.initial) + ".." + format_duration(g.lock_retry_backoff.max)},
+                       {"cancel_blockers", g.cancel_blockers}};
+  auto now = std::chrono::system_clock::now();
+  std::vector<const Window*> ws;
+  for (const auto& name : g.windows)
+    if (auto it = project.windows.find(name); it != project.windows.end()) ws.push_back(&it->second);
+  if (ws.empty()) {
+    j["windows"] = {{"configured", g.windows}, {"open", true}, {"verdict", "none configured"}};
+  } else if (auto w = guards::evaluate_any(ws, now); !w) {
+    j["windows"] = {{"configured", g.windows}, {"verdict", w.error().message}};
+  } else {
+    auto when = [&](const std::optional<TimePoint>& t) {
+      return t ? guards::rfc3339(*t) + " (" + guards::local_time(w->timezone, *t) + ")" : std::string("not within a year");
+    };
+    j["windows"] = {{"configured", g.windows}, {"open", w->open}, {"reason", w->reason},
+                    {"verdict", w->open ? "open until " + when(w->next_close) : "closed, opens " + when(w->next_open) + "; run would exit 75 (or wait with --wait)"}};
+  }
+  if (g.approvals == 0) {
+    j["approvals"] = {{"required", 0}, {"verdict", "none required"}};
+  } else if (!db) {
+    j["approvals"] = {{"required", g.approvals}, {"verdict", "unknown without the database"}};
+  } else if (auto q = approval_quorum(project, plan, *db, current_actor("").principal); !q) {
+    j["approvals"] = {{"required", g.approvals}, {"verdict", q.error().message}};
+  } else {
+    nlohmann::json who = nlohmann::json::array();
+    for (const auto& c : q->counted) who.push_back(c.principal);
+    j["approvals"] = {{"required", g.approvals}, {"met", q->met()}, {"counted", who},
+                      {"verdict", (q->met() ? "met: " : "missing: ") + q->summary()}};
+  }
   bool load = g.max_replication_lag || g.max_active_connections || g.throttle_query;
-  j["load"] = {{"verdict", load ? "not evaluated by this build" : "none configured"}};
+  if (!load) {
+    j["load"] = {{"verdict", "none configured"}};
+  } else if (!db) {
+    j["load"] = {{"verdict", "unknown without the database"}};
+  } else if (auto f = db->load_facts(g.max_replication_lag.has_value(), g.max_active_connections.has_value(), g.throttle_query); !f) {
+    j["load"] = {{"verdict", f.error().message}};
+  } else {
+    auto v = guards::check_load(g, *f);
+    j["load"] = {{"go", v.go}, {"verdict", v.go ? "go (" + std::to_string(f->standbys) + " standby(s))" : "wait: " + v.reason}};
+  }
   return j;
 }
 
@@ -80,6 +115,8 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
   std::optional<lint::Catalog> catalog;
   std::map<std::string, StepRecord> records;
   std::string db_note;
+  std::unique_ptr<PgDatabase> dbh;
+  bool state_schema = false;
   std::string url = getenv_or(loaded->project.url_env.c_str(), loaded->project.url);
   if (url.empty()) {
     db_note = "no database (" + loaded->project.url_env + " unset): statuses and sizes unknown";
@@ -87,10 +124,14 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
     db_note = "database unreachable: " + c.error().message;
   } else {
     catalog = std::move(*c);
-    if (auto db = open_database(loaded->project, "plan"); db)
-      if (auto exists = (*db)->schema_exists(); exists && *exists)
-        if (auto recs = (*db)->steps(plan.id); recs)
+    if (auto db = open_database(loaded->project, "plan"); db) {
+      dbh = std::move(*db);
+      if (auto exists = dbh->schema_exists(); exists && *exists) {
+        state_schema = true;
+        if (auto recs = dbh->steps(plan.id); recs)
           for (auto& r : *recs) records[r.step] = r;
+      }
+    }
   }
 
   lint::Summary summary;
@@ -137,7 +178,10 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
       steps.push_back(js);
     }
   }
-  auto guard_json = guards_now(guards);
+  // Approvals live in the state schema: without it there are none yet (and plan creates nothing).
+  auto guard_json = guards_now(loaded->project, plan, guards, dbh.get());
+  if (dbh && !state_schema && guards.approvals > 0)
+    guard_json["approvals"] = {{"required", guards.approvals}, {"met", false}, {"verdict", "missing: no approvals recorded yet"}};
   if (g.json) {
     print_json({{"ok", true}, {"exit", 0}, {"plan", plan.id}, {"digest", plan_digest(plan)}, {"database", db_note.empty() ? "ok" : db_note},
                 {"steps", steps}, {"guards", guard_json},

@@ -19,6 +19,9 @@ void print_event(const Global& g, const Event& e) {
   if (e.kind == "step.retrying") return info("  " + paint(g, "33", "retry") + " " + where + "  " + e.payload);
   if (e.kind == "phase.started") return info(paint(g, "1", e.phase));
   if (e.kind == "phase.completed" || e.kind == "phase.failed") return;
+  if (e.kind == "guard.wait") return info("  " + paint(g, "33", "wait") + " " + payload.value("reason", ""));
+  if (e.kind == "approval.requested") return;  // the guard.wait line above says it
+  if (e.kind == "guard.go") return info("  " + paint(g, "32", "go") + " " + payload.value("guard", "") + " after " + field("waited_ms") + " ms");
   std::string reason = payload.is_object() && payload.contains("reason") ? "  " + payload["reason"].get<std::string>() : "";
   info(paint(g, "1", e.kind) + (e.run_id ? " (run " + std::to_string(e.run_id) + ")" : "") + reason);
 }
@@ -35,6 +38,16 @@ int cmd_run(const Global& g, const RunArgs& args) {
     else std::cout << "no plans in " << loaded->project.plans_dir << "/; nothing to do (phasegate new NAME adds one)\n";
     return 0;
   }
+  RunOptions options;
+  if (args.wait) {
+    if (args.wait->empty()) {
+      options.wait = Millis::max();
+    } else {
+      auto d = parse_duration(*args.wait);
+      if (!d) return report(g, Error{Exit::invalid, "--wait: not a duration: \"" + *args.wait + "\" (write --wait=2h, or --wait alone to wait as long as it takes)"});
+      options.wait = *d;
+    }
+  }
   auto db = open_database(loaded->project, "run");
   if (!db) return report(g, db.error());
   auto& pg = **db;
@@ -48,7 +61,12 @@ int cmd_run(const Global& g, const RunArgs& args) {
   SystemClock clock;
   Executor executor(loaded->project, pg, pg, clock, actor, crash);
   executor.on_event([&](const Event& e) { print_event(g, e); });
-  RunOptions options;
+  BoostProcessRunner runner;
+  std::unique_ptr<SshSigner> signer;
+  if (loaded->project.approvals)
+    signer = std::make_unique<SshSigner>(runner, loaded->project.approvals->allowed_signers, loaded->project.root);
+  PgGuardProbe probe(pg, signer.get());
+  executor.set_guard_probe(&probe);
   if (args.phase != "all") options.phase = parse_phase(args.phase);
   options.release_commit = args.release_commit.empty() ? getenv_or("PHASEGATE_RELEASE_COMMIT") : args.release_commit;
 
@@ -57,7 +75,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
   for (const Plan* plan : plans) {
     if (options.release_commit.empty()) options.release_commit = plan->release_commit;
     PlanOutcome out = executor.run_plan(*plan, options);
-    results.push_back({{"plan", out.plan_id}, {"run", out.run_id}, {"status", run_status_name(out.status)},
+    results.push_back({{"plan", out.plan_id}, {"run", out.run_id}, {"status", run_status_name(out.status)}, {"blocked_by", out.blocked_by},
                        {"exit", static_cast<int>(out.exit)}, {"steps_applied", out.steps_applied}, {"message", out.message}});
     if (out.exit != Exit::ok) {
       exit = static_cast<int>(out.exit);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/output.hpp"
+#include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
 
 namespace phasegate::cli {
@@ -40,6 +41,20 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
     list.push_back({{"plan", st.plan_id}, {"state", st.state}, {"steps_total", st.steps_total}, {"steps_done", st.steps_done},
                     {"pending", st.pending}, {"contract_pending", st.contract_pending}, {"drift", drift},
                     {"run", st.run ? nlohmann::json(st.run->id) : nlohmann::json(nullptr)}});
+    // Who approved and what is missing, for plans that still have work to do (SPEC §3.2).
+    std::string approvals_line;
+    if (st.state != "applied" && merge_guards(loaded->project.guards, plan->guards).approvals > 0) {
+      auto q = *exists ? approval_quorum(loaded->project, *plan, pg, current_actor("").principal) : Result<guards::Quorum>{};
+      if (!*exists) q->needed = merge_guards(loaded->project.guards, plan->guards).approvals;
+      if (q) {
+        std::vector<std::string> who;
+        for (const auto& c : q->counted) who.push_back(c.principal);
+        list.back()["approvals"] = {{"needed", q->needed}, {"met", q->met()}, {"counted", who}};
+        approvals_line = std::string(q->met() ? "approved: " : "approvals missing: ") + q->summary();
+      } else {
+        approvals_line = "approvals: " + q.error().message;
+      }
+    }
     if (!g.json) {
       const char* colour = st.state == "applied" ? "32" : st.state == "drifted" || st.state == "failed" ? "31" : "33";
       std::cout << paint(g, colour, st.state) << "\t" << st.plan_id << "\t" << st.steps_done << "/" << st.steps_total << " steps";
@@ -47,6 +62,7 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
       if (!st.contract_pending.empty() && st.pending.empty()) std::cout << "\tcontract waits for its start";
       std::cout << "\n";
       for (const auto& d : st.drift) std::cout << "  " << paint(g, "31", "drift") << ": " << d.describe(plan->id) << "\n";
+      if (!approvals_line.empty()) std::cout << "  " << approvals_line << "\n";
     }
   }
   int exit = check && failing ? static_cast<int>(Exit::pending) : 0;

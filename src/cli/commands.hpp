@@ -18,6 +18,11 @@ struct RunArgs {
   std::string phase = "all";
   std::string principal;
   std::string release_commit;
+  std::optional<std::string> wait;  // --wait (empty string: no limit) / --wait=DUR
+};
+
+struct ApproveArgs {
+  std::string plan, key, principal, valid_for, comment;
 };
 
 int cmd_init(const Global& g, const std::string& name);
@@ -29,6 +34,9 @@ int cmd_log(const Global& g, const std::string& run);
 int cmd_window(const Global& g, const std::string& name, const std::string& at, bool next);
 int cmd_plan(const Global& g, const std::string& plan);
 int cmd_trace(const Global& g, const std::string& plan, const std::string& scratch_url);
+int cmd_approve(const Global& g, const ApproveArgs& args);
+int cmd_approvals(const Global& g, const std::string& plan, const std::string& initiator);
+int cmd_revoke(const Global& g, const std::string& plan, const std::string& key);
 int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db);
 
 }  // namespace phasegate::cli

@@ -38,6 +38,26 @@ int main(int argc, char** argv) {
   run->add_option("--as", run_args.principal, "principal starting the run (default: $PHASEGATE_PRINCIPAL)");
   run->add_option("--release-commit", run_args.release_commit, "commit master rollback reverts (default: $PHASEGATE_RELEASE_COMMIT)");
 
+  std::string wait_value;
+  auto* wait_opt = run->add_option("--wait", wait_value, "wait until the window opens / approvals arrive (optionally at most DUR: --wait=2h)")
+                       ->expected(0, 1);
+
+  cli::ApproveArgs approve_args;
+  auto* approve = app.add_subcommand("approve", "sign an approval of PLAN with your SSH key (ssh-keygen -Y sign)");
+  approve->add_option("PLAN", approve_args.plan, "plan id or file")->required();
+  approve->add_option("--key", approve_args.key, "your SSH private key (or .pub with the key in ssh-agent)")->required();
+  approve->add_option("--principal", approve_args.principal, "your principal in allowed_signers (default: found from the key)");
+  approve->add_option("--valid-for", approve_args.valid_for, "lifetime of the approval (default: approvals.valid_for; max 7d)");
+  approve->add_option("--comment", approve_args.comment, "a note kept with the approval");
+  std::string approvals_plan, approvals_as;
+  auto* approvals = app.add_subcommand("approvals", "list PLAN's approvals: which count toward the quorum and why others do not");
+  approvals->add_option("PLAN", approvals_plan, "plan id or file")->required();
+  approvals->add_option("--as", approvals_as, "the principal who will start the run (default: $PHASEGATE_PRINCIPAL)");
+  std::string revoke_plan, revoke_key;
+  auto* revoke = app.add_subcommand("revoke", "withdraw your approvals of PLAN (proved with your SSH key)");
+  revoke->add_option("PLAN", revoke_plan, "plan id or file")->required();
+  revoke->add_option("--key", revoke_key, "your SSH private key")->required();
+
   std::string plan;
   bool check = false;
   auto* status = app.add_subcommand("status", "applied / pending / running / drifted per plan");
@@ -85,7 +105,13 @@ int main(int argc, char** argv) {
     if (*init) return cli::cmd_init(g, name);
     if (*new_cmd) return cli::cmd_new(g, name);
     if (*validate) return cli::cmd_validate(g, plans);
-    if (*run) return cli::cmd_run(g, run_args);
+    if (*run) {
+      if (wait_opt->count() > 0) run_args.wait = wait_value;
+      return cli::cmd_run(g, run_args);
+    }
+    if (*approve) return cli::cmd_approve(g, approve_args);
+    if (*approvals) return cli::cmd_approvals(g, approvals_plan, approvals_as);
+    if (*revoke) return cli::cmd_revoke(g, revoke_plan, revoke_key);
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
     if (*window) return cli::cmd_window(g, window_name, window_at, window_next);

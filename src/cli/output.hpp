@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "phasegate/config.hpp"
+#include "phasegate/guards.hpp"
 #include "phasegate/pg.hpp"
 
 namespace phasegate::cli {
@@ -26,6 +27,9 @@ Result<const Plan*> select_plan(const Loaded& loaded, const std::string& arg);
 // The plans named by `args` (ids or files), or every plan in order when `args` is empty.
 Result<std::vector<const Plan*>> select_plans(const Loaded& loaded, const std::vector<std::string>& args);
 Result<std::unique_ptr<PgDatabase>> open_database(const Project& project, const std::string& purpose);
+
+// The approval quorum of `plan` now (SPEC §3.2), signatures verified with ssh-keygen (cmd_approve.cpp).
+Result<guards::Quorum> approval_quorum(const Project& project, const Plan& plan, PgDatabase& db, const std::string& initiator);
 
 void print_json(const nlohmann::json& j);
 void print_diagnostics(const Global& g, const Diagnostics& diags);

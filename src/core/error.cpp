@@ -18,3 +18,15 @@ const char* exit_name(Exit code) {
 }
 
 }  // namespace phasegate
+
+#include "phasegate/ports.hpp"
+
+namespace phasegate {
+
+std::string ProcessResult::describe() const {
+  std::string s = signal ? "killed by signal " + std::to_string(signal) : "exit " + std::to_string(exit_code);
+  if (timed_out) s += " after its timeout";
+  return s + " (" + format_duration(elapsed) + ")";
+}
+
+}  // namespace phasegate

@@ -1,6 +1,7 @@
 // Drives one plan's run through the transition table: phases in order, steps in order, each step
 // either atomically with its completion record or (CONCURRENTLY & co) with intent recorded first.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -23,6 +24,11 @@ struct Executor::Context {
   RunRecord run;
   std::map<std::string, StepRecord> records;
   int applied = 0;
+  // Guard waiting: the guard currently saying wait (verdict changes are events) and the --wait deadline.
+  std::string waiting_on;
+  TimePoint wait_since{};
+  std::optional<TimePoint> wait_deadline;
+  std::string blocked_by;
 };
 
 Executor::Executor(const Project& project, StateStore& store, Target& target, Clock& clock, Actor actor, CrashPoint crash)
@@ -83,6 +89,120 @@ std::optional<std::string> Executor::contract_gate_closed(Context& cx, const Pha
   return "the contract phase starts " + format_duration(delay) + " after migrate finished; to start it now: " + how;
 }
 
+namespace {
+std::string describe(const Blocker& b) {
+  char age[32];
+  std::snprintf(age, sizeof age, "%.1fs", b.transaction_age_s);
+  std::string q = b.query.size() > 120 ? b.query.substr(0, 117) + "..." : b.query;
+  return "pid " + std::to_string(b.pid) + " (user " + b.user + ", application '" + b.application + "', " + b.state +
+         (b.transaction_age_s > 0 ? ", transaction open " + std::string(age) : "") + "): " + q;
+}
+
+json blockers_json(const std::vector<Blocker>& bs) {
+  json out = json::array();
+  for (const auto& b : bs)
+    out.push_back({{"pid", b.pid}, {"user", b.user}, {"application", b.application}, {"state", b.state},
+                   {"query", b.query}, {"transaction_age_s", b.transaction_age_s}});
+  return out;
+}
+
+constexpr Millis kLongestSleep{5 * 60'000};  // re-evaluate a waiting guard at least this often
+constexpr Millis kApprovalPoll{30'000};
+}  // namespace
+
+// The verdict of every guard that applies at this point, first "wait" wins: the window (before the run,
+// before each phase, and before each step when overrun = "finish-step"), approvals (before the run), load
+// (before each step).
+Result<guards::Verdict> Executor::verdict(Context& cx, Gate at) {
+  const TimePoint now = clock_.now();
+  std::vector<const Window*> windows;
+  bool finish_step = false;
+  for (const auto& name : cx.guards.windows) {
+    auto it = project_.windows.find(name);
+    if (it == project_.windows.end()) return fail(Exit::invalid, "unknown window \"" + name + "\"");
+    windows.push_back(&it->second);
+    finish_step = finish_step || it->second.overrun == "finish-step";
+  }
+  if (!windows.empty() && (at != Gate::step || finish_step)) {
+    auto w = guards::evaluate_any(windows, now);
+    if (!w) return std::unexpected(w.error());
+    if (!w->open) {
+      std::string when = w->next_open ? "; it opens " + guards::rfc3339(*w->next_open) + " (" +
+                                            guards::local_time(w->timezone, *w->next_open) + ")"
+                                      : "; it does not open within a year";
+      return guards::Verdict{false, "window", "window " + join(cx.guards.windows, ", ") + " is closed: " + w->reason + when,
+                             w->next_open};
+    }
+  }
+  if (at == Gate::run && cx.guards.approvals > 0) {
+    if (!probe_) return fail(Exit::internal, "approvals are required but no guard probe was given (a bug)");
+    auto target = probe_->target_id();
+    if (!target) return std::unexpected(target.error());
+    auto records = probe_->approvals(cx.plan.id);
+    if (!records) return std::unexpected(records.error());
+    guards::QuorumQuestion q{cx.guards.approvals, cx.plan.id, cx.digest, *target, actor_.principal,
+                             project_.approvals && project_.approvals->allow_initiator, now};
+    auto quorum = guards::count_approvals(q, *records);
+    if (!quorum.met())
+      return guards::Verdict{false, "approvals",
+                             "plan " + cx.plan.id + " has " + quorum.summary() + "; each approver runs: phasegate approve " +
+                                 cx.plan.id + " --key ~/.ssh/id_ed25519",
+                             std::nullopt};
+  }
+  if (at == Gate::step && (cx.guards.max_replication_lag || cx.guards.max_active_connections || cx.guards.throttle_query)) {
+    if (!probe_) return fail(Exit::internal, "load guards are configured but no guard probe was given (a bug)");
+    auto load = probe_->load(cx.guards.max_replication_lag.has_value(), cx.guards.max_active_connections.has_value(),
+                             cx.guards.throttle_query);
+    if (!load) return std::unexpected(load.error());
+    return guards::check_load(cx.guards, *load);
+  }
+  return guards::Verdict{};
+}
+
+// Waits out a guard (SPEC §3): a closed window or missing approvals exit 75 at once unless --wait was
+// given; load always waits with backoff (bounded by --wait=DUR). guard.wait / guard.go mark each change.
+Result<void> Executor::guard_gate(Context& cx, Gate at) {
+  Millis backoff{1000};
+  const std::string phase = cx.run.phase;
+  for (;;) {
+    auto v = verdict(cx, at);
+    if (!v) return std::unexpected(v.error());
+    const TimePoint now = clock_.now();
+    if (v->go) {
+      if (!cx.waiting_on.empty()) {
+        auto waited = std::chrono::duration_cast<Millis>(now - cx.wait_since).count();
+        if (auto r = emit(cx, "guard.go", phase, "", json{{"guard", cx.waiting_on}, {"waited_ms", waited}}.dump()); !r) return r;
+        cx.waiting_on.clear();
+      }
+      return {};
+    }
+    const bool may_wait = cx.options.wait.has_value() || v->guard == "replication_lag" ||
+                          v->guard == "active_connections" || v->guard == "throttle_query";
+    if (v->guard != cx.waiting_on) {
+      json payload{{"guard", v->guard}, {"reason", v->reason}, {"waiting", may_wait}};
+      if (v->retry_at) payload["retry_at"] = guards::rfc3339(*v->retry_at);
+      if (auto r = emit(cx, "guard.wait", phase, "", payload.dump()); !r) return r;
+      if (v->guard == "approvals")
+        if (auto r = emit(cx, "approval.requested", phase, "", json{{"reason", v->reason}, {"needed", cx.guards.approvals}}.dump()); !r)
+          return r;
+      if (cx.waiting_on.empty()) cx.wait_since = now;
+      cx.waiting_on = v->guard;
+    }
+    cx.blocked_by = v->guard;
+    if (!may_wait) return fail(Exit::blocked, v->reason + ". Nothing was changed; retry later, or add --wait to wait for it");
+    if (!cx.wait_deadline && cx.options.wait && *cx.options.wait != Millis::max()) cx.wait_deadline = now + *cx.options.wait;
+    if (cx.wait_deadline && now >= *cx.wait_deadline)
+      return fail(Exit::blocked, v->reason + ". Gave up after waiting " + format_duration(*cx.options.wait) + " (--wait)");
+    Millis sleep = v->retry_at ? std::chrono::ceil<Millis>(*v->retry_at - now)
+                   : v->guard == "approvals" ? kApprovalPoll
+                                             : backoff;
+    if (v->guard != "window" && v->guard != "approvals") backoff = std::min(backoff * 2, Millis(30'000));
+    sleep = std::clamp(sleep, Millis(1), kLongestSleep);
+    if (cx.wait_deadline) sleep = std::min(sleep, std::chrono::ceil<Millis>(*cx.wait_deadline - now));
+    clock_.sleep_for(std::max(sleep, Millis(1)));
+  }
+}
+
 // The same analysis as `phasegate lint`: error-level findings in steps not yet applied refuse the run
 // (exit 3) before anything is touched; applied steps never block later runs.
 std::optional<Error> Executor::lint_pending(const Plan& plan, const std::vector<StepRecord>& records) {
@@ -119,7 +239,7 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
       return failed(Error{Exit::invalid, "plan " + plan.id + ", step \"" + s->name +
                                              "\": backfill and command steps are not supported by this build yet; nothing was run"});
   if (auto refused = lint_pending(plan, *recs)) return failed(*refused);
-  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0};
+  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}};
   for (const auto& r : *recs) cx.records[r.step] = r;
   if (options.phase) {
     for (Phase p : kPhases) {
@@ -138,9 +258,14 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     out.message = "plan " + plan.id + " is already applied";
     return out;
   }
-  if (*open) {
-    cx.run = **open;
-  } else {
+  if (*open) cx.run = **open;
+  if (auto g = guard_gate(cx, Gate::run); !g) {
+    out.run_id = cx.run.id;
+    out.status = cx.run.status;
+    out.blocked_by = cx.blocked_by;
+    return failed(g.error());  // nothing was created or changed
+  }
+  if (!*open) {
     auto created = store_.create_run(plan.id, cx.digest, actor_, options.release_commit);
     if (!created) return failed(created.error());
     cx.run = *created;
@@ -166,9 +291,19 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
         return out;
       }
     }
+    if (auto g = guard_gate(cx, Gate::phase); !g) {
+      (void)transition(cx, RunTrigger::guard_wait, json{{"guard", cx.blocked_by}, {"reason", g.error().message}}.dump());
+      out.status = cx.run.status;
+      out.steps_applied = cx.applied;
+      out.blocked_by = cx.blocked_by;
+      return failed(g.error());
+    }
     if (auto r = run_phase(cx, spec); !r) {
       Error e = r.error();
-      RunTrigger trig = e.code == Exit::blocked ? RunTrigger::lock_exhausted : RunTrigger::step_failed;
+      RunTrigger trig = e.code != Exit::blocked ? RunTrigger::step_failed
+                        : e.sqlstate == "55P03"  ? RunTrigger::lock_exhausted
+                                                 : RunTrigger::guard_wait;
+      if (e.code == Exit::blocked) out.blocked_by = e.sqlstate == "55P03" ? "lock" : cx.blocked_by;
       cx.run.error = e.message;
       (void)transition(cx, trig, json{{"error", e.message}, {"sqlstate", e.sqlstate}}.dump());
       if (trig == RunTrigger::step_failed) (void)store_.mark_plan(plan.id, cx.digest, "failed");
@@ -200,8 +335,10 @@ Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
   crash("phase-start:" + phase);
   for (const auto& step : spec.steps) {
     if (cx.records[step.name].status == StepStatus::completed) continue;
+    if (auto g = guard_gate(cx, Gate::step); !g) return g;  // finish-step / load: pause before this step
     if (auto r = run_step(cx, step); !r) {
-      (void)emit(cx, "phase.failed", phase, step.name, json{{"error", r.error().message}}.dump());
+      if (r.error().code != Exit::blocked)
+        (void)emit(cx, "phase.failed", phase, step.name, json{{"error", r.error().message}}.dump());
       return r;
     }
   }
@@ -256,21 +393,43 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
 }
 
 Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt) {
-  std::minstd_rand jitter(static_cast<unsigned>(cx.run.id * 7919 + step.ordinal));
+  // Seeded per process: runners against different databases must not retry in lockstep.
+  std::minstd_rand jitter(std::random_device{}() ^ static_cast<unsigned>(cx.run.id * 7919 + step.ordinal));
+  const std::string phase = phase_name(step.phase);
+  bool cancelled = false;
   for (int n = 0;; ++n) {
     auto r = attempt();
     if (r || r.error().sqlstate != "55P03") return r;
-    if (n >= cx.guards.lock_retries)
+    auto blockers = target_.last_blockers();
+    if (n >= cx.guards.lock_retries) {
+      if (cx.guards.cancel_blockers && !cancelled && !blockers.empty()) {
+        cancelled = true;  // once: then one more attempt
+        std::vector<int> pids;
+        for (const auto& b : blockers) pids.push_back(b.pid);
+        auto sent = target_.cancel_backends(pids);
+        (void)emit(cx, "step.retrying", phase, step.name,
+                   json{{"attempt", n + 1}, {"reason", "cancel_blockers"}, {"blockers", blockers_json(blockers)},
+                        {"cancelled", sent ? *sent : 0}, {"error", sent ? "" : sent.error().message}}.dump());
+        clock_.sleep_for(Millis(100));  // the cancelled transactions roll back and release their locks
+        continue;
+      }
+      std::vector<std::string> who;
+      for (const auto& b : blockers) who.push_back(describe(b));
       return fail(Exit::blocked, "plan " + cx.plan.id + ", step \"" + step.name + "\": lock_timeout (" +
                                      format_duration(step.lock_timeout.value_or(cx.guards.lock_timeout)) + ") hit " +
-                                     std::to_string(n + 1) + " times; nothing was applied. Retry later",
+                                     std::to_string(n + 1) + " times" +
+                                     (who.empty() ? "" : "; blocked by " + join(who, "; ")) +
+                                     "; nothing was applied. Retry later" +
+                                     (cx.guards.cancel_blockers || cancelled ? "" : ", or set cancel_blockers = true"),
                   "55P03");
+    }
     // Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^n)].
     long long cap = std::min<long long>(cx.guards.lock_retry_backoff.max.count(),
                                         cx.guards.lock_retry_backoff.initial.count() << std::min(n, 20));
     Millis wait(cap > 0 ? std::uniform_int_distribution<long long>(0, cap)(jitter) : 0);
-    (void)emit(cx, "step.retrying", phase_name(step.phase), step.name,
-               json{{"attempt", n + 1}, {"wait_ms", wait.count()}, {"error", r.error().message}}.dump());
+    (void)emit(cx, "step.retrying", phase, step.name,
+               json{{"attempt", n + 1}, {"wait_ms", wait.count()}, {"error", r.error().message},
+                    {"blockers", blockers_json(blockers)}}.dump());
     clock_.sleep_for(wait);
   }
 }

@@ -17,6 +17,7 @@ constexpr RunTransition kRunTransitions[] = {
     {S::running, T::phase_limit, S::waiting, "run.blocked"},
     {S::running, T::gate_closed, S::waiting, "run.blocked"},
     {S::running, T::lock_exhausted, S::blocked, "run.blocked"},
+    {S::running, T::guard_wait, S::blocked, "run.blocked"},  // window closed mid-run, or --wait ran out
     {S::running, T::step_failed, S::failed, "run.failed"},
     {S::running, T::all_done, S::completed, "run.completed"},
     {S::created, T::abort, S::aborted, "run.aborted"},
@@ -70,6 +71,7 @@ const char* trigger_name(RunTrigger t) {
     case T::phase_limit: return "phase_limit";
     case T::gate_closed: return "gate_closed";
     case T::lock_exhausted: return "lock_exhausted";
+    case T::guard_wait: return "guard_wait";
     case T::step_failed: return "step_failed";
     case T::all_done: return "all_done";
     case T::abort: return "abort";

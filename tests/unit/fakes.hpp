@@ -87,6 +87,18 @@ class FakeDatabase final : public StateStore, public Target {
   Result<IndexState> index_state(const std::string&, const std::string& name) override {
     return indexes.count(name) ? indexes[name] : IndexState::absent;
   }
+  std::vector<Blocker> last_blockers() override { return lock_timed_out ? blockers : std::vector<Blocker>{}; }
+  Result<int> cancel_backends(const std::vector<int>& pids) override {
+    cancelled.insert(cancelled.end(), pids.begin(), pids.end());
+    if (cancel_frees_locks)
+      for (auto& [sql, n] : lock_timeouts) n = 0;
+    return static_cast<int>(pids.size());
+  }
+  std::vector<Blocker> blockers;  // reported after a lock timeout
+  std::vector<int> cancelled;
+  bool cancel_frees_locks = true;
+  bool lock_timed_out = false;
+  std::function<void(const std::string&)> on_apply;  // called on every attempt (e.g. to advance a clock)
   std::vector<std::string> kinds() const {
     std::vector<std::string> out;
     for (const auto& e : events_) out.push_back(e.kind);
@@ -95,13 +107,36 @@ class FakeDatabase final : public StateStore, public Target {
 
  private:
   Result<void> attempt(const std::string& sql) {
+    lock_timed_out = false;
+    if (on_apply) on_apply(sql);
     if (lock_timeouts[sql] > 0) {
+      lock_timed_out = true;
       --lock_timeouts[sql];
       return fail(Exit::failed, "canceling statement due to lock timeout", "55P03");
     }
     if (failing.count(sql)) return fail(Exit::failed, "boom", "XX000");
     return {};
   }
+};
+
+// Guard facts on demand: a queue of load snapshots (the last one repeats), stored approvals, the target.
+class FakeGuardProbe final : public GuardProbe {
+ public:
+  std::vector<LoadFacts> loads{LoadFacts{}};
+  std::vector<ApprovalRecord> records;
+  std::string target = "7000000000000000001/app";
+  int load_calls = 0;
+  Result<LoadFacts> load(bool, bool, const std::optional<std::string>&) override {
+    auto i = std::min<size_t>(static_cast<size_t>(load_calls++), loads.size() - 1);
+    return loads[i];
+  }
+  Result<std::vector<ApprovalRecord>> approvals(const std::string& plan_id) override {
+    std::vector<ApprovalRecord> out;
+    for (const auto& a : records)
+      if (a.plan_id == plan_id) out.push_back(a);
+    return out;
+  }
+  Result<std::string> target_id() override { return target; }
 };
 
 // A plan built in code: each step is {phase, name, sql}.

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/pg/errors.hpp"
+#include "adapters/pg/impl.hpp"
 #include "adapters/pg/schema.hpp"
 #include "phasegate/pg.hpp"
 #include "phasegate/text.hpp"
@@ -13,24 +14,6 @@ namespace phasegate {
 using pg::clean_message;
 using pg::guarded;
 
-namespace {
-// Advisory lock keys (two-int form): classid says what, objid says which state schema.
-constexpr int kRunLockClass = 1347900487;     // one runner per target database
-constexpr int kSchemaLockClass = 1347900489;  // serializes schema creation and upgrades
-
-long long to_ms(TimePoint t) { return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count(); }
-std::optional<TimePoint> from_ms(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return TimePoint(Millis(f.as<long long>()));
-}
-std::string ms_text(std::optional<TimePoint> t) { return t ? std::to_string(to_ms(*t)) : "-1"; }
-
-std::string timeouts_sql(const Timeouts& t, bool local) {
-  std::string set = local ? "SET LOCAL " : "SET ";
-  return set + "lock_timeout = '" + std::to_string(t.lock_timeout.count()) + "ms'; " + set + "statement_timeout = '" +
-         std::to_string(t.statement_timeout.count()) + "ms'";
-}
-}  // namespace
 
 std::string event_hash_suffix(const std::string& kind, long long at_ms, int64_t run_id, const std::string& plan_id,
                               const std::string& phase, const std::string& step, const Actor& actor,
@@ -47,55 +30,6 @@ std::string event_hash(const std::string& prev_hash, const std::string& kind, lo
   return sha256_hex(prev_hash + event_hash_suffix(kind, at_ms, run_id, plan_id, phase, step, actor, payload));
 }
 
-struct PgDatabase::Impl {
-  std::unique_ptr<pqxx::connection> conn;
-  std::string schema;  // already a valid lowercase identifier (checked by the loader)
-  Actor actor;
-  CrashPoint crash;
-
-  std::string t(const char* table) const { return schema + "." + table; }
-
-  // The bookkeeping statements run twice per step: prepared once per connection (see prepare()).
-  void prepare() {
-    conn->prepare("pg_save_step",
-        "INSERT INTO " + t("steps") +
-            " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error)"
-            " VALUES ($1, $2, $3, $4::int, $5, $6::int, $7, NULLIF($8::bigint, 0), NULLIF($9, ''),"
-            " CASE WHEN $10::bigint < 0 THEN NULL ELSE to_timestamp($10::bigint / 1000.0) END,"
-            " CASE WHEN $11::bigint < 0 THEN NULL ELSE to_timestamp($11::bigint / 1000.0) END, NULLIF($12, ''))"
-            " ON CONFLICT (plan_id, step) DO UPDATE SET phase = EXCLUDED.phase, ordinal = EXCLUDED.ordinal,"
-            " status = EXCLUDED.status, attempts = EXCLUDED.attempts, checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,"
-            " applied_by = EXCLUDED.applied_by, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
-            " error = EXCLUDED.error");
-    // One statement appends an event: FOR UPDATE on the head row serializes appenders and, in READ COMMITTED,
-    // returns the newest committed head after a wait; the hash is sha256(prev_hash || $13) as in event_hash().
-    conn->prepare("pg_event_append",
-        "WITH h AS (SELECT hash FROM " + t("event_head") + " WHERE id = 1 FOR UPDATE),"
-        " n AS (SELECT h.hash AS prev, encode(sha256(convert_to(h.hash || $11, 'UTF8')), 'hex') AS hash FROM h),"
-        " ins AS (INSERT INTO " + t("events") +
-            " (at, at_ms, run_id, plan_id, phase, step, kind, principal, os_user, host, payload, prev_hash, hash)"
-            " SELECT to_timestamp($1::bigint / 1000.0), $1::bigint, NULLIF($2::bigint, 0), NULLIF($3, ''),"
-            " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, n.prev, n.hash FROM n)"
-        " UPDATE " + t("event_head") + " SET hash = n.hash FROM n WHERE id = 1");
-    prepared = true;
-  }
-  bool prepared = false;
-
-  void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
-    if (!prepared) prepare();
-    w.exec_prepared("pg_save_step", s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts,
-                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error);
-  }
-
-  void append_event_in(pqxx::transaction_base& w, const Event& e) {
-    if (!prepared) prepare();
-    long long at = to_ms(e.at);
-    std::string payload = e.payload.empty() ? "{}" : e.payload;
-    w.exec_prepared("pg_event_append", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user,
-                    actor.host, payload, event_hash_suffix(e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, payload));
-  }
-};
-
 PgDatabase::PgDatabase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PgDatabase::~PgDatabase() = default;
 
@@ -109,6 +43,7 @@ Result<std::unique_ptr<PgDatabase>> PgDatabase::connect(const std::string& url, 
       return fail(Exit::invalid, "cannot connect to the database: " + clean_message(e.what()));
     }
     impl->schema = schema;
+    impl->url = url;
     pqxx::nontransaction n(*impl->conn);
     n.exec("SET application_name = " + n.quote(application_name.substr(0, 63)));
     // A runner killed with -9 leaves its backend (and our advisory lock) behind until the server notices
@@ -297,6 +232,8 @@ Result<bool> PgDatabase::check(const std::string& sql, const Timeouts& t) {
 
 Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts& t,
                                           const std::function<Completion()>& completion) {
+  impl_->last_blockers.clear();
+  BlockerWatch watch(impl_->url, impl_->conn->backendpid(), watch_delay(t), impl_->last_blockers);
   return guarded([&]() -> Result<void> {
     pqxx::work w(*impl_->conn);
     // One round trip: the timeouts, the step, and lifting statement_timeout for our bookkeeping after it.
@@ -311,18 +248,34 @@ Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts
 }
 
 Result<void> PgDatabase::apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) {
-  auto r = guarded([&]() -> Result<void> {
-    pqxx::nontransaction n(*impl_->conn);
-    n.exec(timeouts_sql(t, false));
-    for (const auto& s : statements) n.exec(s);
-    return {};
-  });
+  impl_->last_blockers.clear();
+  auto r = [&] {
+    BlockerWatch watch(impl_->url, impl_->conn->backendpid(), watch_delay(t), impl_->last_blockers);
+    return guarded([&]() -> Result<void> {
+      pqxx::nontransaction n(*impl_->conn);
+      n.exec(timeouts_sql(t, false));
+      for (const auto& s : statements) n.exec(s);
+      return {};
+    });
+  }();
   (void)guarded([&]() -> Result<void> {
     pqxx::nontransaction n(*impl_->conn);
     n.exec("RESET lock_timeout; RESET statement_timeout");
     return {};
   });
   return r;
+}
+
+std::vector<Blocker> PgDatabase::last_blockers() { return impl_->last_blockers; }
+
+Result<int> PgDatabase::cancel_backends(const std::vector<int>& pids) {
+  return guarded([&]() -> Result<int> {
+    pqxx::nontransaction n(*impl_->conn);
+    int sent = 0;
+    for (int pid : pids)
+      if (n.exec_params("SELECT pg_cancel_backend($1)", pid)[0][0].as<bool>()) ++sent;
+    return sent;
+  });
 }
 
 Result<IndexState> PgDatabase::index_state(const std::string& schema, const std::string& name) {

@@ -1,0 +1,132 @@
+// Facts for the guards from the target database: load (SPEC §3.4), the target's identity and stored
+// approvals (§3.2), and the blocker watch that names who held the lock a step waited for (§3.3).
+#include "adapters/pg/errors.hpp"
+#include "adapters/pg/impl.hpp"
+
+namespace phasegate {
+
+using pg::guarded;
+
+BlockerWatch::BlockerWatch(const std::string& url, int backend_pid, Millis delay, std::vector<Blocker>& sink) {
+  thread_ = std::thread([this, url, backend_pid, delay, &sink] {
+    std::unique_lock lk(m_);
+    if (cv_.wait_for(lk, delay, [&] { return done_; })) return;
+    try {
+      lk.unlock();
+      pqxx::connection conn(url);
+      pqxx::nontransaction n(conn);
+      n.exec("SET application_name = 'phasegate-blocker-watch'");
+      for (;;) {
+        auto rows = n.exec_params(
+            "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), coalesce(a.state, ''),"
+            " left(coalesce(a.query, ''), 300), coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8"
+            " FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
+            backend_pid);
+        std::vector<Blocker> seen;
+        for (const auto& r : rows)
+          seen.push_back({r[0].as<int>(), r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), r[5].as<double>()});
+        lk.lock();
+        if (!seen.empty()) sink = std::move(seen);
+        if (cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return done_; })) return;
+        lk.unlock();
+      }
+    } catch (const std::exception&) {
+      // Naming blockers is best effort: a failed sample never fails the step.
+    }
+  });
+}
+
+BlockerWatch::~BlockerWatch() {
+  {
+    std::lock_guard lk(m_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Result<LoadFacts> PgDatabase::load_facts(bool lag, bool connections, const std::optional<std::string>& throttle_query) {
+  return guarded([&]() -> Result<LoadFacts> {
+    LoadFacts f;
+    {
+      pqxx::nontransaction n(*impl_->conn);
+      if (lag) {
+        // replay_lag is NULL once a standby has caught up and WAL is idle: that is no lag.
+        auto r = n.exec(
+            "SELECT count(*)::int, coalesce(max(extract(epoch FROM greatest(write_lag, flush_lag, replay_lag)) * 1000), 0)::bigint"
+            " FROM pg_stat_replication");
+        f.standbys = r[0][0].as<int>();
+        if (f.standbys > 0) f.replication_lag = Millis(r[0][1].as<long long>());
+      }
+      if (connections)
+        f.active_connections = n.exec("SELECT count(*)::int FROM pg_stat_activity WHERE state = 'active'"
+                                      " AND backend_type = 'client backend' AND pid <> pg_backend_pid()")[0][0].as<int>();
+    }
+    if (throttle_query) {
+      auto r = check(*throttle_query, Timeouts{Millis(1000), Millis(5000)});
+      if (!r) return fail(Exit::failed, "throttle_query failed: " + r.error().message, r.error().sqlstate);
+      f.throttle = *r;
+    }
+    return f;
+  });
+}
+
+Result<std::string> PgDatabase::target_id() {
+  return guarded([&]() -> Result<std::string> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec("SELECT (SELECT system_identifier FROM pg_control_system())::text || '/' || current_database()");
+    return std::string(r[0][0].c_str());
+  });
+}
+
+Result<std::vector<ApprovalRecord>> PgDatabase::approval_rows(const std::string& plan_id) {
+  return guarded([&]() -> Result<std::vector<ApprovalRecord>> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto rows = n.exec_params("SELECT approval_id, plan_id, principal, document, signature, coalesce(comment, ''),"
+                              " (extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM revoked_at) * 1000)::bigint"
+                              " FROM " + impl_->t("approvals") + " WHERE plan_id = $1 ORDER BY approval_id",
+                              plan_id);
+    std::vector<ApprovalRecord> out;
+    for (const auto& r : rows) {
+      ApprovalRecord a;
+      a.id = r[0].as<int64_t>();
+      a.plan_id = r[1].c_str();
+      a.principal = r[2].c_str();
+      a.document = r[3].c_str();
+      a.signature = r[4].c_str();
+      a.comment = r[5].c_str();
+      a.created_at = from_ms(r[6]).value_or(TimePoint{});
+      a.revoked_at = from_ms(r[7]);
+      out.push_back(std::move(a));
+    }
+    return out;
+  });
+}
+
+Result<int64_t> PgDatabase::insert_approval(const std::string& plan_id, const std::string& digest, const std::string& target,
+                                            const std::string& principal, const std::string& document,
+                                            const std::string& signature, TimePoint expires, const std::string& comment) {
+  return guarded([&]() -> Result<int64_t> {
+    pqxx::work w(*impl_->conn);
+    auto r = w.exec_params("INSERT INTO " + impl_->t("approvals") +
+                               " (plan_id, digest, target, principal, document, signature, expires_at, comment)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::bigint / 1000.0), NULLIF($8, ''))"
+                               " RETURNING approval_id",
+                           plan_id, digest, target, principal, document, signature, to_ms(expires), comment);
+    w.commit();
+    return r[0][0].as<int64_t>();
+  });
+}
+
+Result<int> PgDatabase::revoke_approvals(const std::string& plan_id, const std::string& principal) {
+  return guarded([&]() -> Result<int> {
+    pqxx::work w(*impl_->conn);
+    auto r = w.exec_params("UPDATE " + impl_->t("approvals") +
+                               " SET revoked_at = now() WHERE plan_id = $1 AND principal = $2 AND revoked_at IS NULL",
+                           plan_id, principal);
+    w.commit();
+    return static_cast<int>(r.affected_rows());
+  });
+}
+
+}  // namespace phasegate

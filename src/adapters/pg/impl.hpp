@@ -1,0 +1,110 @@
+#pragma once
+// PgDatabase's private state and helpers, shared by the translation units of src/adapters/pg.
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "phasegate/pg.hpp"
+
+namespace phasegate {
+
+namespace pg {
+// Advisory lock keys (two-int form): classid says what, objid says which state schema.
+constexpr int kRunLockClass = 1347900487;     // one runner per target database
+constexpr int kSchemaLockClass = 1347900489;  // serializes schema creation and upgrades
+
+inline long long to_ms(TimePoint t) { return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count(); }
+inline std::optional<TimePoint> from_ms(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return TimePoint(Millis(f.as<long long>()));
+}
+inline std::string ms_text(std::optional<TimePoint> t) { return t ? std::to_string(to_ms(*t)) : "-1"; }
+
+// When the blocker watch starts sampling: half the lock timeout, between 20 ms and 1 s.
+inline Millis watch_delay(const Timeouts& t) { return std::clamp(t.lock_timeout / 2, Millis(20), Millis(1000)); }
+
+inline std::string timeouts_sql(const Timeouts& t, bool local) {
+  std::string set = local ? "SET LOCAL " : "SET ";
+  return set + "lock_timeout = '" + std::to_string(t.lock_timeout.count()) + "ms'; " + set + "statement_timeout = '" +
+         std::to_string(t.statement_timeout.count()) + "ms'";
+}
+}  // namespace pg
+
+using pg::from_ms;
+using pg::kRunLockClass;
+using pg::kSchemaLockClass;
+using pg::ms_text;
+using pg::timeouts_sql;
+using pg::watch_delay;
+using pg::to_ms;
+
+// While a step's statement runs, samples pg_blocking_pids(our backend) from a second session, so a lock
+// timeout can name who blocked us (SPEC §3.3). Nothing is sampled before `delay`: fast steps cost a thread
+// start and no query. Implemented in guards.cpp.
+class BlockerWatch {
+ public:
+  BlockerWatch(const std::string& url, int backend_pid, Millis delay, std::vector<Blocker>& sink);
+  ~BlockerWatch();  // stops and joins
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+struct PgDatabase::Impl {
+  std::string url;
+  std::vector<Blocker> last_blockers;  // sampled during the latest apply_*
+  std::unique_ptr<pqxx::connection> conn;
+  std::string schema;  // already a valid lowercase identifier (checked by the loader)
+  Actor actor;
+  CrashPoint crash;
+
+  std::string t(const char* table) const { return schema + "." + table; }
+
+  // The bookkeeping statements run twice per step: prepared once per connection (see prepare()).
+  void prepare() {
+    conn->prepare("pg_save_step",
+        "INSERT INTO " + t("steps") +
+            " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error)"
+            " VALUES ($1, $2, $3, $4::int, $5, $6::int, $7, NULLIF($8::bigint, 0), NULLIF($9, ''),"
+            " CASE WHEN $10::bigint < 0 THEN NULL ELSE to_timestamp($10::bigint / 1000.0) END,"
+            " CASE WHEN $11::bigint < 0 THEN NULL ELSE to_timestamp($11::bigint / 1000.0) END, NULLIF($12, ''))"
+            " ON CONFLICT (plan_id, step) DO UPDATE SET phase = EXCLUDED.phase, ordinal = EXCLUDED.ordinal,"
+            " status = EXCLUDED.status, attempts = EXCLUDED.attempts, checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,"
+            " applied_by = EXCLUDED.applied_by, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
+            " error = EXCLUDED.error");
+    // One statement appends an event: FOR UPDATE on the head row serializes appenders and, in READ COMMITTED,
+    // returns the newest committed head after a wait; the hash is sha256(prev_hash || $13) as in event_hash().
+    conn->prepare("pg_event_append",
+        "WITH h AS (SELECT hash FROM " + t("event_head") + " WHERE id = 1 FOR UPDATE),"
+        " n AS (SELECT h.hash AS prev, encode(sha256(convert_to(h.hash || $11, 'UTF8')), 'hex') AS hash FROM h),"
+        " ins AS (INSERT INTO " + t("events") +
+            " (at, at_ms, run_id, plan_id, phase, step, kind, principal, os_user, host, payload, prev_hash, hash)"
+            " SELECT to_timestamp($1::bigint / 1000.0), $1::bigint, NULLIF($2::bigint, 0), NULLIF($3, ''),"
+            " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, n.prev, n.hash FROM n)"
+        " UPDATE " + t("event_head") + " SET hash = n.hash FROM n WHERE id = 1");
+    prepared = true;
+  }
+  bool prepared = false;
+
+  void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
+    if (!prepared) prepare();
+    w.exec_prepared("pg_save_step", s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts,
+                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error);
+  }
+
+  void append_event_in(pqxx::transaction_base& w, const Event& e) {
+    if (!prepared) prepare();
+    long long at = to_ms(e.at);
+    std::string payload = e.payload.empty() ? "{}" : e.payload;
+    w.exec_prepared("pg_event_append", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user,
+                    actor.host, payload, event_hash_suffix(e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, payload));
+  }
+};
+
+}  // namespace phasegate
