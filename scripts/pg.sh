@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL cluster: initdb in a temp dir, a free port on 127.0.0.1, its own socket dir,
 # run as the postgres user when invoked as root.
 #   eval "$(scripts/pg.sh start)"   # exports PHASEGATE_PG_DIR and PHASEGATE_TEST_URL (a libpq conninfo)
+#   eval "$(scripts/pg.sh replica)" # a streaming standby of it: PHASEGATE_REPLICA_DIR, PHASEGATE_REPLICA_URL
 #   scripts/pg.sh stop [DIR]        # DIR defaults to $PHASEGATE_PG_DIR
 set -euo pipefail
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -37,6 +38,29 @@ start() {
   echo "export PHASEGATE_PG_BIN='$bindir'"
 }
 
+# replica: a streaming standby of the running cluster ($PHASEGATE_PG_DIR, $PHASEGATE_TEST_URL) made with
+# pg_basebackup on another free port. Prints PHASEGATE_REPLICA_DIR and PHASEGATE_REPLICA_URL exports.
+replica() {
+  local primary=${PHASEGATE_TEST_URL:?start the primary first} dir port pport
+  pport=$(sed -E 's/.*port=([0-9]+).*/\1/' <<<"$primary")
+  dir=$(mktemp -d /tmp/phasegate-replica.XXXXXX)
+  chmod 755 "$dir"
+  mkdir -p "$dir/sock"
+  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$dir"
+  as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 ||
+    { cat "$dir/basebackup.log" >&2; exit 1; }
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c hot_standby=on -c max_connections=200" start >&2; then
+      break
+    fi
+    [[ $attempt -eq 3 ]] && { cat "$dir/server.log" >&2; exit 1; }
+  done
+  echo "export PHASEGATE_REPLICA_DIR='$dir'"
+  echo "export PHASEGATE_REPLICA_URL='host=127.0.0.1 port=$port user=postgres dbname=postgres'"
+}
+
 stop() {
   local dir=${1:-${PHASEGATE_PG_DIR:-}}
   [[ -n "$dir" && -d "$dir/data" ]] || { echo "pg.sh: no cluster to stop" >&2; return 0; }
@@ -46,6 +70,7 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  replica) replica ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: scripts/pg.sh start|stop [DIR]" >&2; exit 2 ;;
+  *) echo "usage: scripts/pg.sh start|replica|stop [DIR]" >&2; exit 2 ;;
 esac
