@@ -5,9 +5,17 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/deps.sh"
 build=$("$root/scripts/build.sh")
-pg() { "$build/phasegate" -C "$root/examples/bookbot" "$@"; }
+# A copy of the example, with two operators (keys made now) who must approve before anything runs.
+work=$(mktemp -d /tmp/phasegate-demo.XXXXXX)
+cp -r "$root/examples/bookbot" "$work/bookbot"
+mkdir -p "$work/keys" "$work/bookbot/ops"
+for who in alice bob; do ssh-keygen -q -t ed25519 -N '' -C "$who@example.com" -f "$work/keys/$who"; done
+for who in alice bob; do echo "$who@example.com $(cat "$work/keys/$who.pub")"; done >"$work/bookbot/ops/allowed_signers"
+sed -i 's/^approvals = 0$/approvals = 2/' "$work/bookbot/phasegate.toml"
+printf '\n[approvals]\nallowed_signers = "ops/allowed_signers"\nvalid_for = "2h"\n' >>"$work/bookbot/phasegate.toml"
+pg() { "$build/phasegate" -C "$work/bookbot" "$@"; }
 eval "$("$root/scripts/pg.sh" start)"
-trap '"$root/scripts/pg.sh" stop "$PHASEGATE_PG_DIR"' EXIT
+trap '"$root/scripts/pg.sh" stop "$PHASEGATE_PG_DIR"; rm -rf "$work"' EXIT
 psql_bin="$PHASEGATE_PG_BIN/psql"
 "$psql_bin" "$PHASEGATE_TEST_URL" -qc "CREATE DATABASE bookbot"
 export DATABASE_URL="$PHASEGATE_TEST_URL dbname=bookbot"
@@ -16,6 +24,11 @@ step() { printf '\n\033[1m$ phasegate %s\033[0m\n' "$*"; }
 step validate;                 pg validate
 step status;                   pg status || true
 step "status --check";         pg status --check && echo "(exit 0)" || echo "(exit $? : expand/migrate pending, as CI would see)"
+step "plan 0001-reading-level"; pg plan 0001-reading-level
+step run;                      pg run --as release-engineer@example.com || echo "(exit $?: two operators must approve first)"
+step "approve 0001-reading-level --key alice"; pg approve 0001-reading-level --key "$work/keys/alice"
+step "approve 0001-reading-level --key bob";   pg approve 0001-reading-level --key "$work/keys/bob" --comment "looked at the lock levels"
+step "approvals 0001-reading-level"; pg approvals 0001-reading-level
 step run;                      pg run --as release-engineer@example.com
 step status;                   pg status
 step "run 0001-reading-level --phase contract"; pg run 0001-reading-level --phase contract --as release-engineer@example.com
