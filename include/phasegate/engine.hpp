@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "phasegate/backfill.hpp"
 #include "phasegate/config.hpp"
 #include "phasegate/guards.hpp"
 #include "phasegate/ports.hpp"
@@ -79,6 +80,8 @@ class Executor {
   void on_event(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
   // Facts for the approval and load guards; required when a plan uses them.
   void set_guard_probe(GuardProbe* probe) { probe_ = probe; }
+  // Called after every backfill batch (the CLI draws a progress bar or logs a line).
+  void on_progress(std::function<void(const backfill::Progress&)> f) { progress_ = std::move(f); }
 
  private:
   struct Context;
@@ -88,6 +91,8 @@ class Executor {
   Result<void> run_step(Context& cx, const Step& step);
   Result<void> run_transactional(Context& cx, const Step& step, const Timeouts& t);
   Result<void> run_outside_transaction(Context& cx, const Step& step, const Timeouts& t);
+  Result<void> run_backfill(Context& cx, const Step& step, const Timeouts& t);
+  std::optional<Error> abort_check(Context& cx);
   Result<void> with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt);
   Result<void> emit(Context& cx, const std::string& kind, const std::string& phase, const std::string& step,
                     const std::string& payload = "{}");
@@ -105,6 +110,7 @@ class Executor {
   CrashPoint crash_;
   std::function<void(const Event&)> observer_;
   GuardProbe* probe_ = nullptr;
+  std::function<void(const backfill::Progress&)> progress_;
 };
 
 }  // namespace phasegate

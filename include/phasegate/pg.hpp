@@ -43,6 +43,10 @@ class PgDatabase final : public StateStore, public Target {
   Result<void> save_step(const StepRecord& step) override;
   Result<void> append_event(const Event& event) override;
   Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) override;
+  Result<std::string> abort_requested(int64_t run_id) override;
+  // abort RUN: records the request and cancels the live runner's statement; returns the runner's backend pid
+  // (0 when no runner holds the run lock).
+  Result<int> request_abort(int64_t run_id, const std::string& by);
 
   Result<bool> check(const std::string& sql, const Timeouts& t) override;
   Result<void> apply_atomically(const std::string& sql, const Timeouts& t,
@@ -50,6 +54,9 @@ class PgDatabase final : public StateStore, public Target {
   Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) override;
   Result<IndexState> index_state(const std::string& schema, const std::string& name) override;
   std::vector<Blocker> last_blockers() override;
+  Result<BackfillTable> backfill_table(const std::string& table) override;
+  Result<BatchResult> backfill_batch(const std::string& sql, const std::vector<std::string>& params, const Timeouts& t,
+                                     const std::function<Completion(const BatchResult&)>& record) override;
   Result<int> cancel_backends(const std::vector<int>& pids) override;
 
   // Guard facts and approvals (src/adapters/pg/guards.cpp).

@@ -52,6 +52,7 @@ struct StepRecord {
   std::string applied_by;
   std::optional<TimePoint> started_at, finished_at;
   std::string error;
+  std::string cursor;  // JSON: a backfill's progress (backfill::Cursor), empty otherwise
 };
 
 enum class RunStatus { created, running, waiting, blocked, completed, failed, aborted };
@@ -86,6 +87,8 @@ class StateStore {
   virtual Result<void> save_step(const StepRecord& step) = 0;
   virtual Result<void> append_event(const Event& event) = 0;
   virtual Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) = 0;
+  // Who asked `phasegate abort RUN` to stop this run ("" = nobody).
+  virtual Result<std::string> abort_requested(int64_t run_id) = 0;
 };
 
 enum class IndexState { absent, valid, invalid };
@@ -103,6 +106,21 @@ struct Completion {
   Event event;
 };
 
+// A backfill's table as the catalog knows it: the quoted qualified name and its primary key columns.
+struct BackfillTable {
+  std::string qualified;  // e.g. public."Order Items"
+  struct Key {
+    std::string name;  // the column name (unquoted)
+    std::string type;  // format_type(), for casting the cursor's text back
+  };
+  std::vector<Key> key;
+  long long estimated_rows = 0;  // pg_class.reltuples (0 when never analyzed)
+};
+struct BatchResult {
+  long long updated = 0, scanned = 0;
+  std::vector<std::string> last;  // last key scanned (empty when the batch found no keys)
+};
+
 // Executes the plan's SQL on the target database.
 class Target {
  public:
@@ -118,6 +136,11 @@ class Target {
   virtual std::vector<Blocker> last_blockers() = 0;
   // pg_cancel_backend on each pid; returns how many signals were sent.
   virtual Result<int> cancel_backends(const std::vector<int>& pids) = 0;
+  // Resolves a backfill's `table` (as written, or an unquoted name with spaces) and its primary key.
+  virtual Result<BackfillTable> backfill_table(const std::string& table) = 0;
+  // BEGIN; SET LOCAL timeouts; one batch; persist record(result); COMMIT — the cursor moves with the rows.
+  virtual Result<BatchResult> backfill_batch(const std::string& sql, const std::vector<std::string>& params,
+                                             const Timeouts& t, const std::function<Completion(const BatchResult&)>& record) = 0;
 };
 
 // ---- guard facts (SPEC §3): what the guards decide over, gathered by adapters ----------------------

@@ -1,4 +1,7 @@
 // run: take the run lock, ensure the state schema, drive each selected plan through the executor.
+#include <unistd.h>
+
+#include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -61,6 +64,23 @@ int cmd_run(const Global& g, const RunArgs& args) {
   SystemClock clock;
   Executor executor(loaded->project, pg, pg, clock, actor, crash);
   executor.on_event([&](const Event& e) { print_event(g, e); });
+  // Backfill progress: a bar redrawn in place on a terminal, otherwise a log line every 10 s.
+  const bool tty = ::isatty(STDERR_FILENO);
+  auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  executor.on_progress([&](const backfill::Progress& p) {
+    if (tty) {
+      int pct = p.estimated_total > 0 ? static_cast<int>(std::min<long long>(100, p.scanned * 100 / p.estimated_total)) : 0;
+      std::string bar(static_cast<size_t>(pct / 5), '#');
+      bar.resize(20, '.');
+      std::cerr << "\r  " << p.step << " [" << bar << "] " << p.line() << "\x1b[K" << (p.done ? "\n" : "") << std::flush;
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (p.done || now - last_line >= std::chrono::seconds(10)) {
+      last_line = now;
+      info("  backfill " + p.step + ": " + p.line());
+    }
+  });
   BoostProcessRunner runner;
   std::unique_ptr<SshSigner> signer;
   if (loaded->project.approvals)

@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
   auto* log = app.add_subcommand("log", "the event timeline of a run (default: the latest)");
   log->add_option("RUN", run_id, "run id");
 
+  std::string abort_run;
+  auto* abort_cmd = app.add_subcommand("abort", "stop a run now from another terminal (cancels its running statement)");
+  abort_cmd->add_option("RUN", abort_run, "run id")->required();
+
   std::vector<std::string> lint_targets;
   std::string lint_format = "text";
   auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
@@ -114,6 +118,7 @@ int main(int argc, char** argv) {
     if (*revoke) return cli::cmd_revoke(g, revoke_plan, revoke_key);
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
+    if (*abort_cmd) return cli::cmd_abort(g, abort_run);
     if (*window) return cli::cmd_window(g, window_name, window_at, window_next);
     if (*plan_cmd) return cli::cmd_plan(g, dry_plan);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);

@@ -235,9 +235,9 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     return failed(Error{Exit::invalid, "refusing to run: " + join(lines, "; ")});
   }
   for (const Step* s : plan.steps())
-    if (s->backfill || !s->command.empty())
+    if (!s->command.empty())
       return failed(Error{Exit::invalid, "plan " + plan.id + ", step \"" + s->name +
-                                             "\": backfill and command steps are not supported by this build yet; nothing was run"});
+                                             "\": command steps are not supported by this build yet; nothing was run"});
   if (auto refused = lint_pending(plan, *recs)) return failed(*refused);
   Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}};
   for (const auto& r : *recs) cx.records[r.step] = r;
@@ -300,9 +300,10 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     }
     if (auto r = run_phase(cx, spec); !r) {
       Error e = r.error();
-      RunTrigger trig = e.code != Exit::blocked ? RunTrigger::step_failed
-                        : e.sqlstate == "55P03"  ? RunTrigger::lock_exhausted
-                                                 : RunTrigger::guard_wait;
+      RunTrigger trig = e.code == Exit::aborted   ? RunTrigger::abort
+                        : e.code != Exit::blocked ? RunTrigger::step_failed
+                        : e.sqlstate == "55P03"   ? RunTrigger::lock_exhausted
+                                                  : RunTrigger::guard_wait;
       if (e.code == Exit::blocked) out.blocked_by = e.sqlstate == "55P03" ? "lock" : cx.blocked_by;
       cx.run.error = e.message;
       (void)transition(cx, trig, json{{"error", e.message}, {"sqlstate", e.sqlstate}}.dump());
@@ -348,7 +349,7 @@ Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
 Result<void> Executor::run_step(Context& cx, const Step& step) {
   std::string phase = phase_name(step.phase);
   auto& rec = cx.records[step.name];
-  if (rec.step.empty()) rec = StepRecord{cx.plan.id, step.name, phase, step.ordinal, StepStatus::pending, 0, "", 0, "", {}, {}, ""};
+  if (rec.step.empty()) rec = StepRecord{cx.plan.id, step.name, phase, step.ordinal, StepStatus::pending, 0, "", 0, "", {}, {}, "", ""};
   rec.checksum = step_checksum(step);
   Timeouts t{step.lock_timeout.value_or(cx.guards.lock_timeout), step.statement_timeout.value_or(cx.guards.statement_timeout)};
   crash("before-step:" + step.name);
@@ -372,6 +373,14 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
                                                "\": check returned false, so the step did not run and nothing was changed. check: " +
                                                step.check},
                        "check");
+  }
+  if (step.backfill) {
+    auto r = run_backfill(cx, step, t);
+    if (!r && r.error().code != Exit::blocked && r.error().code != Exit::aborted) return fail_step(r.error(), "backfill");
+    if (!r) return r;  // paused or aborted: the step stays `running` with its cursor and resumes from it
+    cx.applied += 1;
+    crash("after-step:" + step.name);
+    return {};
   }
   auto parsed = sql::parse(step.sql);
   if (!parsed.script) return fail(Exit::invalid, "step \"" + step.name + "\": " + parsed.error->message);
@@ -493,6 +502,112 @@ Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, co
   if (auto r = store_.save_step(rec); !r) return r;
   auto ms = std::chrono::duration_cast<Millis>(*rec.finished_at - *rec.started_at).count();
   return emit(cx, "step.completed", phase_name(step.phase), step.name, json{{"duration_ms", ms}, {"transaction", false}}.dump());
+}
+
+// `phasegate abort RUN` sets a flag (and cancels our running statement): checked between batches.
+std::optional<Error> Executor::abort_check(Context& cx) {
+  auto by = store_.abort_requested(cx.run.id);
+  if (!by || by->empty()) return std::nullopt;
+  return Error{Exit::aborted, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) + " aborted by " + *by +
+                                  "; a backfill keeps its cursor and continues from it on the next run"};
+}
+
+// Keyset batches over the primary key (issue #5): each batch is one short transaction that also moves the
+// cursor, so a kill at any instant resumes exactly after the last committed batch. Guards are asked between
+// batches; the batch size steers toward target_batch_time.
+Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeouts& t) {
+  const Backfill& b = *step.backfill;
+  const std::string phase = phase_name(step.phase);
+  auto& rec = cx.records[step.name];
+  auto table = target_.backfill_table(b.table);
+  if (!table) return std::unexpected(table.error());
+  backfill::Cursor cur;
+  if (rec.status == StepStatus::running && !rec.cursor.empty())
+    if (auto c = backfill::Cursor::from_json(rec.cursor)) cur = *c;
+  if (cur.batch_size <= 0) cur.batch_size = backfill::first_batch_size(b);
+  rec.status = StepStatus::running;  // intent; the cursor moves with every batch
+  rec.cursor = cur.to_json();
+  if (auto r = store_.save_step(rec); !r) return r;
+  crash("after-intent:" + step.name);
+  if (cur.batches > 0)
+    (void)emit(cx, "backfill.progress", phase, step.name,
+               json{{"resumed", true}, {"scanned", cur.scanned}, {"updated", cur.updated}, {"last", cur.last}}.dump());
+
+  const TimePoint began = clock_.now();
+  const long long scanned_before = cur.scanned;
+  TimePoint last_event = began;
+  for (bool first = true;; first = false) {
+    if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
+    if (!first)
+      if (auto g = guard_gate(cx, Gate::step); !g) return g;  // load / window (finish-step) between batches
+    const std::string sql = backfill::batch_sql(*table, b, !cur.last.empty());
+    std::vector<std::string> params = cur.last;
+    params.push_back(std::to_string(cur.batch_size));
+    const TimePoint t0 = clock_.now();
+    backfill::Cursor next;
+    std::optional<Event> completed;
+    auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
+      auto got = target_.backfill_batch(sql, params, t, [&](const BatchResult& br) {
+        next = cur;
+        next.scanned += br.scanned;
+        next.updated += br.updated;
+        next.batches += 1;
+        if (!br.last.empty()) next.last = br.last;
+        StepRecord done = rec;
+        done.cursor = next.to_json();
+        Event ev;
+        completed.reset();
+        if (br.scanned < cur.batch_size) {  // walked past the last key: the step is done with this batch
+          done.status = StepStatus::completed;
+          done.finished_at = clock_.now();
+          done.applied_by = actor_.label();
+          done.error.clear();
+          auto ms = std::chrono::duration_cast<Millis>(*done.finished_at - *rec.started_at).count();
+          ev = Event{"step.completed", cx.run.id, cx.plan.id, phase, step.name,
+                     json{{"duration_ms", ms}, {"backfill", {{"scanned", next.scanned}, {"updated", next.updated}, {"batches", next.batches}}}}.dump(),
+                     *done.finished_at};
+          completed = ev;
+        }
+        return Completion{done, ev};
+      });
+      if (!got) return std::unexpected(got.error());
+      return {};
+    });
+    if (!r) {
+      if (r.error().sqlstate == "57014")  // cancelled: by `phasegate abort`, or a statement_timeout
+        if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
+      return r;
+    }
+    const Millis took = std::chrono::duration_cast<Millis>(clock_.now() - t0);
+    const int size_used = cur.batch_size;
+    cur = next;
+    cur.batch_size = backfill::next_batch_size(size_used, took, b.target_batch_time, b.batch_rows);
+    rec.cursor = cur.to_json();
+    const TimePoint now = clock_.now();
+    backfill::Progress p{cx.plan.id, step.name, cur.scanned, cur.updated, table->estimated_rows, 0, std::nullopt,
+                         cur.batch_size, took, completed.has_value()};
+    double secs = std::chrono::duration<double>(now - began).count();
+    if (secs > 0) p.rows_per_s = (cur.scanned - scanned_before) / secs;
+    if (p.rows_per_s > 0 && p.estimated_total > cur.scanned)
+      p.eta = Millis(static_cast<long long>((p.estimated_total - cur.scanned) / p.rows_per_s * 1000));
+    if (progress_) progress_(p);
+    if (completed) {
+      rec.status = StepStatus::completed;
+      rec.finished_at = completed->at;
+      rec.applied_by = actor_.label();
+      rec.error.clear();
+      if (observer_) observer_(*completed);
+      return {};
+    }
+    crash("after-batch:" + step.name);
+    if (now - last_event >= std::chrono::seconds(5)) {
+      last_event = now;
+      (void)emit(cx, "backfill.progress", phase, step.name,
+                 json{{"scanned", p.scanned}, {"updated", p.updated}, {"estimated_total", p.estimated_total},
+                      {"rows_per_s", static_cast<long long>(p.rows_per_s)}, {"batch_size", p.batch_size}}.dump());
+    }
+    if (b.pause > Millis(0)) clock_.sleep_for(b.pause);
+  }
 }
 
 }  // namespace phasegate

@@ -1,6 +1,7 @@
 #pragma once
 // In-memory fakes for every port the engine uses, so its behaviour under failure is testable without PostgreSQL.
 #include <map>
+#include <stdexcept>
 #include <set>
 
 #include "phasegate/engine.hpp"
@@ -94,6 +95,46 @@ class FakeDatabase final : public StateStore, public Target {
       for (auto& [sql, n] : lock_timeouts) n = 0;
     return static_cast<int>(pids.size());
   }
+  // A backfill table: integer keys in order; each batch "updates" keys not in bf_skip and counts it.
+  Result<BackfillTable> backfill_table(const std::string& table) override {
+    if (table != "books") return fail(Exit::failed, "backfill table " + table + " does not exist");
+    return BackfillTable{"public.books", {{"id", "bigint"}}, static_cast<long long>(bf_keys.size())};
+  }
+  Result<BatchResult> backfill_batch(const std::string& sql, const std::vector<std::string>& params, const Timeouts&,
+                                     const std::function<Completion(const BatchResult&)>& record) override {
+    if (auto r = attempt("backfill"); !r) return std::unexpected(r.error());
+    batch_sqls.push_back(sql);
+    long long limit = std::stoll(params.back());
+    std::optional<long long> after;
+    if (params.size() > 1) after = std::stoll(params[0]);
+    BatchResult b;
+    std::vector<long long> touched;
+    for (long long k : bf_keys) {
+      if (after && k <= *after) continue;
+      if (b.scanned == limit) break;
+      ++b.scanned;
+      b.last = {std::to_string(k)};
+      if (!bf_skip.count(k)) {
+        touched.push_back(k);
+        ++b.updated;
+      }
+    }
+    batch_limits.push_back(limit);
+    Completion c = record(b);
+    if (crash_in_batch && crash_in_batch(static_cast<int>(batch_limits.size()))) throw std::runtime_error("killed mid-batch");
+    for (long long k : touched) bf_updates[k] += 1;  // commit: rows and cursor together
+    save_step(c.done);
+    if (!c.event.kind.empty()) append_event(c.event);
+    return b;
+  }
+  Result<std::string> abort_requested(int64_t run_id) override { return aborts.count(run_id) ? aborts[run_id] : std::string(); }
+  std::vector<long long> bf_keys;
+  std::set<long long> bf_skip;
+  std::map<long long, int> bf_updates;
+  std::vector<long long> batch_limits;
+  std::vector<std::string> batch_sqls;
+  std::function<bool(int)> crash_in_batch;  // true: die before the batch commits
+  std::map<int64_t, std::string> aborts;
   std::vector<Blocker> blockers;  // reported after a lock timeout
   std::vector<int> cancelled;
   bool cancel_frees_locks = true;

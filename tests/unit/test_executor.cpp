@@ -181,7 +181,7 @@ TEST_SUITE("engine::executor") {
   TEST_CASE("an interrupted CREATE INDEX CONCURRENTLY: invalid index dropped and rebuilt") {
     Rig rig;
     auto plan = make_plan("p", {{Phase::expand, "idx", "CREATE INDEX CONCURRENTLY i ON t (c)"}});
-    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), 1, "", {}, {}, ""};
+    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), 1, "", {}, {}, "", ""};
     rig.db.runs_.push_back(RunRecord{1, "p", "", RunStatus::running, "expand", "", ""});
     rig.db.indexes["i"] = IndexState::invalid;
     auto out = rig.run(plan);
@@ -193,7 +193,7 @@ TEST_SUITE("engine::executor") {
   TEST_CASE("a CONCURRENTLY build that finished before the process died is not rebuilt") {
     Rig rig;
     auto plan = make_plan("p", {{Phase::expand, "idx", "CREATE INDEX CONCURRENTLY i ON t (c)"}});
-    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), 1, "", {}, {}, ""};
+    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), 1, "", {}, {}, "", ""};
     rig.db.indexes["i"] = IndexState::valid;
     CHECK(rig.run(plan).exit == Exit::ok);
     CHECK(rig.db.executed.empty());
@@ -233,14 +233,14 @@ TEST_SUITE("engine::executor") {
     }
   }
 
-  TEST_CASE("backfill and command steps are refused before anything runs (not built yet)") {
+  TEST_CASE("command steps are refused before anything runs (not built yet)") {
     Rig rig;
     auto plan = three_phase();
-    Step bf;
-    bf.name = "bf";
-    bf.phase = Phase::migrate;
-    bf.backfill = Backfill{"books", "lvl = 2", "", 100, Millis(200), Millis(0)};
-    plan.phases[1].steps.push_back(bf);
+    Step cmd;
+    cmd.name = "cmd";
+    cmd.phase = Phase::migrate;
+    cmd.command = {"hooks/warm-cache.sh"};
+    plan.phases[1].steps.push_back(cmd);
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::invalid);
     CHECK(rig.db.executed.empty());
@@ -270,7 +270,7 @@ TEST_SUITE("engine::executor") {
     CHECK(rig.db.executed.empty());
     CHECK(rig.db.runs_.empty());
     // Once applied (say, before the rule existed), the finding no longer blocks.
-    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::completed, 1, step_checksum(plan.phases[0].steps[0]), 0, "", {}, {}, ""};
+    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::completed, 1, step_checksum(plan.phases[0].steps[0]), 0, "", {}, {}, "", ""};
     CHECK(rig.run(plan).exit == Exit::ok);
     SUBCASE("an ignore comment lets it run") {
       Rig fresh;

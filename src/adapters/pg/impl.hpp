@@ -70,14 +70,15 @@ struct PgDatabase::Impl {
   void prepare() {
     conn->prepare("pg_save_step",
         "INSERT INTO " + t("steps") +
-            " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error)"
+            " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error, cursor)"
             " VALUES ($1, $2, $3, $4::int, $5, $6::int, $7, NULLIF($8::bigint, 0), NULLIF($9, ''),"
             " CASE WHEN $10::bigint < 0 THEN NULL ELSE to_timestamp($10::bigint / 1000.0) END,"
-            " CASE WHEN $11::bigint < 0 THEN NULL ELSE to_timestamp($11::bigint / 1000.0) END, NULLIF($12, ''))"
+            " CASE WHEN $11::bigint < 0 THEN NULL ELSE to_timestamp($11::bigint / 1000.0) END, NULLIF($12, ''),"
+            " NULLIF($13, '')::jsonb)"
             " ON CONFLICT (plan_id, step) DO UPDATE SET phase = EXCLUDED.phase, ordinal = EXCLUDED.ordinal,"
             " status = EXCLUDED.status, attempts = EXCLUDED.attempts, checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,"
             " applied_by = EXCLUDED.applied_by, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
-            " error = EXCLUDED.error");
+            " error = EXCLUDED.error, cursor = EXCLUDED.cursor");
     // One statement appends an event: FOR UPDATE on the head row serializes appenders and, in READ COMMITTED,
     // returns the newest committed head after a wait; the hash is sha256(prev_hash || $13) as in event_hash().
     conn->prepare("pg_event_append",
@@ -95,7 +96,7 @@ struct PgDatabase::Impl {
   void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
     if (!prepared) prepare();
     w.exec_prepared("pg_save_step", s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts,
-                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error);
+                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error, s.cursor);
   }
 
   void append_event_in(pqxx::transaction_base& w, const Event& e) {

@@ -113,7 +113,7 @@ Result<std::vector<StepRecord>> PgDatabase::steps(const std::string& plan_id) {
     auto r = n.exec_params(
         "SELECT plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
         " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
-        " coalesce(error, '') FROM " + impl_->t("steps") + " WHERE plan_id = $1 ORDER BY ordinal",
+        " coalesce(error, ''), coalesce(cursor::text, '') FROM " + impl_->t("steps") + " WHERE plan_id = $1 ORDER BY ordinal",
         plan_id);
     std::vector<StepRecord> out;
     for (const auto& row : r) {
@@ -130,6 +130,7 @@ Result<std::vector<StepRecord>> PgDatabase::steps(const std::string& plan_id) {
       s.started_at = from_ms(row[9]);
       s.finished_at = from_ms(row[10]);
       s.error = row[11].as<std::string>();
+      s.cursor = row[12].as<std::string>();
       out.push_back(std::move(s));
     }
     return out;

@@ -35,6 +35,9 @@ inline std::vector<std::string> schema_migrations(const std::string& s) {
       "CREATE TABLE " + s + ".broadcast (id int PRIMARY KEY DEFAULT 1 CHECK (id = 1), level text NOT NULL,"
       " message text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), updated_by text);"
       "INSERT INTO " + s + ".broadcast (level, message) VALUES ('ok', '');",
+      // v2: `phasegate abort RUN` asks the runner to stop (it checks between backfill batches, and its running
+      // statement is cancelled).
+      "ALTER TABLE " + s + ".runs ADD COLUMN abort_requested_at timestamptz, ADD COLUMN abort_requested_by text;",
   };
 }
 

@@ -1,0 +1,104 @@
+// Backfill batches on the target (issue #5): the table's primary key from the catalog, and one batch
+// committed together with the step's cursor, so a kill at any instant resumes where the last batch ended.
+#include <regex>
+
+#include "adapters/pg/errors.hpp"
+#include "adapters/pg/impl.hpp"
+
+namespace phasegate {
+
+using pg::guarded;
+
+Result<BackfillTable> PgDatabase::backfill_table(const std::string& table) {
+  return guarded([&]() -> Result<BackfillTable> {
+    pqxx::nontransaction n(*impl_->conn);
+    // As written in SQL (`public."Order Items"`, `books`), else as one name taken literally (`Order Items`).
+    // to_regclass raises on text that is not a name at all, so only SQL-looking names go to it as written.
+    static const std::regex sql_name(R"re(^("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(\.("[^"]+"|[A-Za-z_][A-Za-z0-9_$]*))?$)re");
+    bool as_written = std::regex_match(table, sql_name);
+    auto r = n.exec_params(
+        "SELECT c.oid::bigint, quote_ident(ns.nspname) || '.' || quote_ident(c.relname), greatest(c.reltuples, 0)::bigint"
+        " FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace"
+        " WHERE c.oid = coalesce(CASE WHEN $2 THEN to_regclass($1) END, to_regclass(quote_ident($1)))",
+        table, as_written);
+    if (r.empty()) return fail(Exit::failed, "backfill table " + table + " does not exist");
+    BackfillTable t;
+    auto oid = r[0][0].as<long long>();
+    t.qualified = r[0][1].as<std::string>();
+    t.estimated_rows = r[0][2].as<long long>();
+    auto k = n.exec_params(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_index i"
+        " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
+        " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+        " WHERE i.indrelid = $1::bigint::oid AND i.indisprimary ORDER BY k.ord",
+        oid);
+    for (const auto& row : k) t.key.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
+    if (t.key.empty())
+      return fail(Exit::failed, "backfill table " + t.qualified +
+                                    " has no primary key: batches walk the primary key (add one, e.g. with a unique index "
+                                    "built CONCURRENTLY and ALTER TABLE ... ADD PRIMARY KEY USING INDEX)");
+    return t;
+  });
+}
+
+Result<BatchResult> PgDatabase::backfill_batch(const std::string& sql, const std::vector<std::string>& params,
+                                               const Timeouts& t, const std::function<Completion(const BatchResult&)>& record) {
+  impl_->last_blockers.clear();
+  BlockerWatch watch(impl_->url, impl_->conn->backendpid(), watch_delay(t), impl_->last_blockers);
+  return guarded([&]() -> Result<BatchResult> {
+    pqxx::work w(*impl_->conn);
+    w.exec(timeouts_sql(t, true));
+    pqxx::result r;
+    // libpqxx 6.4 has no dynamic parameter list; build it from the values (at most a few key columns + limit).
+    switch (params.size()) {
+      case 1: r = w.exec_params(sql, params[0]); break;
+      case 2: r = w.exec_params(sql, params[0], params[1]); break;
+      case 3: r = w.exec_params(sql, params[0], params[1], params[2]); break;
+      case 4: r = w.exec_params(sql, params[0], params[1], params[2], params[3]); break;
+      case 5: r = w.exec_params(sql, params[0], params[1], params[2], params[3], params[4]); break;
+      default: return fail(Exit::failed, "backfill: a primary key of more than 4 columns is not supported");
+    }
+    w.exec("RESET statement_timeout");
+    BatchResult b;
+    b.updated = r[0][0].as<long long>();
+    b.scanned = r[0][1].as<long long>();
+    for (pqxx::row::size_type i = 2; i < r[0].size(); ++i)
+      if (!r[0][i].is_null()) b.last.push_back(r[0][i].as<std::string>());
+    Completion c = record(b);
+    impl_->save_step_in(w, c.done);
+    if (!c.event.kind.empty()) impl_->append_event_in(w, c.event);
+    if (impl_->crash) impl_->crash("before-commit:" + c.done.step);
+    w.commit();
+    return b;
+  });
+}
+
+Result<std::string> PgDatabase::abort_requested(int64_t run_id) {
+  return guarded([&]() -> Result<std::string> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params("SELECT coalesce(abort_requested_by, '?') FROM " + impl_->t("runs") +
+                               " WHERE run_id = $1 AND abort_requested_at IS NOT NULL",
+                           run_id);
+    return r.empty() ? std::string() : r[0][0].as<std::string>();
+  });
+}
+
+Result<int> PgDatabase::request_abort(int64_t run_id, const std::string& by) {
+  return guarded([&]() -> Result<int> {
+    pqxx::work w(*impl_->conn);
+    w.exec_params("UPDATE " + impl_->t("runs") + " SET abort_requested_at = now(), abort_requested_by = $2 WHERE run_id = $1",
+                  run_id, by);
+    w.commit();
+    pqxx::nontransaction n(*impl_->conn);
+    auto h = n.exec_params(
+        "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid"
+        " AND l.objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296 AND l.objsubid = 2 AND l.pid <> pg_backend_pid()",
+        kRunLockClass, impl_->schema);
+    if (h.empty()) return 0;
+    int pid = h[0][0].as<int>();
+    n.exec_params("SELECT pg_cancel_backend($1)", pid);
+    return pid;
+  });
+}
+
+}  // namespace phasegate
