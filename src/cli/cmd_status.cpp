@@ -7,6 +7,7 @@
 #include "cli/output.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
+#include "phasegate/text.hpp"
 
 namespace phasegate::cli {
 
@@ -43,6 +44,19 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
     list.push_back({{"plan", st.plan_id}, {"state", st.state}, {"steps_total", st.steps_total}, {"steps_done", st.steps_done},
                     {"pending", st.pending}, {"contract_pending", st.contract_pending}, {"drift", drift},
                     {"run", st.run ? nlohmann::json(st.run->id) : nlohmann::json(nullptr)}});
+    // A backfill in progress (or paused by a guard / an abort): how far its cursor got.
+    std::vector<std::string> backfill_lines;
+    nlohmann::json backfills = nlohmann::json::array();
+    for (const auto& r : records) {
+      if (r.status != StepStatus::running || r.cursor.empty()) continue;
+      auto c = backfill::Cursor::from_json(r.cursor);
+      if (!c) continue;
+      backfills.push_back({{"step", r.step}, {"scanned", c->scanned}, {"updated", c->updated}, {"batches", c->batches}, {"last", c->last}});
+      backfill_lines.push_back("backfill " + r.step + ": " + std::to_string(c->scanned) + " keys walked, " +
+                               std::to_string(c->updated) + " rows updated in " + std::to_string(c->batches) +
+                               " batches; continues after key (" + join(c->last, ", ") + ")");
+    }
+    if (!backfills.empty()) list.back()["backfills"] = backfills;
     // Who approved and what is missing, for plans that still have work to do (SPEC §3.2).
     std::string approvals_line;
     if (st.state != "applied" && merge_guards(loaded->project.guards, plan->guards).approvals > 0) {
@@ -64,6 +78,7 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
       if (!st.contract_pending.empty() && st.pending.empty()) std::cout << "\tcontract waits for its start";
       std::cout << "\n";
       for (const auto& d : st.drift) std::cout << "  " << paint(g, "31", "drift") << ": " << d.describe(plan->id) << "\n";
+      for (const auto& l : backfill_lines) std::cout << "  " << l << "\n";
       if (!approvals_line.empty()) std::cout << "  " << approvals_line << "\n";
     }
   }
