@@ -166,7 +166,10 @@ int cmd_abort(const Global& g, const std::string& run_arg) {
   Actor actor = current_actor("");
   pg.set_actor(actor);
   std::string outcome;
-  if (auto locked = pg.lock_runs(); locked) {
+  // Only a run in state `running` has a runner to stop; cancelling the lock holder's statement for any other
+  // run would hit a runner busy with another plan.
+  auto locked = (*run)->status == RunStatus::running ? pg.lock_runs() : Result<void>{};
+  if (locked) {
     // Nobody is driving it: record the abort ourselves.
     RunRecord r = **run;
     auto t = next_transition(r.status, RunTrigger::abort);

@@ -189,6 +189,8 @@ Result<void> Executor::guard_gate(Context& cx, Gate at) {
       cx.waiting_on = v->guard;
     }
     cx.blocked_by = v->guard;
+    if (cx.run.id != 0)
+      if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
     if (!may_wait) return fail(Exit::blocked, v->reason + ". Nothing was changed; retry later, or add --wait to wait for it");
     if (!cx.wait_deadline && cx.options.wait && *cx.options.wait != Millis::max()) cx.wait_deadline = now + *cx.options.wait;
     if (cx.wait_deadline && now >= *cx.wait_deadline)
@@ -292,7 +294,8 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
       }
     }
     if (auto g = guard_gate(cx, Gate::phase); !g) {
-      (void)transition(cx, RunTrigger::guard_wait, json{{"guard", cx.blocked_by}, {"reason", g.error().message}}.dump());
+      (void)transition(cx, g.error().code == Exit::aborted ? RunTrigger::abort : RunTrigger::guard_wait,
+                       json{{"guard", cx.blocked_by}, {"reason", g.error().message}}.dump());
       out.status = cx.run.status;
       out.steps_applied = cx.applied;
       out.blocked_by = cx.blocked_by;
@@ -338,7 +341,7 @@ Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
     if (cx.records[step.name].status == StepStatus::completed) continue;
     if (auto g = guard_gate(cx, Gate::step); !g) return g;  // finish-step / load: pause before this step
     if (auto r = run_step(cx, step); !r) {
-      if (r.error().code != Exit::blocked)
+      if (r.error().code != Exit::blocked && r.error().code != Exit::aborted)
         (void)emit(cx, "phase.failed", phase, step.name, json{{"error", r.error().message}}.dump());
       return r;
     }
@@ -386,8 +389,10 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
   if (!parsed.script) return fail(Exit::invalid, "step \"" + step.name + "\": " + parsed.error->message);
   bool in_tx = step.transaction.value_or(parsed.script->allowed_in_transaction());
   auto r = in_tx ? run_transactional(cx, step, t) : run_outside_transaction(cx, step, t);
+  if (!r && r.error().sqlstate == "57014")  // cancelled: by `phasegate abort` (or a statement_timeout)
+    if (auto aborted = abort_check(cx)) r = std::unexpected(*aborted);
   if (!r) {
-    if (r.error().code == Exit::blocked) {
+    if (r.error().code == Exit::blocked || r.error().code == Exit::aborted) {
       // Nothing of a transactional step was applied; a non-transactional one keeps its intent so the
       // resume reconciles (earlier statements of the step may have run).
       rec.status = in_tx ? StepStatus::pending : StepStatus::running;
@@ -522,7 +527,9 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
   auto table = target_.backfill_table(b.table);
   if (!table) return std::unexpected(table.error());
   backfill::Cursor cur;
-  if (rec.status == StepStatus::running && !rec.cursor.empty())
+  // Resume from the cursor after a kill, a guard pause, an abort — and after a failed batch: the rows of
+  // earlier batches are committed, so starting over would apply `set` to them twice.
+  if ((rec.status == StepStatus::running || rec.status == StepStatus::failed) && !rec.cursor.empty())
     if (auto c = backfill::Cursor::from_json(rec.cursor)) cur = *c;
   if (cur.batch_size <= 0) cur.batch_size = backfill::first_batch_size(b);
   rec.status = StepStatus::running;  // intent; the cursor moves with every batch

@@ -29,6 +29,7 @@ class FakeDatabase final : public StateStore, public Target {
   std::vector<std::string> executed;         // SQL that committed
   std::map<std::string, int> lock_timeouts;  // SQL -> how many attempts fail with 55P03
   std::set<std::string> failing;             // SQL that fails with an error
+  std::set<std::string> cancelling;          // SQL whose statement gets cancelled (pg_cancel_backend)
   std::map<std::string, bool> checks;        // check SQL -> result
   std::map<std::string, IndexState> indexes;
 
@@ -156,6 +157,7 @@ class FakeDatabase final : public StateStore, public Target {
       return fail(Exit::failed, "canceling statement due to lock timeout", "55P03");
     }
     if (failing.count(sql)) return fail(Exit::failed, "boom", "XX000");
+    if (cancelling.count(sql)) return fail(Exit::failed, "canceling statement due to user request", "57014");
     return {};
   }
 };

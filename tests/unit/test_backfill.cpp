@@ -152,6 +152,37 @@ TEST_SUITE("engine::backfill") {
     CHECK(rig.db.bf_updates.size() == 500);
     CHECK(std::all_of(rig.db.bf_updates.begin(), rig.db.bf_updates.end(), [](auto& kv) { return kv.second == 1; }));
   }
+  TEST_CASE("a failed batch keeps the cursor: the next run continues after the last committed batch") {
+    Rig rig;
+    rig.db.bf_keys = keys(500);
+    int batches = 0;
+    rig.db.on_apply = [&](const std::string& what) {
+      if (what == "backfill" && ++batches == 3) rig.db.failing.insert("backfill");
+    };
+    auto out = rig.run(backfill_plan(100));
+    CHECK(out.exit == Exit::failed);
+    CHECK(rig.db.bf_updates.size() == 200);  // batches 1 and 2 committed, batch 3 failed
+    rig.db.on_apply = nullptr;
+    rig.db.failing.clear();
+    auto again = rig.run(backfill_plan(100));
+    CHECK(again.exit == Exit::ok);
+    CHECK(rig.db.bf_updates.size() == 500);
+    CHECK(std::all_of(rig.db.bf_updates.begin(), rig.db.bf_updates.end(), [](auto& kv) { return kv.second == 1; }));
+  }
+  TEST_CASE("abort cancelling a transactional step's statement stops the run with exit 6, nothing applied") {
+    Rig rig;
+    Plan p = backfill_plan();
+    rig.db.cancelling.insert("ALTER TABLE books ADD COLUMN lvl int");
+    rig.db.aborts[1] = "dave@example.com";
+    auto out = rig.run(p);
+    CHECK(out.exit == Exit::aborted);
+    CHECK(out.status == RunStatus::aborted);
+    CHECK(rig.db.executed.empty());
+    CHECK(rig.db.steps_["0009-fill/add"].status == StepStatus::pending);
+    auto kinds = rig.db.kinds();
+    CHECK(kinds.back() == "run.aborted");
+    CHECK(std::count(kinds.begin(), kinds.end(), std::string("step.failed")) == 0);
+  }
   TEST_CASE("a table without a primary key or that does not exist fails the step with a clear message") {
     Rig rig;
     Plan p = backfill_plan();
