@@ -153,8 +153,24 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
       nlohmann::json js = {{"phase", phase_name(ph.phase)}, {"step", step.name}, {"status", status},
                            {"reversible", !step.down.empty()}, {"statements", nlohmann::json::array()}};
       if (!g.json) std::cout << "  " << (status == "completed" ? paint(g, "2", "= ") : paint(g, "32", "+ ")) << step.name << "  [" << status << "]\n";
+      if (step.backfill) {
+        const Backfill& b = *step.backfill;
+        std::string rows = "unknown without the database";
+        if (catalog)
+          if (auto it = catalog->tables.find(b.table); it != catalog->tables.end()) rows = "~" + std::to_string(it->second.rows) + " rows";
+        js["backfill"] = {{"table", b.table}, {"set", b.set}, {"where", b.where}, {"batch_rows", b.batch_rows},
+                          {"target_batch_time", format_duration(b.target_batch_time)}, {"pause", format_duration(b.pause)}, {"rows", rows}};
+        if (!g.json)
+          std::cout << "      backfill " << b.table << " SET " << b.set << (b.where.empty() ? "" : " WHERE " + b.where) << " (" << rows << ")\n"
+                    << "        keyset batches over the primary key, each its own short transaction (row locks on one batch only),\n"
+                    << "        up to " << b.batch_rows << " keys, steering to " << format_duration(b.target_batch_time)
+                    << " per batch" << (b.pause.count() ? ", pause " + format_duration(b.pause) : "")
+                    << "; resumable from its cursor; load guards between batches\n";
+        steps.push_back(js);
+        continue;
+      }
       if (step.sql.empty()) {
-        if (!g.json) std::cout << "      " << (step.backfill ? "backfill" : "command") << " step (not run by this build)\n";
+        if (!g.json) std::cout << "      command step (not run by this build)\n";
         steps.push_back(js);
         continue;
       }

@@ -29,6 +29,8 @@ name = "fill total"
 backfill = { table = "Order Items", set = "total = qty * price", where = "total IS NULL AND line <> 5", batch_rows = 3000 }
 down = 'UPDATE "Order Items" SET total = NULL'
 TOML
+expect 0 pg plan 0001-order-total
+contains "plan describes the backfill" "$OUT" "keyset batches over the primary key"
 expect 0 pg run
 check "every matching row filled" "$(q "SELECT count(*) FROM \"Order Items\" WHERE line <> 5 AND total IS DISTINCT FROM qty * price")" "0"
 check "rows outside where untouched" "$(q "SELECT count(*) FROM \"Order Items\" WHERE line = 5 AND total IS NOT NULL")" "0"
