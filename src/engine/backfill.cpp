@@ -47,7 +47,13 @@ std::string batch_sql(const BackfillTable& t, const Backfill& b, bool has_cursor
   std::string walk = "SELECT " + join(aliased, ", ") + " FROM " + t.qualified;
   if (has_cursor) walk += " WHERE (" + join(cols, ", ") + ") > (" + join(params, ", ") + ")";
   walk += " ORDER BY " + join(cols, ", ") + " LIMIT " + limit + "::int";
+  // The key range is repeated on the UPDATE side: without it the planner may join the batch against the
+  // whole primary key from its start (a merge join that gets slower the further the cursor is; bench/README).
+  std::vector<std::string> qualified;
+  for (const auto& c : cols) qualified.push_back(t.qualified + "." + c);
   std::string cond = join(joined, " AND ");
+  if (has_cursor) cond += " AND (" + join(qualified, ", ") + ") > (" + join(params, ", ") + ")";
+  cond += " AND (" + join(qualified, ", ") + ") <= (SELECT " + join(alias, ", ") + " FROM b ORDER BY " + join(desc, ", ") + " LIMIT 1)";
   if (!b.where.empty()) cond += " AND (" + b.where + ")";
   return "WITH b AS MATERIALIZED (" + walk + "),\n u AS (UPDATE " + t.qualified + " SET " + b.set + " FROM b WHERE " + cond +
          " RETURNING 1)\nSELECT (SELECT count(*) FROM u), (SELECT count(*) FROM b), " + join(last, ", ") +
