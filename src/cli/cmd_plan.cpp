@@ -157,7 +157,8 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
         const Backfill& b = *step.backfill;
         std::string rows = "unknown without the database";
         if (catalog)
-          if (auto it = catalog->tables.find(b.table); it != catalog->tables.end()) rows = "~" + std::to_string(it->second.rows) + " rows";
+          if (auto it = catalog->tables.find(b.table); it != catalog->tables.end())
+            rows = it->second.rows > 0 ? "~" + std::to_string(it->second.rows) + " rows" : "no row estimate yet: ANALYZE " + b.table;
         js["backfill"] = {{"table", b.table}, {"set", b.set}, {"where", b.where}, {"batch_rows", b.batch_rows},
                           {"target_batch_time", format_duration(b.target_batch_time)}, {"pause", format_duration(b.pause)}, {"rows", rows}};
         if (!g.json)
