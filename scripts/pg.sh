@@ -17,22 +17,36 @@ free_port() {
   for p in $(seq 55432 55532); do (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done
 }
 
-start() {
-  local dir port
-  dir=$(mktemp -d /tmp/phasegate-pg.XXXXXX)
+# new_dir PREFIX: a directory for a cluster (socket dir inside), owned by postgres when we are root.
+new_dir() {
+  local dir
+  dir=$(mktemp -d "/tmp/$1.XXXXXX")
   chmod 755 "$dir"
   mkdir -p "$dir/sock"
   [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$dir"
-  as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
-    { cat "$dir/initdb.log" >&2; exit 1; }
+  echo "$dir"
+}
+
+# launch DIR EXTRA_OPTS: starts the cluster in DIR/data on a free port (three tries); prints the port.
+launch() {
+  local dir=$1 opts=$2 port
   for attempt in 1 2 3; do
     port=$(free_port)
     if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >&2; then
-      break
+        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=200 $opts" start >&2; then
+      echo "$port"
+      return
     fi
     [[ $attempt -eq 3 ]] && { cat "$dir/server.log" >&2; exit 1; }
   done
+}
+
+start() {
+  local dir port
+  dir=$(new_dir phasegate-pg)
+  as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; exit 1; }
+  port=$(launch "$dir" "-c fsync=off") || exit 1
   echo "export PHASEGATE_PG_DIR='$dir'"
   echo "export PHASEGATE_TEST_URL='host=127.0.0.1 port=$port user=postgres dbname=postgres'"
   echo "export PHASEGATE_PG_BIN='$bindir'"
@@ -43,20 +57,10 @@ start() {
 replica() {
   local primary=${PHASEGATE_TEST_URL:?start the primary first} dir port pport
   pport=$(sed -E 's/.*port=([0-9]+).*/\1/' <<<"$primary")
-  dir=$(mktemp -d /tmp/phasegate-replica.XXXXXX)
-  chmod 755 "$dir"
-  mkdir -p "$dir/sock"
-  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$dir"
+  dir=$(new_dir phasegate-replica)
   as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 ||
     { cat "$dir/basebackup.log" >&2; exit 1; }
-  for attempt in 1 2 3; do
-    port=$(free_port)
-    if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c hot_standby=on -c max_connections=200" start >&2; then
-      break
-    fi
-    [[ $attempt -eq 3 ]] && { cat "$dir/server.log" >&2; exit 1; }
-  done
+  port=$(launch "$dir" "-c hot_standby=on") || exit 1
   echo "export PHASEGATE_REPLICA_DIR='$dir'"
   echo "export PHASEGATE_REPLICA_URL='host=127.0.0.1 port=$port user=postgres dbname=postgres'"
 }

@@ -30,6 +30,7 @@ class SshSigner {
   Result<void> verify(const std::string& principal, const std::string& text, const std::string& signature);
 
  private:
+  Result<ProcessResult> keygen(std::vector<std::string> args, const std::string& stdin_data);
   ProcessRunner& runner_;
   std::string allowed_signers_, cwd_;
 };

@@ -54,7 +54,8 @@ StatementPlan describe(const sql::Statement& st, const lint::History& h, const s
 }
 
 // Each guard's verdict now (SPEC §3), as `run` would decide it; db is null when the database is unreachable.
-nlohmann::json guards_now(const Project& project, const Plan& plan, const Guards& g, PgDatabase* db) {
+// plan creates nothing, so without the state schema there are no approvals yet.
+nlohmann::json guards_now(const Project& project, const Plan& plan, const Guards& g, PgDatabase* db, bool state_schema) {
   nlohmann::json j;
   j["lock_timeout"] = {{"verdict", "enforced"}, {"lock_timeout", format_duration(g.lock_timeout)},
                        {"statement_timeout", format_duration(g.statement_timeout)}, {"retries", g.lock_retries},
@@ -79,6 +80,8 @@ nlohmann::json guards_now(const Project& project, const Plan& plan, const Guards
     j["approvals"] = {{"required", 0}, {"verdict", "none required"}};
   } else if (!db) {
     j["approvals"] = {{"required", g.approvals}, {"verdict", "unknown without the database"}};
+  } else if (!state_schema) {  // approvals live in the state schema: without it there are none yet
+    j["approvals"] = {{"required", g.approvals}, {"met", false}, {"verdict", "missing: no approvals recorded yet"}};
   } else if (auto q = approval_quorum(project, plan, *db, current_actor("").principal); !q) {
     j["approvals"] = {{"required", g.approvals}, {"verdict", q.error().message}};
   } else {
@@ -195,10 +198,7 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
       steps.push_back(js);
     }
   }
-  // Approvals live in the state schema: without it there are none yet (and plan creates nothing).
-  auto guard_json = guards_now(loaded->project, plan, guards, dbh.get());
-  if (dbh && !state_schema && guards.approvals > 0)
-    guard_json["approvals"] = {{"required", guards.approvals}, {"met", false}, {"verdict", "missing: no approvals recorded yet"}};
+  auto guard_json = guards_now(loaded->project, plan, guards, dbh.get(), state_schema);
   if (g.json) {
     print_json({{"ok", true}, {"exit", 0}, {"plan", plan.id}, {"digest", plan_digest(plan)}, {"database", db_note.empty() ? "ok" : db_note},
                 {"steps", steps}, {"guards", guard_json},

@@ -1,5 +1,6 @@
 // Drives one plan's run through the transition table: phases in order, steps in order, each step
 // either atomically with its completion record or (CONCURRENTLY & co) with intent recorded first.
+// Guard gates live in executor_guards.cpp, backfill batches in executor_backfill.cpp.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -7,29 +8,12 @@
 #include <random>
 #include <set>
 
-#include "phasegate/engine.hpp"
+#include "engine/executor_context.hpp"
 #include "phasegate/lint.hpp"
 #include "phasegate/sql.hpp"
 #include "phasegate/text.hpp"
 
 namespace phasegate {
-
-using json = nlohmann::json;
-
-struct Executor::Context {
-  const Plan& plan;
-  RunOptions options;
-  Guards guards;
-  std::string digest;
-  RunRecord run;
-  std::map<std::string, StepRecord> records;
-  int applied = 0;
-  // Guard waiting: the guard currently saying wait (verdict changes are events) and the --wait deadline.
-  std::string waiting_on;
-  TimePoint wait_since{};
-  std::optional<TimePoint> wait_deadline;
-  std::string blocked_by;
-};
 
 Executor::Executor(const Project& project, StateStore& store, Target& target, Clock& clock, Actor actor, CrashPoint crash)
     : project_(project), store_(store), target_(target), clock_(clock), actor_(std::move(actor)), crash_(std::move(crash)) {}
@@ -105,105 +89,7 @@ json blockers_json(const std::vector<Blocker>& bs) {
                    {"query", b.query}, {"transaction_age_s", b.transaction_age_s}});
   return out;
 }
-
-constexpr Millis kLongestSleep{5 * 60'000};  // re-evaluate a waiting guard at least this often
-constexpr Millis kApprovalPoll{30'000};
 }  // namespace
-
-// The verdict of every guard that applies at this point, first "wait" wins: the window (before the run,
-// before each phase, and before each step when overrun = "finish-step"), approvals (before the run), load
-// (before each step).
-Result<guards::Verdict> Executor::verdict(Context& cx, Gate at) {
-  const TimePoint now = clock_.now();
-  std::vector<const Window*> windows;
-  bool finish_step = false;
-  for (const auto& name : cx.guards.windows) {
-    auto it = project_.windows.find(name);
-    if (it == project_.windows.end()) return fail(Exit::invalid, "unknown window \"" + name + "\"");
-    windows.push_back(&it->second);
-    finish_step = finish_step || it->second.overrun == "finish-step";
-  }
-  if (!windows.empty() && (at != Gate::step || finish_step)) {
-    auto w = guards::evaluate_any(windows, now);
-    if (!w) return std::unexpected(w.error());
-    if (!w->open) {
-      std::string when = w->next_open ? "; it opens " + guards::rfc3339(*w->next_open) + " (" +
-                                            guards::local_time(w->timezone, *w->next_open) + ")"
-                                      : "; it does not open within a year";
-      return guards::Verdict{false, "window", "window " + join(cx.guards.windows, ", ") + " is closed: " + w->reason + when,
-                             w->next_open};
-    }
-  }
-  if (at == Gate::run && cx.guards.approvals > 0) {
-    if (!probe_) return fail(Exit::internal, "approvals are required but no guard probe was given (a bug)");
-    auto target = probe_->target_id();
-    if (!target) return std::unexpected(target.error());
-    auto records = probe_->approvals(cx.plan.id);
-    if (!records) return std::unexpected(records.error());
-    guards::QuorumQuestion q{cx.guards.approvals, cx.plan.id, cx.digest, *target, actor_.principal,
-                             project_.approvals && project_.approvals->allow_initiator, now};
-    auto quorum = guards::count_approvals(q, *records);
-    if (!quorum.met())
-      return guards::Verdict{false, "approvals",
-                             "plan " + cx.plan.id + " has " + quorum.summary() + "; each approver runs: phasegate approve " +
-                                 cx.plan.id + " --key ~/.ssh/id_ed25519",
-                             std::nullopt};
-  }
-  if (at == Gate::step && (cx.guards.max_replication_lag || cx.guards.max_active_connections || cx.guards.throttle_query)) {
-    if (!probe_) return fail(Exit::internal, "load guards are configured but no guard probe was given (a bug)");
-    auto load = probe_->load(cx.guards.max_replication_lag.has_value(), cx.guards.max_active_connections.has_value(),
-                             cx.guards.throttle_query);
-    if (!load) return std::unexpected(load.error());
-    return guards::check_load(cx.guards, *load);
-  }
-  return guards::Verdict{};
-}
-
-// Waits out a guard (SPEC §3): a closed window or missing approvals exit 75 at once unless --wait was
-// given; load always waits with backoff (bounded by --wait=DUR). guard.wait / guard.go mark each change.
-Result<void> Executor::guard_gate(Context& cx, Gate at) {
-  Millis backoff{1000};
-  const std::string phase = cx.run.phase;
-  for (;;) {
-    auto v = verdict(cx, at);
-    if (!v) return std::unexpected(v.error());
-    const TimePoint now = clock_.now();
-    if (v->go) {
-      if (!cx.waiting_on.empty()) {
-        auto waited = std::chrono::duration_cast<Millis>(now - cx.wait_since).count();
-        if (auto r = emit(cx, "guard.go", phase, "", json{{"guard", cx.waiting_on}, {"waited_ms", waited}}.dump()); !r) return r;
-        cx.waiting_on.clear();
-      }
-      return {};
-    }
-    const bool may_wait = cx.options.wait.has_value() || v->guard == "replication_lag" ||
-                          v->guard == "active_connections" || v->guard == "throttle_query";
-    if (v->guard != cx.waiting_on) {
-      json payload{{"guard", v->guard}, {"reason", v->reason}, {"waiting", may_wait}};
-      if (v->retry_at) payload["retry_at"] = guards::rfc3339(*v->retry_at);
-      if (auto r = emit(cx, "guard.wait", phase, "", payload.dump()); !r) return r;
-      if (v->guard == "approvals")
-        if (auto r = emit(cx, "approval.requested", phase, "", json{{"reason", v->reason}, {"needed", cx.guards.approvals}}.dump()); !r)
-          return r;
-      if (cx.waiting_on.empty()) cx.wait_since = now;
-      cx.waiting_on = v->guard;
-    }
-    cx.blocked_by = v->guard;
-    if (cx.run.id != 0)
-      if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
-    if (!may_wait) return fail(Exit::blocked, v->reason + ". Nothing was changed; retry later, or add --wait to wait for it");
-    if (!cx.wait_deadline && cx.options.wait && *cx.options.wait != Millis::max()) cx.wait_deadline = now + *cx.options.wait;
-    if (cx.wait_deadline && now >= *cx.wait_deadline)
-      return fail(Exit::blocked, v->reason + ". Gave up after waiting " + format_duration(*cx.options.wait) + " (--wait)");
-    Millis sleep = v->retry_at ? std::chrono::ceil<Millis>(*v->retry_at - now)
-                   : v->guard == "approvals" ? kApprovalPoll
-                                             : backoff;
-    if (v->guard != "window" && v->guard != "approvals") backoff = std::min(backoff * 2, Millis(30'000));
-    sleep = std::clamp(sleep, Millis(1), kLongestSleep);
-    if (cx.wait_deadline) sleep = std::min(sleep, std::chrono::ceil<Millis>(*cx.wait_deadline - now));
-    clock_.sleep_for(std::max(sleep, Millis(1)));
-  }
-}
 
 // The same analysis as `phasegate lint`: error-level findings in steps not yet applied refuse the run
 // (exit 3) before anything is touched; applied steps never block later runs.
@@ -507,114 +393,6 @@ Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, co
   if (auto r = store_.save_step(rec); !r) return r;
   auto ms = std::chrono::duration_cast<Millis>(*rec.finished_at - *rec.started_at).count();
   return emit(cx, "step.completed", phase_name(step.phase), step.name, json{{"duration_ms", ms}, {"transaction", false}}.dump());
-}
-
-// `phasegate abort RUN` sets a flag (and cancels our running statement): checked between batches.
-std::optional<Error> Executor::abort_check(Context& cx) {
-  auto by = store_.abort_requested(cx.run.id);
-  if (!by || by->empty()) return std::nullopt;
-  return Error{Exit::aborted, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) + " aborted by " + *by +
-                                  "; a backfill keeps its cursor and continues from it on the next run"};
-}
-
-// Keyset batches over the primary key (issue #5): each batch is one short transaction that also moves the
-// cursor, so a kill at any instant resumes exactly after the last committed batch. Guards are asked between
-// batches; the batch size steers toward target_batch_time.
-Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeouts& t) {
-  const Backfill& b = *step.backfill;
-  const std::string phase = phase_name(step.phase);
-  auto& rec = cx.records[step.name];
-  auto table = target_.backfill_table(b.table);
-  if (!table) return std::unexpected(table.error());
-  backfill::Cursor cur;
-  // Resume from the cursor after a kill, a guard pause, an abort — and after a failed batch: the rows of
-  // earlier batches are committed, so starting over would apply `set` to them twice.
-  if ((rec.status == StepStatus::running || rec.status == StepStatus::failed) && !rec.cursor.empty())
-    if (auto c = backfill::Cursor::from_json(rec.cursor)) cur = *c;
-  if (cur.batch_size <= 0) cur.batch_size = backfill::first_batch_size(b);
-  rec.status = StepStatus::running;  // intent; the cursor moves with every batch
-  rec.cursor = cur.to_json();
-  if (auto r = store_.save_step(rec); !r) return r;
-  crash("after-intent:" + step.name);
-  if (cur.batches > 0)
-    (void)emit(cx, "backfill.progress", phase, step.name,
-               json{{"resumed", true}, {"scanned", cur.scanned}, {"updated", cur.updated}, {"last", cur.last}}.dump());
-
-  const TimePoint began = clock_.now();
-  const long long scanned_before = cur.scanned;
-  TimePoint last_event = began;
-  for (bool first = true;; first = false) {
-    if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
-    if (!first)
-      if (auto g = guard_gate(cx, Gate::step); !g) return g;  // load / window (finish-step) between batches
-    const std::string sql = backfill::batch_sql(*table, b, !cur.last.empty());
-    std::vector<std::string> params = cur.last;
-    params.push_back(std::to_string(cur.batch_size));
-    const TimePoint t0 = clock_.now();
-    backfill::Cursor next;
-    std::optional<Event> completed;
-    auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
-      auto got = target_.backfill_batch(sql, params, t, [&](const BatchResult& br) {
-        next = cur;
-        next.scanned += br.scanned;
-        next.updated += br.updated;
-        next.batches += 1;
-        if (!br.last.empty()) next.last = br.last;
-        StepRecord done = rec;
-        done.cursor = next.to_json();
-        Event ev;
-        completed.reset();
-        if (br.scanned < cur.batch_size) {  // walked past the last key: the step is done with this batch
-          done.status = StepStatus::completed;
-          done.finished_at = clock_.now();
-          done.applied_by = actor_.label();
-          done.error.clear();
-          auto ms = std::chrono::duration_cast<Millis>(*done.finished_at - *rec.started_at).count();
-          ev = Event{"step.completed", cx.run.id, cx.plan.id, phase, step.name,
-                     json{{"duration_ms", ms}, {"backfill", {{"scanned", next.scanned}, {"updated", next.updated}, {"batches", next.batches}}}}.dump(),
-                     *done.finished_at};
-          completed = ev;
-        }
-        return Completion{done, ev};
-      });
-      if (!got) return std::unexpected(got.error());
-      return {};
-    });
-    if (!r) {
-      if (r.error().sqlstate == "57014")  // cancelled: by `phasegate abort`, or a statement_timeout
-        if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
-      return r;
-    }
-    const Millis took = std::chrono::duration_cast<Millis>(clock_.now() - t0);
-    const int size_used = cur.batch_size;
-    cur = next;
-    cur.batch_size = backfill::next_batch_size(size_used, took, b.target_batch_time, b.batch_rows);
-    rec.cursor = cur.to_json();
-    const TimePoint now = clock_.now();
-    backfill::Progress p{cx.plan.id, step.name, cur.scanned, cur.updated, table->estimated_rows, 0, std::nullopt,
-                         cur.batch_size, took, completed.has_value()};
-    double secs = std::chrono::duration<double>(now - began).count();
-    if (secs > 0) p.rows_per_s = (cur.scanned - scanned_before) / secs;
-    if (p.rows_per_s > 0 && p.estimated_total > cur.scanned)
-      p.eta = Millis(static_cast<long long>((p.estimated_total - cur.scanned) / p.rows_per_s * 1000));
-    if (progress_) progress_(p);
-    if (completed) {
-      rec.status = StepStatus::completed;
-      rec.finished_at = completed->at;
-      rec.applied_by = actor_.label();
-      rec.error.clear();
-      if (observer_) observer_(*completed);
-      return {};
-    }
-    crash("after-batch:" + step.name);
-    if (now - last_event >= std::chrono::seconds(5)) {
-      last_event = now;
-      (void)emit(cx, "backfill.progress", phase, step.name,
-                 json{{"scanned", p.scanned}, {"updated", p.updated}, {"estimated_total", p.estimated_total},
-                      {"rows_per_s", static_cast<long long>(p.rows_per_s)}, {"batch_size", p.batch_size}}.dump());
-    }
-    if (b.pause > Millis(0)) clock_.sleep_for(b.pause);
-  }
 }
 
 }  // namespace phasegate

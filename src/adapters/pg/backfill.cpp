@@ -43,8 +43,7 @@ Result<BackfillTable> PgDatabase::backfill_table(const std::string& table) {
 
 Result<BatchResult> PgDatabase::backfill_batch(const std::string& sql, const std::vector<std::string>& params,
                                                const Timeouts& t, const std::function<Completion(const BatchResult&)>& record) {
-  impl_->last_blockers.clear();
-  BlockerWatch watch(impl_->url, impl_->conn->backendpid(), watch_delay(t), impl_->last_blockers);
+  auto watch = impl_->watch_blockers(t);
   return guarded([&]() -> Result<BatchResult> {
     pqxx::work w(*impl_->conn);
     w.exec(timeouts_sql(t, true));
@@ -91,8 +90,7 @@ Result<int> PgDatabase::request_abort(int64_t run_id, const std::string& by) {
     w.commit();
     pqxx::nontransaction n(*impl_->conn);
     auto h = n.exec_params(
-        "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid"
-        " AND l.objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296 AND l.objsubid = 2 AND l.pid <> pg_backend_pid()",
+        "SELECT l.pid FROM pg_locks l WHERE " + std::string(kRunLockHolder) + " AND l.pid <> pg_backend_pid()",
         kRunLockClass, impl_->schema);
     if (h.empty()) return 0;
     int pid = h[0][0].as<int>();

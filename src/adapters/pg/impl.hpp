@@ -24,6 +24,11 @@ inline std::optional<TimePoint> from_ms(const pqxx::field& f) {
 }
 inline std::string ms_text(std::optional<TimePoint> t) { return t ? std::to_string(to_ms(*t)) : "-1"; }
 
+// pg_locks rows (alias l) of the session holding the run lock; parameters $1 = kRunLockClass, $2 = schema.
+inline constexpr const char* kRunLockHolder =
+    "l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid"
+    " AND l.objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296 AND l.objsubid = 2";
+
 // When the blocker watch starts sampling: half the lock timeout, between 20 ms and 1 s.
 inline Millis watch_delay(const Timeouts& t) { return std::clamp(t.lock_timeout / 2, Millis(20), Millis(1000)); }
 
@@ -36,6 +41,7 @@ inline std::string timeouts_sql(const Timeouts& t, bool local) {
 
 using pg::from_ms;
 using pg::kRunLockClass;
+using pg::kRunLockHolder;
 using pg::kSchemaLockClass;
 using pg::ms_text;
 using pg::timeouts_sql;
@@ -65,6 +71,12 @@ struct PgDatabase::Impl {
   CrashPoint crash;
 
   std::string t(const char* table) const { return schema + "." + table; }
+
+  // Starts sampling who blocks our backend for the statement about to run (see BlockerWatch).
+  BlockerWatch watch_blockers(const Timeouts& timeouts) {
+    last_blockers.clear();
+    return BlockerWatch(url, conn->backendpid(), watch_delay(timeouts), last_blockers);
+  }
 
   // The bookkeeping statements run twice per step: prepared once per connection (see prepare()).
   void prepare() {

@@ -64,9 +64,8 @@ Result<void> PgDatabase::lock_runs() {
     auto h = n.exec_params(
         "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), "
         "coalesce(a.client_addr::text, 'local'), coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid "
-        "AND l.objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296 AND l.objsubid = 2",
+        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE " +
+            std::string(kRunLockHolder),
         kRunLockClass, impl_->schema);
     std::string who = "another phasegate run";
     if (!h.empty())
@@ -233,8 +232,7 @@ Result<bool> PgDatabase::check(const std::string& sql, const Timeouts& t) {
 
 Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts& t,
                                           const std::function<Completion()>& completion) {
-  impl_->last_blockers.clear();
-  BlockerWatch watch(impl_->url, impl_->conn->backendpid(), watch_delay(t), impl_->last_blockers);
+  auto watch = impl_->watch_blockers(t);
   return guarded([&]() -> Result<void> {
     pqxx::work w(*impl_->conn);
     // One round trip: the timeouts, the step, and lifting statement_timeout for our bookkeeping after it.
@@ -249,9 +247,8 @@ Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts
 }
 
 Result<void> PgDatabase::apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) {
-  impl_->last_blockers.clear();
   auto r = [&] {
-    BlockerWatch watch(impl_->url, impl_->conn->backendpid(), watch_delay(t), impl_->last_blockers);
+    auto watch = impl_->watch_blockers(t);
     return guarded([&]() -> Result<void> {
       pqxx::nontransaction n(*impl_->conn);
       n.exec(timeouts_sql(t, false));

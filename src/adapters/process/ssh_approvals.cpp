@@ -54,13 +54,18 @@ std::string first_line(std::string s) {
 SshSigner::SshSigner(ProcessRunner& runner, std::string allowed_signers, std::string cwd)
     : runner_(runner), allowed_signers_(std::move(allowed_signers)), cwd_(std::move(cwd)) {}
 
-Result<std::string> SshSigner::sign(const std::string& key_file, const std::string& text) {
+Result<ProcessResult> SshSigner::keygen(std::vector<std::string> args, const std::string& stdin_data) {
   ProcessSpec spec;
-  spec.argv = {"ssh-keygen", "-q", "-Y", "sign", "-f", key_file, "-n", guards::kApprovalNamespace};
+  spec.argv = {"ssh-keygen"};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.cwd = cwd_;
-  spec.stdin_data = text;
+  spec.stdin_data = stdin_data;
   spec.timeout = Millis(30'000);
-  auto r = runner_.run(spec);
+  return runner_.run(spec);
+}
+
+Result<std::string> SshSigner::sign(const std::string& key_file, const std::string& text) {
+  auto r = keygen({"-q", "-Y", "sign", "-f", key_file, "-n", guards::kApprovalNamespace}, text);
   if (!r) return std::unexpected(r.error());
   if (!r->ok() || r->out.find("BEGIN SSH SIGNATURE") == std::string::npos)
     return fail(Exit::invalid, "ssh-keygen could not sign with " + key_file + " (" + r->describe() + "): " + first_line(r->err));
@@ -69,11 +74,7 @@ Result<std::string> SshSigner::sign(const std::string& key_file, const std::stri
 
 Result<std::string> SshSigner::principal_of(const std::string& signature) {
   TempFile sig(signature);
-  ProcessSpec spec;
-  spec.argv = {"ssh-keygen", "-Y", "find-principals", "-s", sig.path(), "-f", allowed_signers_};
-  spec.cwd = cwd_;
-  spec.timeout = Millis(30'000);
-  auto r = runner_.run(spec);
+  auto r = keygen({"-Y", "find-principals", "-s", sig.path(), "-f", allowed_signers_}, "");
   if (!r) return std::unexpected(r.error());
   if (!r->ok() || trim(r->out).empty())
     return fail(Exit::invalid, "this key is not in " + allowed_signers_ + " (ssh-keygen -Y find-principals: " +
@@ -83,13 +84,8 @@ Result<std::string> SshSigner::principal_of(const std::string& signature) {
 
 Result<void> SshSigner::verify(const std::string& principal, const std::string& text, const std::string& signature) {
   TempFile sig(signature);
-  ProcessSpec spec;
-  spec.argv = {"ssh-keygen", "-Y", "verify", "-f", allowed_signers_, "-I", principal, "-n", guards::kApprovalNamespace,
-               "-s", sig.path()};
-  spec.cwd = cwd_;
-  spec.stdin_data = text;
-  spec.timeout = Millis(30'000);
-  auto r = runner_.run(spec);
+  auto r = keygen({"-Y", "verify", "-f", allowed_signers_, "-I", principal, "-n", guards::kApprovalNamespace, "-s", sig.path()},
+                  text);
   if (!r) return std::unexpected(r.error());
   if (!r->ok()) {
     std::string why = trim(r->err);
@@ -118,6 +114,7 @@ Result<std::vector<ApprovalRecord>> PgGuardProbe::approvals(const std::string& p
   auto rows = db_.approval_rows(plan_id);
   if (!rows) return rows;
   for (auto& a : *rows) {
+    if (a.revoked_at) continue;  // not counted whatever its signature says: no ssh-keygen run for it
     if (!signer_) {
       a.signature_problem = "no [approvals] allowed_signers is configured";
       continue;

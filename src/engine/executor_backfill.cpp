@@ -1,0 +1,106 @@
+// Backfill steps of the Executor (issue #5; docs/backfill.md).
+#include "engine/executor_context.hpp"
+
+namespace phasegate {
+
+// Keyset batches over the primary key (issue #5): each batch is one short transaction that also moves the
+// cursor, so a kill at any instant resumes exactly after the last committed batch. Guards are asked between
+// batches; the batch size steers toward target_batch_time.
+Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeouts& t) {
+  const Backfill& b = *step.backfill;
+  const std::string phase = phase_name(step.phase);
+  auto& rec = cx.records[step.name];
+  auto table = target_.backfill_table(b.table);
+  if (!table) return std::unexpected(table.error());
+  backfill::Cursor cur;
+  // Resume from the cursor after a kill, a guard pause, an abort — and after a failed batch: the rows of
+  // earlier batches are committed, so starting over would apply `set` to them twice.
+  if ((rec.status == StepStatus::running || rec.status == StepStatus::failed) && !rec.cursor.empty())
+    if (auto c = backfill::Cursor::from_json(rec.cursor)) cur = *c;
+  if (cur.batch_size <= 0) cur.batch_size = backfill::first_batch_size(b);
+  rec.status = StepStatus::running;  // intent; the cursor moves with every batch
+  rec.cursor = cur.to_json();
+  if (auto r = store_.save_step(rec); !r) return r;
+  crash("after-intent:" + step.name);
+  if (cur.batches > 0)
+    (void)emit(cx, "backfill.progress", phase, step.name,
+               json{{"resumed", true}, {"scanned", cur.scanned}, {"updated", cur.updated}, {"last", cur.last}}.dump());
+
+  const TimePoint began = clock_.now();
+  const long long scanned_before = cur.scanned;
+  TimePoint last_event = began;
+  for (bool first = true;; first = false) {
+    if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
+    if (!first)
+      if (auto g = guard_gate(cx, Gate::step); !g) return g;  // load / window (finish-step) between batches
+    const std::string sql = backfill::batch_sql(*table, b, !cur.last.empty());
+    std::vector<std::string> params = cur.last;
+    params.push_back(std::to_string(cur.batch_size));
+    const TimePoint t0 = clock_.now();
+    backfill::Cursor next;
+    std::optional<Event> completed;
+    auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
+      auto got = target_.backfill_batch(sql, params, t, [&](const BatchResult& br) {
+        next = cur;
+        next.scanned += br.scanned;
+        next.updated += br.updated;
+        next.batches += 1;
+        if (!br.last.empty()) next.last = br.last;
+        StepRecord done = rec;
+        done.cursor = next.to_json();
+        Event ev;
+        completed.reset();
+        if (br.scanned < cur.batch_size) {  // walked past the last key: the step is done with this batch
+          done.status = StepStatus::completed;
+          done.finished_at = clock_.now();
+          done.applied_by = actor_.label();
+          done.error.clear();
+          auto ms = std::chrono::duration_cast<Millis>(*done.finished_at - *rec.started_at).count();
+          ev = Event{"step.completed", cx.run.id, cx.plan.id, phase, step.name,
+                     json{{"duration_ms", ms}, {"backfill", {{"scanned", next.scanned}, {"updated", next.updated}, {"batches", next.batches}}}}.dump(),
+                     *done.finished_at};
+          completed = ev;
+        }
+        return Completion{done, ev};
+      });
+      if (!got) return std::unexpected(got.error());
+      return {};
+    });
+    if (!r) {
+      if (r.error().sqlstate == "57014")  // cancelled: by `phasegate abort`, or a statement_timeout
+        if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
+      return r;
+    }
+    const Millis took = std::chrono::duration_cast<Millis>(clock_.now() - t0);
+    const int size_used = cur.batch_size;
+    cur = next;
+    cur.batch_size = backfill::next_batch_size(size_used, took, b.target_batch_time, b.batch_rows);
+    rec.cursor = cur.to_json();
+    const TimePoint now = clock_.now();
+    backfill::Progress p{cx.plan.id, step.name, cur.scanned, cur.updated, table->estimated_rows, 0, std::nullopt,
+                         cur.batch_size, took, completed.has_value()};
+    double secs = std::chrono::duration<double>(now - began).count();
+    if (secs > 0) p.rows_per_s = (cur.scanned - scanned_before) / secs;
+    if (p.rows_per_s > 0 && p.estimated_total > cur.scanned)
+      p.eta = Millis(static_cast<long long>((p.estimated_total - cur.scanned) / p.rows_per_s * 1000));
+    if (progress_) progress_(p);
+    if (completed) {
+      rec.status = StepStatus::completed;
+      rec.finished_at = completed->at;
+      rec.applied_by = actor_.label();
+      rec.error.clear();
+      if (observer_) observer_(*completed);
+      return {};
+    }
+    crash("after-batch:" + step.name);
+    if (now - last_event >= std::chrono::seconds(5)) {
+      last_event = now;
+      (void)emit(cx, "backfill.progress", phase, step.name,
+                 json{{"scanned", p.scanned}, {"updated", p.updated}, {"estimated_total", p.estimated_total},
+                      {"rows_per_s", static_cast<long long>(p.rows_per_s)}, {"batch_size", p.batch_size}}.dump());
+    }
+    if (b.pause > Millis(0)) clock_.sleep_for(b.pause);
+  }
+}
+
+}  // namespace phasegate

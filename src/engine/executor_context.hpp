@@ -1,0 +1,30 @@
+#pragma once
+// The Executor's per-run state, shared by its translation units (executor.cpp: the run, phases, steps;
+// executor_guards.cpp: guard gates and abort; executor_backfill.cpp: backfill batches). Private to src/engine.
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "phasegate/engine.hpp"
+
+namespace phasegate {
+
+using json = nlohmann::json;
+
+struct Executor::Context {
+  const Plan& plan;
+  RunOptions options;
+  Guards guards;
+  std::string digest;
+  RunRecord run;
+  std::map<std::string, StepRecord> records;
+  int applied = 0;
+  // Guard waiting: the guard currently saying wait (verdict changes are events) and the --wait deadline.
+  std::string waiting_on;
+  TimePoint wait_since{};
+  std::optional<TimePoint> wait_deadline;
+  std::string blocked_by;
+};
+
+}  // namespace phasegate
