@@ -19,6 +19,13 @@ class BoostProcessRunner final : public ProcessRunner {
   Result<ProcessResult> run(const ProcessSpec& spec) override;
 };
 
+// HTTP GET/POST with cpp-httplib (src/adapters/http/client.cpp); http and https.
+class HttplibClient final : public HttpClient {
+ public:
+  Result<HttpResponse> get(const std::string& url, Millis timeout) override;
+  Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout) override;
+};
+
 // OpenSSH signatures for approvals (SPEC §3.2), run through a ProcessRunner.
 class SshSigner {
  public:

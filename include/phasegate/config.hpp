@@ -89,6 +89,7 @@ struct Health {
   std::string http;
   int expect_status = 200;
   std::vector<std::string> command;
+  std::string sql;  // returns true when healthy
   Millis timeout{60'000};
 };
 struct Service {
@@ -104,6 +105,8 @@ struct Smoke {
   std::string name;
   std::vector<std::string> command;
   std::string http, sql;
+  int expect_status = 0;    // http: 0 = any 2xx
+  Millis timeout{30'000};   // one measurement
   Millis interval{5000};
   int count = 1;
   int failure_limit = 0;
@@ -144,6 +147,9 @@ struct Project {
   std::map<std::string, Smoke> smoke;
   RollbackSettings rollback;
   std::map<std::string, Notifier> notify;
+  // [hooks] pass_env: secrets phasegate removes from hooks' environment (the database URL variable and
+  // PGPASSWORD) unless named here.
+  std::vector<std::string> hook_pass_env;
 };
 
 enum class Phase { expand = 0, migrate = 1, contract = 2 };

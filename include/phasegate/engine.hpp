@@ -70,6 +70,26 @@ struct PlanOutcome {
   std::string blocked_by;  // the guard that said wait ("window", "approvals", "lock", ...)
 };
 
+// What to undo (SPEC §1.1 [rollback]): `phasegate rollback PLAN`, a failed run, an aborted run.
+struct RollbackRequest {
+  int64_t run_id = 0;             // events are recorded under this run (0: none)
+  bool only_this_run = true;      // false: every applied step of the plan (phasegate rollback PLAN)
+  std::string phase;              // the phase the run reached: services of it and earlier phases restart again
+  std::string reason;
+  bool master = true;             // revert the release commit on master ([rollback] master)
+  bool restart = true;            // restart the services so they run the reverted code
+  std::string release_commit;
+  std::optional<TimePoint> failed_at;  // when the failure was seen: the times below are measured from it
+};
+struct RollbackOutcome {
+  bool complete = true;
+  std::vector<std::string> undone;  // what was done, in order
+  std::vector<std::string> notes;   // what was deliberately left alone (irreversible steps, no release commit)
+  std::vector<std::string> left;    // what a human must still do, each with why
+  std::optional<Millis> database_done, master_done, services_done, total;  // after failed_at (or the start)
+  std::string summary() const;
+};
+
 class Executor {
  public:
   Executor(const Project& project, StateStore& store, Target& target, Clock& clock, Actor actor,
@@ -82,6 +102,14 @@ class Executor {
   void set_guard_probe(GuardProbe* probe) { probe_ = probe; }
   // Called after every backfill batch (the CLI draws a progress bar or logs a line).
   void on_progress(std::function<void(const backfill::Progress&)> f) { progress_ = std::move(f); }
+  // Hooks, command steps, service restarts (runner) and HTTP health/smoke checks (http).
+  void set_operations(ProcessRunner* runner, HttpClient* http) {
+    runner_ = runner;
+    http_ = http;
+  }
+  // Undoes a plan's applied steps (down SQL, newest first, with lock-timeout protection), then master and
+  // the services, all within [rollback] timeout. Takes no run lock: the caller holds it.
+  RollbackOutcome rollback(const Plan& plan, const RollbackRequest& request);
 
  private:
   struct Context;
@@ -97,6 +125,20 @@ class Executor {
   Result<void> emit(Context& cx, const std::string& kind, const std::string& phase, const std::string& step,
                     const std::string& payload = "{}");
   std::optional<std::string> contract_gate_closed(Context& cx, const PhaseSpec& contract);
+  // Operations (executor_operations.cpp): command steps, restarts, health and smoke checks.
+  Result<void> run_command_step(Context& cx, const Step& step, const Timeouts& t);
+  Result<void> finish_phase(Context& cx, const PhaseSpec& spec);
+  Result<bool> needs_finish(Context& cx, const PhaseSpec& spec);
+  Result<void> restart_service(Context& cx, const std::string& phase, const std::string& name,
+                               std::optional<TimePoint> deadline = std::nullopt);
+  Result<void> run_smoke(Context& cx, const std::string& phase, const std::string& name);
+  Result<bool> healthy_once(Context& cx, const Service& service, Millis timeout, std::string& why);
+  ProcessSpec hook(Context& cx, std::vector<std::string> argv, const std::string& event, const std::string& phase,
+                   const std::string& step, Millis timeout, bool secrets = false);
+  // Rollback (executor_rollback.cpp).
+  PlanOutcome after_failure(Context& cx, PlanOutcome out, const Error& e, bool aborted);
+  RollbackOutcome rollback_in(Context& cx, const RollbackRequest& request);
+  bool revert_master(Context& cx, const std::string& commit, TimePoint deadline, RollbackOutcome& out);
   enum class Gate { run, phase, step };
   Result<guards::Verdict> verdict(Context& cx, Gate at);
   Result<void> guard_gate(Context& cx, Gate at);
@@ -111,6 +153,8 @@ class Executor {
   std::function<void(const Event&)> observer_;
   GuardProbe* probe_ = nullptr;
   std::function<void(const backfill::Progress&)> progress_;
+  ProcessRunner* runner_ = nullptr;
+  HttpClient* http_ = nullptr;
 };
 
 }  // namespace phasegate

@@ -44,6 +44,7 @@ class PgDatabase final : public StateStore, public Target {
   Result<void> append_event(const Event& event) override;
   Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) override;
   Result<std::string> abort_requested(int64_t run_id) override;
+  Result<bool> phase_completed(int64_t run_id, const std::string& phase) override;
   // abort RUN: records the request and cancels the live runner's statement; returns the runner's backend pid
   // (0 when no runner holds the run lock).
   Result<int> request_abort(int64_t run_id, const std::string& by);

@@ -38,7 +38,7 @@ struct Event {
   TimePoint at{};
 };
 
-enum class StepStatus { pending, running, completed, failed };
+enum class StepStatus { pending, running, completed, failed, rolled_back };  // rolled_back: its down ran; pending again
 const char* step_status_name(StepStatus s);
 std::optional<StepStatus> parse_step_status(std::string_view s);
 
@@ -67,6 +67,7 @@ struct RunRecord {
   std::string phase;
   std::string initiator;
   std::string error;
+  std::string release_commit;  // the app commit master rollback reverts ("" = unknown)
 };
 
 struct Timeouts {
@@ -89,6 +90,8 @@ class StateStore {
   virtual Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) = 0;
   // Who asked `phasegate abort RUN` to stop this run ("" = nobody).
   virtual Result<std::string> abort_requested(int64_t run_id) = 0;
+  // Whether this run recorded phase.completed for `phase` (its restarts and smoke checks passed).
+  virtual Result<bool> phase_completed(int64_t run_id, const std::string& phase) = 0;
 };
 
 enum class IndexState { absent, valid, invalid };
@@ -174,6 +177,7 @@ struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0]: a path (relative to cwd) or a bare name looked up on PATH
   std::string cwd;                // empty: the current directory
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) phasegate's environment
+  std::vector<std::string> unset_env;                     // removed from it (secrets a hook must not see)
   std::string stdin_data;
   Millis timeout{60'000};   // then SIGTERM to the process group, SIGKILL after `grace`
   Millis grace{5'000};
@@ -194,6 +198,19 @@ class ProcessRunner {
   virtual ~ProcessRunner() = default;
   // An error only when the program could not be started at all (not found, not executable).
   virtual Result<ProcessResult> run(const ProcessSpec& spec) = 0;
+};
+
+// HTTP GET for health and smoke checks (src/adapters/http.cpp, cpp-httplib).
+struct HttpResponse {
+  int status = 0;
+  std::string body;  // bounded
+};
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  // An error when no response arrived (refused, timed out, bad URL); any status is a response.
+  virtual Result<HttpResponse> get(const std::string& url, Millis timeout) = 0;
+  virtual Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout) = 0;
 };
 
 // Named instants where a test may kill the process (fault injection, like leveldb's FaultInjectionTestEnv).

@@ -1,4 +1,4 @@
-// abort RUN: stop a run from another terminal (SPEC §2; rollback on abort comes with issue #6).
+// abort RUN: stop a run from another terminal, then roll back per [rollback] (SPEC §2).
 #include <unistd.h>
 
 #include <iostream>
@@ -7,6 +7,7 @@
 #include "cli/output.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
+#include "phasegate/text.hpp"
 
 namespace phasegate::cli {
 
@@ -41,46 +42,72 @@ int cmd_abort(const Global& g, const std::string& run_arg) {
   Actor actor = current_actor("");
   pg.set_actor(actor);
   std::string outcome;
+  int exit = 0;
   // Only a run in state `running` has a runner to stop; cancelling the lock holder's statement for any other
   // run would hit a runner busy with another plan.
   auto locked = (*run)->status == RunStatus::running ? pg.lock_runs() : Result<void>{};
   if (locked) {
-    // Nobody is driving it: record the abort ourselves.
+    // Nobody is driving it: record the abort ourselves, then roll back as the runner would have.
     RunRecord r = **run;
-    auto t = next_transition(r.status, RunTrigger::abort);
-    if (!t) return report(g, t.error());
-    r.status = t->to;
-    r.error = "aborted by " + actor.label();
-    if (auto u = pg.update_run(r); !u) return report(g, u.error());
-    if (auto e = pg.append_event(Event{t->event, r.id, r.plan_id, r.phase, "", nlohmann::json{{"by", actor.label()}}.dump(),
-                                       std::chrono::system_clock::now()});
-        !e)
-      return report(g, e.error());
+    if (auto a = mark_aborted(pg, r, actor, "aborted by " + actor.label()); !a) return report(g, a.error());
     outcome = "run " + run_arg + " (" + r.plan_id + ") was not running; marked aborted";
+    if (loaded->project.rollback.on_failure == "pause") {
+      outcome += ". on_failure = \"pause\": nothing was rolled back (phasegate rollback " + r.plan_id + " undoes the database part)";
+    } else if (auto plan = select_plan(*loaded, r.plan_id); !plan) {
+      outcome += ". Its plan file is gone, so nothing could be rolled back: undo its steps by hand";
+      exit = static_cast<int>(Exit::needs_human);
+    } else if (auto l = pg.lock_runs(); !l) {
+      outcome += ". Nothing was rolled back: " + l.error().message + "; run phasegate rollback " + r.plan_id + " when it is free";
+      exit = static_cast<int>(Exit::needs_human);
+    } else {
+      Machinery m;
+      Executor executor(loaded->project, pg, pg, m.clock, actor);
+      wire(g, executor, m);
+      RollbackRequest req;
+      req.run_id = r.id;
+      req.phase = r.phase;
+      req.reason = r.error;
+      req.release_commit = r.release_commit;
+      RollbackOutcome rb = executor.rollback(**plan, req);
+      (void)pg.mark_plan(r.plan_id, plan_digest(**plan), rb.complete ? "rolled_back" : "failed");
+      outcome += ". " + rb.summary();
+      if (!rb.complete) exit = static_cast<int>(Exit::needs_human);
+    }
   } else if (locked.error().code != Exit::blocked) {
     return report(g, locked.error());
   } else {
     auto pid = pg.request_abort(id, actor.label());
     if (!pid) return report(g, pid.error());
-    // The runner checks between batches/steps; its running statement was cancelled. Wait for it to stop.
+    // The runner stops at once (its statement was cancelled) and rolls back while it still holds the run lock:
+    // wait for the lock, as long as a rollback may take.
+    auto limit = std::chrono::steady_clock::now() + loaded->project.rollback.timeout + std::chrono::seconds(30);
     bool stopped = false;
-    for (int i = 0; i < 100 && !stopped; ++i) {
-      auto now = find();
-      stopped = now && *now && is_terminal((**now).status);
-      if (!stopped) ::usleep(100'000);
+    while (!stopped && std::chrono::steady_clock::now() < limit) {
+      stopped = bool(pg.lock_runs());
+      if (!stopped) ::usleep(200'000);
     }
-    outcome = stopped ? "run " + run_arg + " (" + (*run)->plan_id + ") stopped (runner backend pid " + std::to_string(*pid) + " cancelled)"
-                      : "asked run " + run_arg + " to stop; it has not stopped within 10 s (it stops at its next step or batch)";
     if (!stopped) {
+      outcome = "asked run " + run_arg + " to stop; its runner still holds the run lock (it stops at its next step or batch)";
       if (g.json) print_json({{"ok", false}, {"exit", static_cast<int>(Exit::blocked)}, {"run", id}, {"message", outcome}});
       else std::cerr << "phasegate: " << outcome << "\n";
       return static_cast<int>(Exit::blocked);
     }
+    outcome = "run " + run_arg + " (" + (*run)->plan_id + ") stopped (runner backend pid " + std::to_string(*pid) + " cancelled)";
+    // What the runner did about it, from its events.
+    auto events = pg.events(id);
+    std::string rollback = "nothing was rolled back";
+    if (events)
+      for (const auto& e : *events) {
+        if (e.kind != "rollback.completed" && e.kind != "rollback.failed") continue;
+        auto p = nlohmann::json::parse(e.payload, nullptr, false);
+        rollback = e.kind == "rollback.completed" ? "rolled back" : "ROLLBACK INCOMPLETE: " + p.value("left", nlohmann::json::array()).dump();
+        if (e.kind == "rollback.failed") exit = static_cast<int>(Exit::needs_human);
+      }
+    outcome += "; " + rollback;
   }
-  outcome += ". Nothing was rolled back (rollback on abort comes with issue #6); a backfill continues from its cursor on the next run";
-  if (g.json) print_json({{"ok", true}, {"exit", 0}, {"run", id}, {"message", outcome}});
-  else std::cout << outcome << "\n";
-  return 0;
+  if (g.json) print_json({{"ok", exit == 0}, {"exit", exit}, {"run", id}, {"message", outcome}});
+  else (exit == 0 ? std::cout : std::cerr) << outcome << "\n";
+  return exit;
 }
 
 }  // namespace phasegate::cli

@@ -11,24 +11,6 @@
 
 namespace phasegate::cli {
 
-namespace {
-void print_event(const Global& g, const Event& e) {
-  std::string where = e.phase + (e.step.empty() ? "" : "/" + e.step);
-  auto payload = nlohmann::json::parse(e.payload, nullptr, false);
-  auto field = [&](const char* k) { return payload.is_object() && payload.contains(k) ? payload[k].dump() : std::string(); };
-  if (e.kind == "step.started") return info("  " + paint(g, "36", "->") + " " + where);
-  if (e.kind == "step.completed") return info("  " + paint(g, "32", "ok") + " " + where + "  " + field("duration_ms") + " ms");
-  if (e.kind == "step.failed") return info("  " + paint(g, "31", "FAILED") + " " + where + "  " + payload.value("error", ""));
-  if (e.kind == "step.retrying") return info("  " + paint(g, "33", "retry") + " " + where + "  " + e.payload);
-  if (e.kind == "phase.started") return info(paint(g, "1", e.phase));
-  if (e.kind == "phase.completed" || e.kind == "phase.failed") return;
-  if (e.kind == "guard.wait") return info("  " + paint(g, "33", "wait") + " " + payload.value("reason", ""));
-  if (e.kind == "approval.requested") return;  // the guard.wait line above says it
-  if (e.kind == "guard.go") return info("  " + paint(g, "32", "go") + " " + payload.value("guard", "") + " after " + field("waited_ms") + " ms");
-  std::string reason = payload.is_object() && payload.contains("reason") ? "  " + payload["reason"].get<std::string>() : "";
-  info(paint(g, "1", e.kind) + (e.run_id ? " (run " + std::to_string(e.run_id) + ")" : "") + reason);
-}
-}  // namespace
 
 int cmd_run(const Global& g, const RunArgs& args) {
   auto loaded = load_all(g);
@@ -61,9 +43,9 @@ int cmd_run(const Global& g, const RunArgs& args) {
   pg.set_actor(actor);
   CrashPoint crash = crash_point_from_env();
   pg.set_crash_point(crash);
-  SystemClock clock;
-  Executor executor(loaded->project, pg, pg, clock, actor, crash);
-  executor.on_event([&](const Event& e) { print_event(g, e); });
+  Machinery m;
+  Executor executor(loaded->project, pg, pg, m.clock, actor, crash);
+  wire(g, executor, m);
   // Backfill progress: a bar redrawn in place on a terminal, otherwise a log line every 10 s.
   const bool tty = ::isatty(STDERR_FILENO);
   auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
@@ -81,10 +63,9 @@ int cmd_run(const Global& g, const RunArgs& args) {
       info("  backfill " + p.step + ": " + p.line());
     }
   });
-  BoostProcessRunner runner;
   std::unique_ptr<SshSigner> signer;
   if (loaded->project.approvals)
-    signer = std::make_unique<SshSigner>(runner, loaded->project.approvals->allowed_signers, loaded->project.root);
+    signer = std::make_unique<SshSigner>(m.runner, loaded->project.approvals->allowed_signers, loaded->project.root);
   PgGuardProbe probe(pg, signer.get());
   executor.set_guard_probe(&probe);
   if (args.phase != "all") options.phase = parse_phase(args.phase);

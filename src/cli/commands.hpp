@@ -38,6 +38,7 @@ int cmd_approve(const Global& g, const ApproveArgs& args);
 int cmd_approvals(const Global& g, const std::string& plan, const std::string& initiator);
 int cmd_revoke(const Global& g, const std::string& plan, const std::string& key);
 int cmd_abort(const Global& g, const std::string& run);
+int cmd_rollback(const Global& g, const std::string& plan);
 int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db);
 
 }  // namespace phasegate::cli

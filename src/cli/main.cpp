@@ -69,8 +69,11 @@ int main(int argc, char** argv) {
   log->add_option("RUN", run_id, "run id");
 
   std::string abort_run;
-  auto* abort_cmd = app.add_subcommand("abort", "stop a run now from another terminal (cancels its running statement)");
+  auto* abort_cmd = app.add_subcommand("abort", "stop a run now from another terminal (cancels its running statement), then roll back per [rollback]");
   abort_cmd->add_option("RUN", abort_run, "run id")->required();
+  std::string rollback_plan;
+  auto* rollback_cmd = app.add_subcommand("rollback", "undo an applied plan's reversible steps by hand (down SQL, newest first)");
+  rollback_cmd->add_option("PLAN", rollback_plan, "plan id or file")->required();
 
   std::vector<std::string> lint_targets;
   std::string lint_format = "text";
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
     if (*abort_cmd) return cli::cmd_abort(g, abort_run);
+    if (*rollback_cmd) return cli::cmd_rollback(g, rollback_plan);
     if (*window) return cli::cmd_window(g, window_name, window_at, window_next);
     if (*plan_cmd) return cli::cmd_plan(g, dry_plan);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);

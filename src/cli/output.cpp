@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "phasegate/adapters.hpp"
+#include "phasegate/engine.hpp"
 #include "phasegate/text.hpp"
 
 namespace fs = std::filesystem;
@@ -22,6 +23,57 @@ std::string paint(const Global& g, const char* ansi, const std::string& text) {
 }
 
 void info(const std::string& line) { std::cerr << line << "\n"; }
+
+void wire(const Global& g, phasegate::Executor& executor, Machinery& m) {
+  executor.set_operations(&m.runner, &m.http);
+  executor.on_event([&g](const Event& e) { print_event(g, e); });
+}
+
+Result<void> mark_aborted(PgDatabase& pg, RunRecord& run, const Actor& actor, const std::string& reason) {
+  auto t = next_transition(run.status, RunTrigger::abort);
+  if (!t) return std::unexpected(t.error());
+  run.status = t->to;
+  run.error = reason;
+  if (auto u = pg.update_run(run); !u) return u;
+  return pg.append_event(Event{t->event, run.id, run.plan_id, run.phase, "",
+                               nlohmann::json{{"by", actor.label()}, {"reason", reason}}.dump(), std::chrono::system_clock::now()});
+}
+
+void print_event(const Global& g, const Event& e) {
+  std::string where = e.phase + (e.step.empty() ? "" : "/" + e.step);
+  auto payload = nlohmann::json::parse(e.payload, nullptr, false);
+  if (!payload.is_object()) payload = nlohmann::json::object();
+  auto field = [&](const char* k) { return payload.contains(k) ? payload[k].dump() : std::string(); };
+  auto text = [&](const char* k) { return payload.contains(k) && payload[k].is_string() ? payload[k].get<std::string>() : std::string(); };
+  const std::string& k = e.kind;
+  if (k == "step.started") return info("  " + paint(g, "36", "->") + " " + where);
+  if (k == "step.completed") return info("  " + paint(g, "32", "ok") + " " + where + "  " + field("duration_ms") + " ms");
+  if (k == "step.failed") return info("  " + paint(g, "31", "FAILED") + " " + where + "  " + text("error"));
+  if (k == "step.retrying") return info("  " + paint(g, "33", "retry") + " " + where + "  " + e.payload);
+  if (k == "phase.started") return info(paint(g, "1", e.phase));
+  if (k == "phase.completed" || k == "phase.failed") return;
+  if (k == "guard.wait") return info("  " + paint(g, "33", "wait") + " " + text("reason"));
+  if (k == "approval.requested") return;  // the guard.wait line above says it
+  if (k == "guard.go") return info("  " + paint(g, "32", "go") + " " + text("guard") + " after " + field("waited_ms") + " ms");
+  if (k == "service.restarting") return info("  " + paint(g, "36", "restart") + " " + text("service"));
+  if (k == "service.healthy") return info("  " + paint(g, "32", "healthy") + " " + text("service") + "  " + field("elapsed_ms") + " ms");
+  if (k == "service.unhealthy") return info("  " + paint(g, "31", "UNHEALTHY") + " " + text("service") + "  " + text("reason"));
+  if (k == "smoke.passed")
+    return info("  " + paint(g, "32", "smoke ok") + " " + text("smoke") + "  " + field("passes") + " passed, " + field("failures") + " failed");
+  if (k == "smoke.failed") return info("  " + paint(g, "31", "SMOKE FAILED") + " " + text("smoke") + "  " + text("reason"));
+  if (k == "rollback.started") return info(paint(g, "1;33", "rollback") + "  " + text("reason"));
+  if (k == "rollback.step") {
+    std::string action = text("action");
+    bool ok = payload.value("ok", false);
+    std::string what = action == "down" ? "down " + where : action == "restart" ? "restart " + text("service") : "master";
+    std::string detail = ok ? text("result") : payload.value("skipped", false) ? text("reason") : text("error");
+    return info("  " + (ok ? paint(g, "32", "undone") : paint(g, "33", "left")) + " " + what + (detail.empty() ? "" : "  " + detail));
+  }
+  if (k == "rollback.completed") return info(paint(g, "32", "rollback completed") + "  " + field("total_ms") + " ms");
+  if (k == "rollback.failed") return info(paint(g, "31", "ROLLBACK INCOMPLETE") + "  " + field("left"));
+  std::string reason = text("reason");
+  info(paint(g, "1", k) + (e.run_id ? " (run " + std::to_string(e.run_id) + ")" : "") + (reason.empty() ? "" : "  " + reason));
+}
 
 void print_diagnostics(const Global& g, const Diagnostics& diags) {
   if (g.json) {

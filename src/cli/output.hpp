@@ -7,9 +7,14 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "phasegate/adapters.hpp"
 #include "phasegate/config.hpp"
 #include "phasegate/guards.hpp"
 #include "phasegate/pg.hpp"
+
+namespace phasegate {
+class Executor;
+}
 
 namespace phasegate::cli {
 
@@ -30,6 +35,19 @@ Result<std::unique_ptr<PgDatabase>> open_database(const Project& project, const 
 
 // The approval quorum of `plan` now (SPEC §3.2), signatures verified with ssh-keygen (cmd_approve.cpp).
 Result<guards::Quorum> approval_quorum(const Project& project, const Plan& plan, PgDatabase& db, const std::string& initiator);
+
+// The real adapters an Executor drives (clock, processes, HTTP), and wiring them plus event printing.
+struct Machinery {
+  SystemClock clock;
+  BoostProcessRunner runner;
+  HttplibClient http;
+};
+void wire(const Global& g, phasegate::Executor& executor, Machinery& m);
+// One progress line on stderr for an event (run, phase, step, guard, service, smoke, rollback).
+void print_event(const Global& g, const Event& e);
+
+// An operator ends a run nobody is driving: the abort transition, its reason, and the run.aborted event.
+Result<void> mark_aborted(PgDatabase& pg, RunRecord& run, const Actor& actor, const std::string& reason);
 
 void print_json(const nlohmann::json& j);
 void print_diagnostics(const Global& g, const Diagnostics& diags);

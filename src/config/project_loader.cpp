@@ -154,9 +154,11 @@ std::optional<Health> read_health(TableReader& parent, const std::string& where)
   Health h;
   h.http = r.str("http").value_or("");
   h.command = r.strings("command", true).value_or(std::vector<std::string>{});
+  h.sql = r.str("sql").value_or("");
   if (auto v = r.integer("expect_status", 100, 599)) h.expect_status = static_cast<int>(*v);
   if (auto v = r.duration("timeout")) h.timeout = *v;
-  if (h.http.empty() == h.command.empty()) r.error(r.pos(), "health needs exactly one of http or command");
+  if (!h.http.empty() + !h.command.empty() + !h.sql.empty() != 1)
+    r.error(r.pos(), "health needs exactly one of http, command or sql");
   r.finish();
   return h;
 }
@@ -190,6 +192,8 @@ Smoke read_smoke(const std::string& name, const toml::table& t, const std::strin
   s.command = r.strings("command", true).value_or(std::vector<std::string>{});
   s.http = r.str("http").value_or("");
   s.sql = r.str("sql").value_or("");
+  if (auto v = r.integer("expect_status", 100, 599)) s.expect_status = static_cast<int>(*v);
+  if (auto v = r.duration("timeout")) s.timeout = *v;
   if (auto v = r.duration("interval")) s.interval = *v;
   if (auto v = r.integer("count", 1, 10'000)) s.count = static_cast<int>(*v);
   if (auto v = r.integer("failure_limit", 0, 10'000)) s.failure_limit = static_cast<int>(*v);
@@ -312,6 +316,11 @@ std::optional<Project> load_project(const std::string& file, Diagnostics& diags)
   read_named_tables(root, "smoke", p.smoke, read_smoke);
   if (const auto* t = root.table("rollback")) p.rollback = read_rollback(*t, file, diags);
   read_named_tables(root, "notify", p.notify, read_notifier);
+  if (const auto* t = root.table("hooks")) {
+    TableReader r(*t, file, "hooks", diags);
+    p.hook_pass_env = r.strings("pass_env").value_or(std::vector<std::string>{});
+    r.finish();
+  }
   root.finish();
   return p;
 }

@@ -115,6 +115,8 @@ void validate_project(const Project& project, Diagnostics& diags) {
   for (const auto& [name, s] : project.services) {
     check_executable(project, s.restart, "services." + name + ".restart", s.pos, diags);
     if (s.health) check_executable(project, s.health->command, "services." + name + ".health", s.pos, diags);
+    if (s.health && !s.health->sql.empty() && sql::parse(s.health->sql).error)
+      diags.push_back({s.pos, "services." + name + ".health.sql does not parse: " + sql::parse(s.health->sql).error->message});
   }
   for (const auto& [name, s] : project.smoke) {
     check_executable(project, s.command, "smoke." + name, s.pos, diags);

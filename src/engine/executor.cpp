@@ -122,12 +122,8 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     for (const auto& d : drift) lines.push_back(d.describe(plan.id));
     return failed(Error{Exit::invalid, "refusing to run: " + join(lines, "; ")});
   }
-  for (const Step* s : plan.steps())
-    if (!s->command.empty())
-      return failed(Error{Exit::invalid, "plan " + plan.id + ", step \"" + s->name +
-                                             "\": command steps are not supported by this build yet; nothing was run"});
   if (auto refused = lint_pending(plan, *recs)) return failed(*refused);
-  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}};
+  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, {}};
   for (const auto& r : *recs) cx.records[r.step] = r;
   if (options.phase) {
     for (Phase p : kPhases) {
@@ -157,6 +153,7 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     auto created = store_.create_run(plan.id, cx.digest, actor_, options.release_commit);
     if (!created) return failed(created.error());
     cx.run = *created;
+    if (cx.run.release_commit.empty()) cx.run.release_commit = options.release_commit;
     if (auto r = emit(cx, "run.created", "", "", json{{"digest", cx.digest}, {"release_commit", options.release_commit}}.dump()); !r)
       return failed(r.error());
   }
@@ -168,7 +165,11 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   for (Phase p : kPhases) {
     if (options.phase && p != *options.phase) continue;
     const auto& spec = plan.phases[static_cast<int>(p)];
-    if (phase_done(spec, cx.records)) continue;
+    if (phase_done(spec, cx.records)) {
+      auto unfinished = needs_finish(cx, spec);  // its restarts or smoke checks never ran
+      if (!unfinished) return failed(unfinished.error());
+      if (!*unfinished) continue;
+    }
     cx.run.phase = phase_name(p);
     if (p == Phase::contract) {
       if (auto reason = contract_gate_closed(cx, spec)) {
@@ -180,8 +181,10 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
       }
     }
     if (auto g = guard_gate(cx, Gate::phase); !g) {
-      (void)transition(cx, g.error().code == Exit::aborted ? RunTrigger::abort : RunTrigger::guard_wait,
+      bool aborted = g.error().code == Exit::aborted;
+      (void)transition(cx, aborted ? RunTrigger::abort : RunTrigger::guard_wait,
                        json{{"guard", cx.blocked_by}, {"reason", g.error().message}}.dump());
+      if (aborted) return after_failure(cx, out, g.error(), true);
       out.status = cx.run.status;
       out.steps_applied = cx.applied;
       out.blocked_by = cx.blocked_by;
@@ -197,6 +200,8 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
       cx.run.error = e.message;
       (void)transition(cx, trig, json{{"error", e.message}, {"sqlstate", e.sqlstate}}.dump());
       if (trig == RunTrigger::step_failed) (void)store_.mark_plan(plan.id, cx.digest, "failed");
+      if (trig == RunTrigger::step_failed || trig == RunTrigger::abort)
+        return after_failure(cx, out, e, trig == RunTrigger::abort);
       out.status = cx.run.status;
       out.steps_applied = cx.applied;
       return failed(e);
@@ -231,6 +236,11 @@ Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
         (void)emit(cx, "phase.failed", phase, step.name, json{{"error", r.error().message}}.dump());
       return r;
     }
+  }
+  if (auto r = finish_phase(cx, spec); !r) {  // restarts, then smoke checks
+    if (r.error().code != Exit::aborted)
+      (void)emit(cx, "phase.failed", phase, "", json{{"error", r.error().message}}.dump());
+    return r;
   }
   return emit(cx, "phase.completed", phase, "");
 }
@@ -267,6 +277,12 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
     auto r = run_backfill(cx, step, t);
     if (!r && r.error().code != Exit::blocked && r.error().code != Exit::aborted) return fail_step(r.error(), "backfill");
     if (!r) return r;  // paused or aborted: the step stays `running` with its cursor and resumes from it
+    cx.applied += 1;
+    crash("after-step:" + step.name);
+    return {};
+  }
+  if (!step.command.empty()) {
+    if (auto r = run_command_step(cx, step, t); !r) return fail_step(r.error(), "command");
     cx.applied += 1;
     crash("after-step:" + step.name);
     return {};

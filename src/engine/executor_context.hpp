@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "phasegate/engine.hpp"
 
@@ -25,6 +26,7 @@ struct Executor::Context {
   TimePoint wait_since{};
   std::optional<TimePoint> wait_deadline;
   std::string blocked_by;
+  std::vector<std::string> restarted;  // services restarted (and healthy) in this invocation, in order
 };
 
 }  // namespace phasegate

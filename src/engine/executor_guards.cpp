@@ -111,8 +111,7 @@ Result<void> Executor::guard_gate(Context& cx, Gate at) {
 std::optional<Error> Executor::abort_check(Context& cx) {
   auto by = store_.abort_requested(cx.run.id);
   if (!by || by->empty()) return std::nullopt;
-  return Error{Exit::aborted, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) + " aborted by " + *by +
-                                  "; a backfill keeps its cursor and continues from it on the next run"};
+  return Error{Exit::aborted, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) + " aborted by " + *by};
 }
 
 }  // namespace phasegate

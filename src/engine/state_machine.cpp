@@ -54,12 +54,13 @@ const char* step_status_name(StepStatus s) {
     case StepStatus::running: return "running";
     case StepStatus::completed: return "completed";
     case StepStatus::failed: return "failed";
+    case StepStatus::rolled_back: return "rolled_back";
   }
   return "?";
 }
 
 std::optional<StepStatus> parse_step_status(std::string_view s) {
-  for (auto st : {StepStatus::pending, StepStatus::running, StepStatus::completed, StepStatus::failed})
+  for (auto st : {StepStatus::pending, StepStatus::running, StepStatus::completed, StepStatus::failed, StepStatus::rolled_back})
     if (s == step_status_name(st)) return st;
   return std::nullopt;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Seed 003: a foreign key failed at deploy time on orphaned rows. The check stops the run before any DDL.
+# Seed 003: a foreign key failed at deploy time on orphaned rows. The check stops the step before its DDL and
+# the run's earlier step (the index) is rolled back with its down.
 source "$(dirname "$0")/lib.sh"
 new_db e2e_check
 q "CREATE TABLE authors (id int PRIMARY KEY); CREATE TABLE books (id int PRIMARY KEY, author_id int);
@@ -19,7 +20,9 @@ TOML
 expect 1 pg run
 contains "the failure names the check" "$ERR" "check returned false"
 check "no constraint was added" "$(q "SELECT count(*) FROM pg_constraint WHERE conname = 'books_author_fk'")" "0"
-check "the index before it is applied" "$(q "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'books_author_idx' AND i.indisvalid")" "1"
+check "the index before it was rolled back" "$(q "SELECT count(*) FROM pg_class WHERE relname = 'books_author_idx'")" "0"
+check "the index step is recorded as rolled back" "$(q "SELECT status FROM phasegate.steps WHERE step = 'author index'")" "rolled_back"
+contains "the message says it was rolled back" "$ERR" 'rolled back. Done: undid step "author index"' 
 check "step recorded as failed" "$(q "SELECT status FROM phasegate.steps WHERE step = 'author fk'")" "failed"
 check "run recorded as failed" "$(q "SELECT status FROM phasegate.runs ORDER BY run_id DESC LIMIT 1")" "failed"
 check "step.failed event with reason" "$(q "SELECT payload->>'reason' FROM phasegate.events WHERE kind = 'step.failed'")" "check"

@@ -85,11 +85,12 @@ TEST_SUITE("adapters::pg") {
     test::FakeClock clock;
     clock.t = std::chrono::system_clock::now();
     Project project;
+    project.rollback.on_failure = "pause";  // keep "t" applied to look at it
     Executor ex(project, *db, *db, clock, Actor{"tester", "ci", "host"});
     auto plan = test::make_plan("p1", {{Phase::expand, "t", "CREATE TABLE books (id int PRIMARY KEY, lexile int)"},
                                        {Phase::expand, "bad", "ALTER TABLE books ADD COLUMN x int; ALTER TABLE nope ADD COLUMN y int"}});
     auto out = ex.run_plan(plan, {});
-    CHECK(out.exit == Exit::failed);
+    CHECK(out.exit == Exit::needs_human);
     CHECK(out.message.find("\"nope\" does not exist") != std::string::npos);
     pqxx::connection c(url);
     pqxx::nontransaction n(c);

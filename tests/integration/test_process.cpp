@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -22,6 +23,20 @@ ProcessSpec argv(std::vector<std::string> a, std::string cwd = "") {
 }  // namespace
 
 TEST_SUITE("adapters::process") {
+  TEST_CASE("unset_env removes a variable phasegate has (the database URL a hook must not see)") {
+    ::setenv("PHASEGATE_IT_SECRET", "postgres://u:pw@db/app", 1);
+    BoostProcessRunner runner;
+    ProcessSpec spec = argv({"sh", "-c", "echo \"${PHASEGATE_IT_SECRET:-unset}\""});
+    auto seen = runner.run(spec);
+    REQUIRE(seen);
+    CHECK(seen->out == "postgres://u:pw@db/app\n");
+    spec.unset_env = {"PHASEGATE_IT_SECRET"};
+    auto hidden = runner.run(spec);
+    REQUIRE(hidden);
+    CHECK(hidden->out == "unset\n");
+    ::unsetenv("PHASEGATE_IT_SECRET");
+  }
+
   TEST_CASE("argv, cwd, env and stdin reach the program; stdout and stderr are captured") {
     BoostProcessRunner runner;
     ProcessSpec spec;

@@ -45,8 +45,10 @@ class FakeDatabase final : public StateStore, public Target {
       if (it->plan_id == plan_id && !is_terminal(it->status)) return std::optional<RunRecord>(*it);
     return std::optional<RunRecord>{};
   }
-  Result<RunRecord> create_run(const std::string& plan_id, const std::string& digest, const Actor& a, const std::string&) override {
+  Result<RunRecord> create_run(const std::string& plan_id, const std::string& digest, const Actor& a,
+                               const std::string& release_commit) override {
     RunRecord r;
+    r.release_commit = release_commit;
     r.id = static_cast<int64_t>(runs_.size()) + 1;
     r.plan_id = plan_id;
     r.digest = digest;
@@ -129,6 +131,11 @@ class FakeDatabase final : public StateStore, public Target {
     return b;
   }
   Result<std::string> abort_requested(int64_t run_id) override { return aborts.count(run_id) ? aborts[run_id] : std::string(); }
+  Result<bool> phase_completed(int64_t run_id, const std::string& phase) override {
+    for (const auto& e : events_)
+      if (e.run_id == run_id && e.phase == phase && e.kind == "phase.completed") return true;
+    return false;
+  }
   std::vector<long long> bf_keys;
   std::set<long long> bf_skip;
   std::map<long long, int> bf_updates;
@@ -180,6 +187,62 @@ class FakeGuardProbe final : public GuardProbe {
     return out;
   }
   Result<std::string> target_id() override { return target; }
+};
+
+// Programs on demand: every call is recorded; `answers` maps argv[0] (or the whole argv joined by spaces)
+// to a queue of results (the last one repeats); unknown programs exit 0.
+class FakeRunner final : public ProcessRunner {
+ public:
+  std::vector<ProcessSpec> calls;
+  std::map<std::string, std::vector<ProcessResult>> answers;
+  std::map<std::string, size_t> used;
+  std::function<void(const ProcessSpec&)> on_run;  // e.g. advance a clock
+  Result<ProcessResult> run(const ProcessSpec& spec) override {
+    calls.push_back(spec);
+    if (on_run) on_run(spec);
+    std::string whole;
+    for (const auto& a : spec.argv) whole += (whole.empty() ? "" : " ") + a;
+    for (const std::string& key : {whole, spec.argv.at(0)}) {
+      auto it = answers.find(key);
+      if (it == answers.end() || it->second.empty()) continue;
+      size_t i = std::min(used[key]++, it->second.size() - 1);
+      return it->second[i];
+    }
+    ProcessResult ok;
+    ok.exit_code = 0;
+    return ok;
+  }
+  std::vector<std::string> argv0s() const {
+    std::vector<std::string> out;
+    for (const auto& c : calls) {
+      std::string whole;
+      for (const auto& a : c.argv) whole += (whole.empty() ? "" : " ") + a;
+      out.push_back(whole);
+    }
+    return out;
+  }
+  static ProcessResult exited(int code, std::string err = "") {
+    ProcessResult r;
+    r.exit_code = code;
+    r.err = std::move(err);
+    return r;
+  }
+};
+
+// HTTP on demand: url -> queue of statuses (the last repeats; 0 = connection refused).
+class FakeHttp final : public HttpClient {
+ public:
+  std::map<std::string, std::vector<int>> statuses;
+  std::map<std::string, size_t> used;
+  std::vector<std::string> requests;
+  Result<HttpResponse> get(const std::string& url, Millis) override {
+    requests.push_back("GET " + url);
+    auto& q = statuses[url];
+    int st = q.empty() ? 200 : q[std::min(used[url]++, q.size() - 1)];
+    if (st == 0) return fail(Exit::failed, "no response (Connection)");
+    return HttpResponse{st, ""};
+  }
+  Result<HttpResponse> post(const std::string& url, const std::string&, Millis t) override { return get(url, t); }
 };
 
 // A plan built in code: each step is {phase, name, sql}.

@@ -12,6 +12,7 @@ using namespace phasegate::test;
 
 namespace {
 struct Rig {
+  Rig() { project.rollback.on_failure = "pause"; }  // these tests are about cursors: keep what ran for the next run
   Project project;
   FakeDatabase db;
   FakeClock clock;
@@ -163,7 +164,7 @@ TEST_SUITE("engine::backfill") {
       if (what == "backfill" && ++batches == 3) rig.db.failing.insert("backfill");
     };
     auto out = rig.run(backfill_plan(100));
-    CHECK(out.exit == Exit::failed);
+    CHECK(out.exit == Exit::needs_human);  // on_failure = "pause"
     CHECK(rig.db.bf_updates.size() == 200);  // batches 1 and 2 committed, batch 3 failed
     rig.db.on_apply = nullptr;
     rig.db.failing.clear();
@@ -191,7 +192,35 @@ TEST_SUITE("engine::backfill") {
     Plan p = backfill_plan();
     p.phases[1].steps[0].backfill->table = "nope";
     auto out = rig.run(p);
-    CHECK(out.exit == Exit::failed);
+    CHECK(out.exit == Exit::needs_human);  // on_failure = "pause"
     CHECK(out.message.find("backfill table nope does not exist") != std::string::npos);
+  }
+  TEST_CASE("abort with on_failure = rollback: the part-done backfill's down and the expand step's down run, cursor cleared") {
+    Rig rig;
+    rig.project.rollback.on_failure = "rollback";
+    rig.db.bf_keys = keys(500);
+    int batches = 0;
+    rig.db.on_apply = [&](const std::string& what) {
+      if (what == "backfill" && ++batches == 3) rig.db.aborts[1] = "dave@example.com";
+    };
+    Plan p = backfill_plan(100);
+    p.phases[0].steps[0].down = "ALTER TABLE books DROP COLUMN lvl";
+    p.phases[1].steps[0].down = "UPDATE books SET lvl = NULL";
+    auto out = rig.run(p);
+    CHECK(out.exit == Exit::aborted);
+    CHECK(out.status == RunStatus::aborted);
+    CHECK(rig.db.executed == std::vector<std::string>{"ALTER TABLE books ADD COLUMN lvl int", "UPDATE books SET lvl = NULL",
+                                                      "ALTER TABLE books DROP COLUMN lvl"});
+    CHECK(rig.db.steps_["0009-fill/fill lvl"].status == StepStatus::rolled_back);
+    CHECK(rig.db.steps_["0009-fill/fill lvl"].cursor.empty());
+    CHECK(rig.db.steps_["0009-fill/add"].status == StepStatus::rolled_back);
+    CHECK(rig.db.kinds().back() == "rollback.completed");
+    SUBCASE("the next run starts the backfill from the beginning") {
+      rig.db.on_apply = nullptr;
+      rig.db.bf_updates.clear();
+      auto again = rig.run(p);
+      CHECK(again.exit == Exit::ok);
+      CHECK(rig.db.bf_updates.size() == 500);
+    }
   }
 }

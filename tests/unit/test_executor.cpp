@@ -107,8 +107,10 @@ TEST_SUITE("engine::executor") {
     CHECK(out.status == RunStatus::failed);
     CHECK(rig.db.executed.empty());
     CHECK(rig.db.steps_["0002-fk/fk"].status == StepStatus::failed);
-    CHECK(rig.db.kinds().back() == "run.failed");
-    CHECK(rig.db.plans_["0002-fk"] == "failed");
+    auto kinds = rig.db.kinds();
+    CHECK(count(kinds, "run.failed") == 1);
+    CHECK(kinds.back() == "rollback.completed");  // nothing was applied, so nothing to undo
+    CHECK(rig.db.plans_["0002-fk"] == "rolled_back");
     SUBCASE("once the data is fixed a new run applies it") {
       rig.db.checks["SELECT NOT EXISTS (SELECT 1 FROM orphans)"] = true;
       auto again = rig.run(plan);
@@ -118,17 +120,98 @@ TEST_SUITE("engine::executor") {
     }
   }
 
-  TEST_CASE("a failing statement fails the run with exit 1 and leaves later steps alone") {
+  TEST_CASE("a failing statement fails the run; the run's steps are undone newest first (exit 1)") {
     Rig rig;
     auto plan = three_phase();
+    plan.phases[0].steps[0].down = "ALTER TABLE books DROP COLUMN lvl";
+    plan.phases[0].steps[1].down = "DROP INDEX CONCURRENTLY IF EXISTS books_lvl";
     rig.db.failing.insert("UPDATE books SET lvl = 1");
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::failed);
-    CHECK(out.message == "boom");
+    CHECK(out.status == RunStatus::failed);
+    CHECK(out.message.rfind("boom\nrolled back", 0) == 0);
     CHECK(rig.db.steps_["0001-books/fill"].status == StepStatus::failed);
-    CHECK(rig.db.executed.size() == 2);
+    CHECK(rig.db.executed == std::vector<std::string>{"ALTER TABLE books ADD COLUMN lvl int",
+                                                      "CREATE INDEX CONCURRENTLY books_lvl ON books (lvl)",
+                                                      "DROP INDEX CONCURRENTLY IF EXISTS books_lvl",
+                                                      "ALTER TABLE books DROP COLUMN lvl"});
+    CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::rolled_back);
+    CHECK(rig.db.steps_["0001-books/index"].status == StepStatus::rolled_back);
+    CHECK(rig.db.plans_["0001-books"] == "rolled_back");
     auto kinds = rig.db.kinds();
     CHECK(count(kinds, "phase.failed") == 1);
+    CHECK(count(kinds, "rollback.step") == 2);
+    // run.failed is recorded before the rollback starts: a runner that dies mid-rollback never resumes the run.
+    auto at = [&](const char* k) { return std::find(kinds.begin(), kinds.end(), k) - kinds.begin(); };
+    CHECK(at("run.failed") < at("rollback.started"));
+    CHECK(kinds.back() == "rollback.completed");
+    SUBCASE("the next run applies the undone steps again") {
+      rig.db.failing.clear();
+      auto again = rig.run(plan);
+      CHECK(again.exit == Exit::ok);
+      CHECK(again.steps_applied == 3);
+    }
+  }
+
+  TEST_CASE("a step without down makes the rollback incomplete (exit 5) and says what is left") {
+    Rig rig;
+    auto plan = three_phase();
+    plan.phases[0].steps[1].down = "DROP INDEX CONCURRENTLY IF EXISTS books_lvl";
+    rig.db.failing.insert("UPDATE books SET lvl = 1");
+    auto out = rig.run(plan);
+    CHECK(out.exit == Exit::needs_human);
+    CHECK(out.message.find("ROLLBACK INCOMPLETE") != std::string::npos);
+    CHECK(out.message.find("step \"add col\" has no down and stays applied") != std::string::npos);
+    CHECK(rig.db.steps_["0001-books/index"].status == StepStatus::rolled_back);
+    CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::completed);
+    CHECK(rig.db.kinds().back() == "rollback.failed");
+    SUBCASE("irreversible = true is left alone on purpose and does not make it incomplete") {
+      Rig r2;
+      plan.phases[0].steps[0].irreversible = true;
+      r2.db.failing.insert("UPDATE books SET lvl = 1");
+      auto o2 = r2.run(plan);
+      CHECK(o2.exit == Exit::failed);
+      CHECK(o2.message.find("is irreversible = true and stays applied") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("a down that fails stops the database part; older steps are listed as still applied") {
+    Rig rig;
+    auto plan = three_phase();
+    plan.phases[0].steps[0].down = "ALTER TABLE books DROP COLUMN lvl";
+    plan.phases[0].steps[1].down = "DROP INDEX CONCURRENTLY IF EXISTS books_lvl";
+    rig.db.failing = {"UPDATE books SET lvl = 1", "DROP INDEX CONCURRENTLY IF EXISTS books_lvl"};
+    auto out = rig.run(plan);
+    CHECK(out.exit == Exit::needs_human);
+    CHECK(out.message.find("step \"index\": its down failed (boom)") != std::string::npos);
+    CHECK(out.message.find("step \"add col\": still applied") != std::string::npos);
+    CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::completed);
+  }
+
+  TEST_CASE("a down waits out lock timeouts like a step does") {
+    Rig rig;
+    auto plan = three_phase();
+    plan.phases[0].steps[0].down = "ALTER TABLE books DROP COLUMN lvl";
+    plan.phases[0].steps[1].irreversible = true;
+    rig.db.failing.insert("UPDATE books SET lvl = 1");
+    rig.db.lock_timeouts["ALTER TABLE books DROP COLUMN lvl"] = 2;
+    auto out = rig.run(plan);
+    CHECK(out.exit == Exit::failed);
+    CHECK(count(rig.db.kinds(), "step.retrying") == 2);
+    CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::rolled_back);
+  }
+
+  TEST_CASE("on_failure = pause leaves everything applied and exits 5") {
+    Rig rig;
+    rig.project.rollback.on_failure = "pause";
+    auto plan = three_phase();
+    plan.phases[0].steps[0].down = "ALTER TABLE books DROP COLUMN lvl";
+    rig.db.failing.insert("UPDATE books SET lvl = 1");
+    auto out = rig.run(plan);
+    CHECK(out.exit == Exit::needs_human);
+    CHECK(out.message.find("on_failure = \"pause\": nothing was rolled back (applied in run 1: add col, index)") != std::string::npos);
+    CHECK(rig.db.executed.size() == 2);
+    CHECK(count(rig.db.kinds(), "rollback.started") == 0);
   }
 
   TEST_CASE("lock timeouts retry with jittered backoff, then succeed") {
@@ -182,7 +265,7 @@ TEST_SUITE("engine::executor") {
     Rig rig;
     auto plan = make_plan("p", {{Phase::expand, "idx", "CREATE INDEX CONCURRENTLY i ON t (c)"}});
     rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), 1, "", {}, {}, "", ""};
-    rig.db.runs_.push_back(RunRecord{1, "p", "", RunStatus::running, "expand", "", ""});
+    rig.db.runs_.push_back(RunRecord{1, "p", "", RunStatus::running, "expand", "", "", ""});
     rig.db.indexes["i"] = IndexState::invalid;
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::ok);
@@ -231,20 +314,6 @@ TEST_SUITE("engine::executor") {
       CHECK(rig.db.plans_["0001-books"] == "applied");
       for (const auto& [k, s] : rig.db.steps_) CHECK(s.status == StepStatus::completed);
     }
-  }
-
-  TEST_CASE("command steps are refused before anything runs (not built yet)") {
-    Rig rig;
-    auto plan = three_phase();
-    Step cmd;
-    cmd.name = "cmd";
-    cmd.phase = Phase::migrate;
-    cmd.command = {"hooks/warm-cache.sh"};
-    plan.phases[1].steps.push_back(cmd);
-    auto out = rig.run(plan);
-    CHECK(out.exit == Exit::invalid);
-    CHECK(rig.db.executed.empty());
-    CHECK(rig.db.runs_.empty());
   }
 
   TEST_CASE("a non-transactional step blocked by locks keeps its intent and reconciles on resume") {

@@ -146,9 +146,10 @@ RunRecord read_run(const pqxx::row& row) {
   r.phase = row[4].as<std::string>();
   r.initiator = row[5].is_null() ? "" : row[5].as<std::string>();
   r.error = row[6].is_null() ? "" : row[6].as<std::string>();
+  r.release_commit = row[7].is_null() ? "" : row[7].as<std::string>();
   return r;
 }
-constexpr const char* kRunColumns = "run_id, plan_id, digest, status, phase, initiator, error";
+constexpr const char* kRunColumns = "run_id, plan_id, digest, status, phase, initiator, error, release_commit";
 }  // namespace
 
 Result<std::optional<RunRecord>> PgDatabase::open_run(const std::string& plan_id) {
@@ -160,6 +161,16 @@ Result<std::optional<RunRecord>> PgDatabase::open_run(const std::string& plan_id
                            plan_id);
     if (r.empty()) return std::optional<RunRecord>{};
     return std::optional<RunRecord>{read_run(r[0])};
+  });
+}
+
+Result<bool> PgDatabase::phase_completed(int64_t run_id, const std::string& phase) {
+  return guarded([&]() -> Result<bool> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params("SELECT EXISTS (SELECT 1 FROM " + impl_->t("events") +
+                               " WHERE run_id = $1::bigint AND phase = $2 AND kind = 'phase.completed')",
+                           run_id, phase);
+    return r[0][0].as<bool>();
   });
 }
 
@@ -340,10 +351,10 @@ Result<std::vector<RunRow>> PgDatabase::runs(const std::string& plan_id) {
       RunRow rr;
       rr.run = read_run(row);
       rr.initiator = rr.run.initiator;
-      rr.os_user = row[7].as<std::string>();
-      rr.host = row[8].as<std::string>();
-      rr.created_at = row[9].as<std::string>();
-      rr.finished_at = row[10].as<std::string>();
+      rr.os_user = row[8].as<std::string>();
+      rr.host = row[9].as<std::string>();
+      rr.created_at = row[10].as<std::string>();
+      rr.finished_at = row[11].as<std::string>();
       out.push_back(std::move(rr));
     }
     return out;

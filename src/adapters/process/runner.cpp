@@ -83,6 +83,7 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
   asio::io_context ios;
   bp::async_pipe in(ios), out(ios), err(ios);
   bp::environment env = boost::this_process::environment();
+  for (const auto& k : spec.unset_env) env.erase(k);
   for (const auto& [k, v] : spec.env) env[k] = v;
   std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
   bp::group group;

@@ -1,0 +1,251 @@
+// Operations around the SQL (SPEC §1.1 [services.*], [smoke.*]; §1.2 restart/smoke): command steps, service
+// restarts with their health checks, smoke checks. Every program runs through the ProcessRunner port (argv,
+// no shell), every HTTP request through HttpClient, every SQL check through Target.
+#include <algorithm>
+
+#include "engine/executor_context.hpp"
+#include "phasegate/text.hpp"
+
+namespace phasegate {
+
+namespace {
+constexpr Millis kHealthPoll{1000};
+constexpr size_t kOutputTail = 2000;  // bytes of a program's stdout/stderr kept in an event
+
+std::string tail(const std::string& s) {
+  return s.size() <= kOutputTail ? s : "..." + s.substr(s.size() - kOutputTail);
+}
+
+json process_json(const ProcessResult& r) {
+  return {{"exit", r.exit_code}, {"signal", r.signal}, {"timed_out", r.timed_out}, {"elapsed_ms", r.elapsed.count()},
+          {"stdout", tail(r.out)}, {"stderr", tail(r.err)}};
+}
+
+Millis remaining(TimePoint now, TimePoint deadline) {
+  return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - now));
+}
+
+// The last non-empty line a program wrote (its own explanation of a failure), for messages.
+std::string last_words(const ProcessResult& r) {
+  std::string s = r.err.empty() ? r.out : r.err;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  auto nl = s.rfind('\n');
+  std::string line = nl == std::string::npos ? s : s.substr(nl + 1);
+  return line.size() > 300 ? line.substr(0, 300) + "..." : line;
+}
+
+std::string outcome_of(const ProcessResult& r) {
+  std::string words = last_words(r);
+  return r.describe() + (words.empty() ? "" : ": " + words);
+}
+}  // namespace
+
+// A hook's process: argv as written (relative paths from the project root), the project root as working
+// directory, PHASEGATE_* variables, and without the secrets phasegate holds unless `secrets` or
+// [hooks] pass_env says so.
+ProcessSpec Executor::hook(Context& cx, std::vector<std::string> argv, const std::string& event, const std::string& phase,
+                           const std::string& step, Millis timeout, bool secrets) {
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.cwd = project_.root;
+  spec.timeout = timeout;
+  spec.env = {{"PHASEGATE_RUN_ID", std::to_string(cx.run.id)},
+              {"PHASEGATE_PLAN", cx.plan.id},
+              {"PHASEGATE_PHASE", phase},
+              {"PHASEGATE_STEP", step},
+              {"PHASEGATE_EVENT", event},
+              {"PHASEGATE_RELEASE_COMMIT", cx.run.release_commit.empty() ? cx.options.release_commit : cx.run.release_commit},
+              {"PHASEGATE_PROJECT_ROOT", project_.root}};
+  if (!secrets)
+    for (const std::string& var : {project_.url_env, std::string("PGPASSWORD")})
+      if (std::find(project_.hook_pass_env.begin(), project_.hook_pass_env.end(), var) == project_.hook_pass_env.end())
+        spec.unset_env.push_back(var);
+  return spec;
+}
+
+// command = [...] in a plan: intent first (a process that dies mid-command leaves the step `running`, and the
+// next run runs the command again: command steps must be safe to repeat), then the program under the step's
+// statement_timeout. It gets the database URL: a command step is part of the migration.
+Result<void> Executor::run_command_step(Context& cx, const Step& step, const Timeouts& t) {
+  if (!runner_) return fail(Exit::internal, "a command step needs a process runner (a bug)");
+  auto& rec = cx.records[step.name];
+  const std::string phase = phase_name(step.phase);
+  rec.status = StepStatus::running;
+  if (auto r = store_.save_step(rec); !r) return r;
+  crash("after-intent:" + step.name);
+  auto result = runner_->run(hook(cx, step.command, "step", phase, step.name, t.statement_timeout, true));
+  if (!result)
+    return fail(Exit::failed, "plan " + cx.plan.id + ", step \"" + step.name + "\": " + result.error().message);
+  if (!result->ok())
+    return fail(Exit::failed, "plan " + cx.plan.id + ", step \"" + step.name + "\": command " + join(step.command, " ") +
+                                  " failed (" + outcome_of(*result) + ")");
+  rec.status = StepStatus::completed;
+  rec.finished_at = clock_.now();
+  rec.applied_by = actor_.label();
+  rec.error.clear();
+  if (auto r = store_.save_step(rec); !r) return r;
+  json payload = process_json(*result);
+  payload["duration_ms"] = std::chrono::duration_cast<Millis>(*rec.finished_at - *rec.started_at).count();
+  payload["command"] = step.command;
+  return emit(cx, "step.completed", phase, step.name, payload.dump());
+}
+
+// A phase's restarts and smoke checks still have to run when its steps are done but this run never recorded
+// phase.completed (the runner died between the last step and the restarts).
+Result<bool> Executor::needs_finish(Context& cx, const PhaseSpec& spec) {
+  if ((spec.restart.empty() && spec.smoke.empty()) || cx.run.id == 0) return false;
+  auto done = store_.phase_completed(cx.run.id, phase_name(spec.phase));
+  if (!done) return std::unexpected(done.error());
+  return !*done;
+}
+
+Result<void> Executor::finish_phase(Context& cx, const PhaseSpec& spec) {
+  const std::string phase = phase_name(spec.phase);
+  for (const auto& name : spec.restart)
+    if (auto r = restart_service(cx, phase, name); !r) return r;
+  for (const auto& name : spec.smoke)
+    if (auto r = run_smoke(cx, phase, name); !r) return r;
+  return {};
+}
+
+// One health measurement: http (status == expect_status), command (exit 0), sql (returns true).
+Result<bool> Executor::healthy_once(Context& cx, const Service& service, Millis timeout, std::string& why) {
+  const Health& h = *service.health;
+  if (!h.http.empty()) {
+    if (!http_) return fail(Exit::internal, "an http health check needs an HTTP client (a bug)");
+    auto r = http_->get(h.http, std::min(timeout, Millis(10'000)));
+    if (!r) {
+      why = "GET " + h.http + ": " + r.error().message;
+      return false;
+    }
+    why = "GET " + h.http + " answered " + std::to_string(r->status) + " (expected " + std::to_string(h.expect_status) + ")";
+    return r->status == h.expect_status;
+  }
+  if (!h.sql.empty()) {
+    auto r = target_.check(h.sql, Timeouts{Millis(5000), std::min(timeout, Millis(10'000))});
+    if (!r) {
+      why = "health sql: " + r.error().message;
+      return false;
+    }
+    why = std::string("health sql returned ") + (*r ? "true" : "false");
+    return *r;
+  }
+  auto r = runner_->run(hook(cx, h.command, "service.health", cx.run.phase, "", std::min(timeout, Millis(30'000))));
+  if (!r) return std::unexpected(r.error());
+  why = join(h.command, " ") + ": " + outcome_of(*r);
+  return r->ok();
+}
+
+// Restart one service and wait until it is healthy, within its health timeout (default 60 s) or `deadline`.
+Result<void> Executor::restart_service(Context& cx, const std::string& phase, const std::string& name,
+                                       std::optional<TimePoint> deadline) {
+  auto it = project_.services.find(name);
+  if (it == project_.services.end()) return fail(Exit::invalid, "unknown service \"" + name + "\" in phase " + phase);
+  if (!runner_) return fail(Exit::internal, "restarting services needs a process runner (a bug)");
+  const Service& s = it->second;
+  const TimePoint start = clock_.now();
+  const Millis budget = s.health ? s.health->timeout : Millis(60'000);
+  TimePoint until = start + budget;
+  if (deadline) until = std::min(until, *deadline);
+  std::string target = s.kind == "systemd"      ? s.unit
+                       : s.kind == "kubernetes" ? "deployment/" + s.deployment
+                                                : join(s.restart, " ");
+  std::vector<std::string> ns;
+  if (s.kind == "kubernetes" && !s.namespace_.empty()) ns = {"-n", s.namespace_};
+  std::vector<std::string> argv = s.kind == "systemd"      ? std::vector<std::string>{"systemctl", "restart", s.unit}
+                                  : s.kind == "kubernetes" ? std::vector<std::string>{"kubectl", "rollout", "restart", target}
+                                                           : s.restart;
+  argv.insert(argv.end(), ns.begin(), ns.end());
+  if (auto r = emit(cx, "service.restarting", phase, "", json{{"service", name}, {"kind", s.kind}, {"argv", argv}}.dump()); !r)
+    return r;
+  auto unhealthy = [&](const std::string& why, const json& detail) -> Result<void> {
+    json payload{{"service", name}, {"reason", why}, {"elapsed_ms", std::chrono::duration_cast<Millis>(clock_.now() - start).count()}};
+    if (!detail.is_null()) payload["process"] = detail;
+    (void)emit(cx, "service.unhealthy", phase, "", payload.dump());
+    return fail(Exit::failed, "service " + name + " did not become healthy after the " + phase + " phase: " + why);
+  };
+  auto run = [&](std::vector<std::string> args, const std::string& event) -> Result<ProcessResult> {
+    Millis left = remaining(clock_.now(), until);
+    return runner_->run(hook(cx, std::move(args), event, phase, "", std::max(left, Millis(1000))));
+  };
+  auto restarted = run(argv, "service.restart");
+  if (!restarted) return unhealthy(join(argv, " ") + ": " + restarted.error().message, nullptr);
+  if (!restarted->ok()) return unhealthy(join(argv, " ") + " " + outcome_of(*restarted), process_json(*restarted));
+  if (s.kind == "systemd") {
+    // systemctl restart returns once the unit started; is-active says whether it stayed up.
+    auto active = run({"systemctl", "is-active", s.unit}, "service.health");
+    if (!active) return unhealthy("systemctl is-active: " + active.error().message, nullptr);
+    if (!active->ok()) return unhealthy("systemctl is-active " + s.unit + " " + outcome_of(*active), process_json(*active));
+  } else if (s.kind == "kubernetes") {
+    long long secs = std::max<long long>(1, remaining(clock_.now(), until).count() / 1000);
+    std::vector<std::string> status{"kubectl", "rollout", "status", target, "--timeout=" + std::to_string(secs) + "s"};
+    status.insert(status.end(), ns.begin(), ns.end());
+    auto rolled = run(status, "service.health");
+    if (!rolled) return unhealthy("kubectl rollout status: " + rolled.error().message, nullptr);
+    if (!rolled->ok()) return unhealthy(join(status, " ") + " " + outcome_of(*rolled), process_json(*rolled));
+  }
+  int checks = 0;
+  if (s.health) {
+    std::string why;
+    while (true) {
+      ++checks;
+      auto ok = healthy_once(cx, s, std::max(remaining(clock_.now(), until), Millis(1000)), why);
+      if (!ok) return unhealthy(ok.error().message, nullptr);
+      if (*ok) break;
+      if (clock_.now() + kHealthPoll >= until)
+        return unhealthy("not healthy within " + format_duration(budget) + " (" + std::to_string(checks) + " checks; last: " + why + ")", nullptr);
+      clock_.sleep_for(kHealthPoll);
+    }
+  }
+  cx.restarted.push_back(name);
+  return emit(cx, "service.healthy", phase, "",
+              json{{"service", name}, {"checks", checks}, {"elapsed_ms", std::chrono::duration_cast<Millis>(clock_.now() - start).count()}}.dump());
+}
+
+// `count` measurements `interval` apart; more than `failure_limit` failures fail the phase.
+Result<void> Executor::run_smoke(Context& cx, const std::string& phase, const std::string& name) {
+  auto it = project_.smoke.find(name);
+  if (it == project_.smoke.end()) return fail(Exit::invalid, "unknown smoke check \"" + name + "\" in phase " + phase);
+  const Smoke& s = it->second;
+  int passes = 0, failures = 0;
+  json measurements = json::array();
+  std::string last_failure;
+  for (int i = 0; i < s.count; ++i) {
+    if (i > 0) clock_.sleep_for(s.interval);
+    bool ok = false;
+    std::string what;
+    if (!s.command.empty()) {
+      if (!runner_) return fail(Exit::internal, "a command smoke check needs a process runner (a bug)");
+      auto r = runner_->run(hook(cx, s.command, "smoke", phase, "", s.timeout));
+      if (!r) return fail(Exit::failed, "smoke check " + name + ": " + r.error().message);
+      ok = r->ok();
+      what = join(s.command, " ") + " " + outcome_of(*r);
+      measurements.push_back(process_json(*r));
+    } else if (!s.http.empty()) {
+      if (!http_) return fail(Exit::internal, "an http smoke check needs an HTTP client (a bug)");
+      auto r = http_->get(s.http, s.timeout);
+      ok = r && (s.expect_status ? r->status == s.expect_status : r->status / 100 == 2);
+      what = "GET " + s.http + (r ? " answered " + std::to_string(r->status) : ": " + r.error().message);
+      measurements.push_back({{"status", r ? r->status : 0}, {"body", r ? tail(r->body) : ""}});
+    } else {
+      auto r = target_.check(s.sql, Timeouts{Millis(5000), s.timeout});
+      ok = r && *r;
+      what = "sql " + (r ? std::string(*r ? "returned true" : "returned false") : r.error().message);
+      measurements.push_back({{"result", r ? json(*r) : json(r.error().message)}});
+    }
+    (ok ? passes : failures) += 1;
+    if (!ok) last_failure = what;
+    if (failures > s.failure_limit) break;
+  }
+  json payload{{"smoke", name}, {"passes", passes}, {"failures", failures}, {"failure_limit", s.failure_limit},
+               {"measurements", measurements}};
+  if (failures > s.failure_limit) {
+    payload["reason"] = last_failure;
+    (void)emit(cx, "smoke.failed", phase, "", payload.dump());
+    return fail(Exit::failed, "smoke check " + name + " failed after the " + phase + " phase (" + std::to_string(failures) +
+                                  " failure(s), limit " + std::to_string(s.failure_limit) + "): " + last_failure);
+  }
+  return emit(cx, "smoke.passed", phase, "", payload.dump());
+}
+
+}  // namespace phasegate
