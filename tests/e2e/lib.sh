@@ -51,3 +51,53 @@ finish() {
   if [[ $FAILS -gt 0 ]]; then echo "$FAILS check(s) failed"; exit 1; fi
   echo "all checks passed"
 }
+
+# ---- services, hooks and git (issue #6) ----
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export PSQL
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# api_project: new_project plus the bookbot api (examples/bookbot/app/api.py) as service "api", restarted by
+# hooks/restart-by-pidfile.sh on a free port ($API), and the smoke check save_book (hooks/smoke-http-save.sh).
+api_project() {
+  new_project
+  cp -r "$REPO_ROOT/hooks" "$WORK/project/hooks"
+  mkdir -p "$WORK/project/app"
+  cp "$REPO_ROOT/examples/bookbot/app/api.py" "$WORK/project/app/api.py"
+  echo 1 >"$WORK/project/app/RELEASE"
+  export BOOKBOT_PORT
+  BOOKBOT_PORT=$(free_port)
+  API="http://127.0.0.1:$BOOKBOT_PORT"
+  cat >>"$WORK/project/phasegate.toml" <<TOML
+[services.api]
+kind = "command"
+restart = ["hooks/restart-by-pidfile.sh", "run/api.pid", "--", "python3", "app/api.py"]
+health = { http = "$API/health", expect_status = 200, timeout = "20s" }
+
+[smoke.save_book]
+command = ["hooks/smoke-http-save.sh", "$API/books"]
+count = 2
+interval = "200ms"
+
+[hooks]
+pass_env = ["DATABASE_URL"]
+TOML
+  trap 'stop_api; rm -rf "$WORK"' EXIT
+}
+start_api() { (cd "$WORK/project" && hooks/restart-by-pidfile.sh run/api.pid -- python3 app/api.py >/dev/null); }
+api_pid() { cat "$WORK/project/run/api.pid"; }
+stop_api() { [[ -s "$WORK/project/run/api.pid" ]] && kill "$(cat "$WORK/project/run/api.pid")" 2>/dev/null || true; }
+
+# git_app: a bare origin and a clone of it ($APP) with one base commit on main; exports GIT_* identity.
+git_app() {
+  export GIT_AUTHOR_NAME=dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=dev GIT_COMMITTER_EMAIL=dev@example.com
+  ORIGIN="$WORK/origin.git"
+  APP="$WORK/app"
+  git init -q --bare -b main "$ORIGIN"
+  git clone -q "$ORIGIN" "$APP" 2>/dev/null
+  git -C "$APP" checkout -q -b main
+  echo "v1" >"$APP/app.txt"
+  git -C "$APP" add app.txt && git -C "$APP" commit -qm "base"
+  git -C "$APP" push -q origin main
+}
+origin_head() { git --git-dir "$ORIGIN" log -1 --format=%s main; }
