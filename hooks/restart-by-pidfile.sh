@@ -22,14 +22,23 @@ done
 [[ ${1:-} == "--" && $# -ge 2 ]] || usage
 shift
 
+# Running = it exists and is not a zombie (a process that exited but whose parent has not reaped it yet: in
+# containers whose init reaps slowly, kill -0 keeps succeeding on it for seconds).
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0   # no /proc: trust kill -0
+  [[ ${stat##*) } != Z* ]]
+}
+
 old=""
 if [[ -s $pidfile ]]; then
   old=$(<"$pidfile")
-  if kill -0 "$old" 2>/dev/null; then
+  if running "$old"; then
     kill -TERM "$old"
     deadline=$((SECONDS + stop_timeout))
-    while kill -0 "$old" 2>/dev/null && [[ $SECONDS -lt $deadline ]]; do sleep 0.1; done
-    if kill -0 "$old" 2>/dev/null; then
+    while running "$old" && [[ $SECONDS -lt $deadline ]]; do sleep 0.1; done
+    if running "$old"; then
       echo "restart-by-pidfile: pid $old ignored SIGTERM for ${stop_timeout}s; sending SIGKILL" >&2
       kill -KILL "$old" 2>/dev/null || true
     fi
@@ -45,7 +54,7 @@ setsid "$@" >>"$log" 2>&1 </dev/null &
 new=$!
 echo "$new" >"$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile"
 sleep 0.5
-if ! kill -0 "$new" 2>/dev/null; then
+if ! running "$new"; then
   echo "restart-by-pidfile: $1 (pid $new) exited at once; the end of $log:" >&2
   tail -n 5 "$log" >&2 || true
   exit 1

@@ -9,7 +9,7 @@
 namespace phasegate {
 
 namespace {
-constexpr Millis kHealthPoll{1000};
+constexpr Millis kHealthPoll{250};  // between health checks of a restarting service
 constexpr size_t kOutputTail = 2000;  // bytes of a program's stdout/stderr kept in an event
 
 std::string tail(const std::string& s) {

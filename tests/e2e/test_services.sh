@@ -32,6 +32,7 @@ contains "smoke output is kept in the event" "$(q "SELECT payload->'measurements
 contains "hooks got PHASEGATE_RUN_ID (in the saved title)" "$(q "SELECT string_agg(title, ',') FROM books WHERE title LIKE 'phasegate smoke%'")" "run 1 "
 
 # --- the secret stays out of a hook unless pass_env names it ---
+stop_api
 new_db e2e_services_env
 q "CREATE TABLE t (id int)"
 new_project

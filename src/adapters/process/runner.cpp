@@ -12,8 +12,6 @@
 #include <boost/process/args.hpp>
 #include <boost/process/async_pipe.hpp>
 #include <boost/process/child.hpp>
-#include <boost/process/env.hpp>
-#include <boost/process/environment.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/group.hpp>
 #include <boost/process/io.hpp>
@@ -82,14 +80,22 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
   ProcessResult res;
   asio::io_context ios;
   bp::async_pipe in(ios), out(ios), err(ios);
-  bp::environment env = boost::this_process::environment();
-  for (const auto& k : spec.unset_env) env.erase(k);
-  for (const auto& [k, v] : spec.env) env[k] = v;
-  std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
+  // The child's environment is phasegate's, changed by env(1) (exec only, no shell): Boost 1.74's
+  // basic_environment_impl::find compares each entry over the key's length and reads past shorter entries
+  // (AddressSanitizer aborts on it), so we never build a bp::environment.
+  std::string program = *exe;
+  std::vector<std::string> args;
+  if (!spec.env.empty() || !spec.unset_env.empty()) {
+    program = "/usr/bin/env";
+    for (const auto& k : spec.unset_env) args.insert(args.end(), {"-u", k});
+    for (const auto& [k, v] : spec.env) args.push_back(k + "=" + v);
+    args.push_back(std::filesystem::absolute(*exe).string());
+  }
+  args.insert(args.end(), spec.argv.begin() + 1, spec.argv.end());
   bp::group group;
   std::error_code ec;
   auto start = SteadyClock::now();
-  bp::child child(bp::exe = *exe, bp::args = args, bp::start_dir = spec.cwd.empty() ? "." : spec.cwd, bp::env = env,
+  bp::child child(bp::exe = program, bp::args = args, bp::start_dir = spec.cwd.empty() ? "." : spec.cwd,
                   bp::std_in < in, bp::std_out > out, bp::std_err > err, group, ec);
   if (ec) return fail(Exit::invalid, "cannot run \"" + spec.argv.front() + "\": " + ec.message());
 
