@@ -123,7 +123,7 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     return failed(Error{Exit::invalid, "refusing to run: " + join(lines, "; ")});
   }
   if (auto refused = lint_pending(plan, *recs)) return failed(*refused);
-  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, {}};
+  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}};
   for (const auto& r : *recs) cx.records[r.step] = r;
   if (options.phase) {
     for (Phase p : kPhases) {

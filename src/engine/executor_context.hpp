@@ -26,7 +26,6 @@ struct Executor::Context {
   TimePoint wait_since{};
   std::optional<TimePoint> wait_deadline;
   std::string blocked_by;
-  std::vector<std::string> restarted;  // services restarted (and healthy) in this invocation, in order
 };
 
 }  // namespace phasegate

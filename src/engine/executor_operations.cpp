@@ -197,9 +197,9 @@ Result<void> Executor::restart_service(Context& cx, const std::string& phase, co
       clock_.sleep_for(kHealthPoll);
     }
   }
-  cx.restarted.push_back(name);
   return emit(cx, "service.healthy", phase, "",
-              json{{"service", name}, {"checks", checks}, {"elapsed_ms", std::chrono::duration_cast<Millis>(clock_.now() - start).count()}}.dump());
+              json{{"service", name}, {"checks", checks}, {"process", process_json(*restarted)},
+                   {"elapsed_ms", std::chrono::duration_cast<Millis>(clock_.now() - start).count()}}.dump());
 }
 
 // `count` measurements `interval` apart; more than `failure_limit` failures fail the phase.

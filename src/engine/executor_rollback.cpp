@@ -58,7 +58,7 @@ std::string RollbackOutcome::summary() const {
 }
 
 RollbackOutcome Executor::rollback(const Plan& plan, const RollbackRequest& request) {
-  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, {}};
+  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}};
   cx.run.id = request.run_id;
   cx.run.plan_id = plan.id;
   cx.run.phase = request.phase;
