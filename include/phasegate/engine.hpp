@@ -108,7 +108,8 @@ class Executor {
     http_ = http;
   }
   // Undoes a plan's applied steps (down SQL, newest first, with lock-timeout protection), then master and
-  // the services, all within [rollback] timeout. Takes no run lock: the caller holds it.
+  // the services, all within [rollback] timeout; marks the plan rolled_back (or failed when something is
+  // left). Takes no run lock: the caller holds it.
   RollbackOutcome rollback(const Plan& plan, const RollbackRequest& request);
 
  private:

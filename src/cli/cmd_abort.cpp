@@ -69,7 +69,6 @@ int cmd_abort(const Global& g, const std::string& run_arg) {
       req.reason = r.error;
       req.release_commit = r.release_commit;
       RollbackOutcome rb = executor.rollback(**plan, req);
-      (void)pg.mark_plan(r.plan_id, plan_digest(**plan), rb.complete ? "rolled_back" : "failed");
       outcome += ". " + rb.summary();
       if (!rb.complete) exit = static_cast<int>(Exit::needs_human);
     }

@@ -66,7 +66,6 @@ int cmd_rollback(const Global& g, const std::string& plan_arg) {
   req.master = false;
   req.restart = false;
   RollbackOutcome out = executor.rollback(plan, req);
-  (void)pg.mark_plan(plan.id, plan_digest(plan), out.complete ? "rolled_back" : "failed");
   int exit = out.complete ? 0 : static_cast<int>(Exit::needs_human);
   std::string msg = "plan " + plan.id + ": " + out.summary();
   if (g.json)

@@ -27,8 +27,7 @@ Millis remaining(TimePoint now, TimePoint deadline) {
 
 // The last non-empty line a program wrote (its own explanation of a failure), for messages.
 std::string last_words(const ProcessResult& r) {
-  std::string s = r.err.empty() ? r.out : r.err;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::string s = trim(r.err.empty() ? r.out : r.err);
   auto nl = s.rfind('\n');
   std::string line = nl == std::string::npos ? s : s.substr(nl + 1);
   return line.size() > 300 ? line.substr(0, 300) + "..." : line;

@@ -21,15 +21,10 @@ std::string seconds(Millis d) {
   return buf;
 }
 
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 std::string short_sha(const std::string& sha) { return sha.substr(0, 10); }
 
 std::string said(const ProcessResult& r) {
-  std::string words = trimmed(r.err.empty() ? r.out : r.err);
+  std::string words = trim(r.err.empty() ? r.out : r.err);
   if (words.size() > 400) words = words.substr(0, 400) + "...";
   return r.describe() + (words.empty() ? "" : ": " + words);
 }
@@ -222,6 +217,7 @@ RollbackOutcome Executor::rollback_in(Context& cx, const RollbackRequest& req) {
 
   out.total = since();
   out.complete = out.left.empty();
+  (void)store_.mark_plan(cx.plan.id, cx.digest, out.complete ? "rolled_back" : "failed");
   auto ms = [](const std::optional<Millis>& d) { return d ? json(d->count()) : json(nullptr); };
   (void)emit(cx, out.complete ? "rollback.completed" : "rollback.failed", cx.run.phase, "",
              json{{"undone", out.undone}, {"notes", out.notes}, {"left", out.left},
@@ -257,7 +253,7 @@ bool Executor::revert_master(Context& cx, const std::string& commit, TimePoint d
     if (!r) return failed(join(m.command, " ") + ": " + r.error().message);
     if (!r->ok()) return failed(join(m.command, " ") + " " + said(*r));
     out.undone.push_back("master rolled back by " + join(m.command, " "));
-    event(true, "ran " + join(m.command, " "), json{{"stdout", trimmed(r->out)}});
+    event(true, "ran " + join(m.command, " "), json{{"stdout", trim(r->out)}});
     return true;
   }
   fs::path repo = fs::path(m.repo).is_absolute() ? fs::path(m.repo) : fs::path(project_.root) / m.repo;
@@ -278,7 +274,7 @@ bool Executor::revert_master(Context& cx, const std::string& commit, TimePoint d
     auto full = git({"rev-parse", "--verify", "--quiet", commit + "^{commit}"}, dir);
     if (!ok(tip)) return failed("git rev-parse FETCH_HEAD failed (" + why(tip) + ")");
     if (!ok(full)) return failed("the release commit " + commit + " is not in " + dir);
-    const std::string head = trimmed(tip->out), sha = trimmed(full->out);
+    const std::string head = trim(tip->out), sha = trim(full->out);
     auto ancestor = git({"merge-base", "--is-ancestor", sha, head}, dir);
     if (ancestor && ancestor->exit_code == 1) {
       out.notes.push_back("master: release commit " + short_sha(sha) + " is not on " + m.remote + "/" + m.branch + "; nothing to revert");
@@ -287,8 +283,8 @@ bool Executor::revert_master(Context& cx, const std::string& commit, TimePoint d
     }
     if (!ok(ancestor)) return failed("git merge-base failed (" + why(ancestor) + ")");
     auto reverted = git({"log", "--format=%H", "--grep=This reverts commit " + sha, sha + ".." + head}, dir);
-    if (ok(reverted) && !trimmed(reverted->out).empty()) {
-      std::string by = trimmed(reverted->out).substr(0, 40);
+    if (ok(reverted) && !trim(reverted->out).empty()) {
+      std::string by = trim(reverted->out).substr(0, 40);
       out.undone.push_back("master: " + short_sha(sha) + " was already reverted on " + m.remote + "/" + m.branch + " by " + short_sha(by));
       event(true, "already reverted", json{{"revert_commit", by}});
       return true;
@@ -311,7 +307,7 @@ bool Executor::revert_master(Context& cx, const std::string& commit, TimePoint d
     std::string revert_sha;
     if (ok(revert)) {
       auto h = git({"rev-parse", "HEAD"}, wt);
-      revert_sha = h ? trimmed(h->out) : "";
+      revert_sha = h ? trim(h->out) : "";
       pushed = git({"push", "--quiet", m.remote, "HEAD:refs/heads/" + m.branch}, wt);
     } else {
       (void)git({"revert", "--abort"}, wt);
@@ -359,7 +355,6 @@ PlanOutcome Executor::after_failure(Context& cx, PlanOutcome out, const Error& e
   req.release_commit = cx.run.release_commit.empty() ? cx.options.release_commit : cx.run.release_commit;
   req.failed_at = failed_at;
   RollbackOutcome rb = rollback_in(cx, req);
-  (void)store_.mark_plan(cx.plan.id, cx.digest, rb.complete ? "rolled_back" : "failed");
   out.exit = !rb.complete ? Exit::needs_human : aborted ? Exit::aborted : Exit::failed;
   out.message = e.message + "\n" + rb.summary();
   return out;

@@ -200,9 +200,7 @@ class FakeRunner final : public ProcessRunner {
   Result<ProcessResult> run(const ProcessSpec& spec) override {
     calls.push_back(spec);
     if (on_run) on_run(spec);
-    std::string whole;
-    for (const auto& a : spec.argv) whole += (whole.empty() ? "" : " ") + a;
-    for (const std::string& key : {whole, spec.argv.at(0)}) {
+    for (const std::string& key : {command_line(spec), spec.argv.at(0)}) {
       auto it = answers.find(key);
       if (it == answers.end() || it->second.empty()) continue;
       size_t i = std::min(used[key]++, it->second.size() - 1);
@@ -212,13 +210,14 @@ class FakeRunner final : public ProcessRunner {
     ok.exit_code = 0;
     return ok;
   }
-  std::vector<std::string> argv0s() const {
+  static std::string command_line(const ProcessSpec& spec) {
+    std::string whole;
+    for (const auto& a : spec.argv) whole += (whole.empty() ? "" : " ") + a;
+    return whole;
+  }
+  std::vector<std::string> command_lines() const {  // every call's argv joined by spaces, in order
     std::vector<std::string> out;
-    for (const auto& c : calls) {
-      std::string whole;
-      for (const auto& a : c.argv) whole += (whole.empty() ? "" : " ") + a;
-      out.push_back(whole);
-    }
+    for (const auto& c : calls) out.push_back(command_line(c));
     return out;
   }
   static ProcessResult exited(int code, std::string err = "") {

@@ -74,7 +74,7 @@ TEST_SUITE("engine::operations") {
     rig.http.statuses["http://127.0.0.1:8080/health"] = {0, 503, 200};  // refused, starting, up
     auto out = rig.run(expand_plan());
     CHECK(out.exit == Exit::ok);
-    CHECK(rig.runner.argv0s() == std::vector<std::string>{"hooks/restart-api.sh", "hooks/smoke.sh", "hooks/smoke.sh", "hooks/smoke.sh"});
+    CHECK(rig.runner.command_lines() == std::vector<std::string>{"hooks/restart-api.sh", "hooks/smoke.sh", "hooks/smoke.sh", "hooks/smoke.sh"});
     CHECK(rig.http.requests.size() == 3);
     const auto& restart = rig.runner.calls[0];
     CHECK(restart.cwd == "/srv/app");
@@ -108,7 +108,7 @@ TEST_SUITE("engine::operations") {
     p.phases[0].smoke.clear();
     auto out = rig.run(p);
     CHECK(out.exit == Exit::ok);
-    auto calls = rig.runner.argv0s();
+    auto calls = rig.runner.command_lines();
     REQUIRE(calls.size() == 4);
     CHECK(calls[0] == "systemctl restart web.service");
     CHECK(calls[1] == "systemctl is-active web.service");
@@ -156,10 +156,10 @@ TEST_SUITE("engine::operations") {
       CHECK(out.exit == Exit::failed);
       CHECK(out.message.find("smoke check save failed after the expand phase (2 failure(s), limit 1)") != std::string::npos);
       CHECK(out.message.find("500 from POST /books") != std::string::npos);
-      CHECK(count(rig.runner.argv0s(), "hooks/smoke.sh") == 2);
+      CHECK(count(rig.runner.command_lines(), "hooks/smoke.sh") == 2);
       CHECK(rig.db.steps_["0004-api/add col"].status == StepStatus::rolled_back);
       // The rollback restarts the api again so it runs the reverted code.
-      CHECK(count(rig.runner.argv0s(), "hooks/restart-api.sh") == 2);
+      CHECK(count(rig.runner.command_lines(), "hooks/restart-api.sh") == 2);
     }
   }
 
@@ -197,7 +197,7 @@ TEST_SUITE("engine::operations") {
     auto out = rig.run(p);
     CHECK(out.exit == Exit::ok);
     CHECK(rig.db.executed.size() == 1);  // the step is not applied twice
-    CHECK(count(rig.runner.argv0s(), "hooks/restart-api.sh") == 1);
+    CHECK(count(rig.runner.command_lines(), "hooks/restart-api.sh") == 1);
     CHECK(count(rig.db.kinds(), "phase.completed") == 1);
   }
 
@@ -248,7 +248,7 @@ TEST_SUITE("engine::operations") {
     opt.release_commit = "abc1234";
     auto out = rig.run(expand_plan(), opt);
     CHECK(out.exit == Exit::failed);
-    auto calls = rig.runner.argv0s();
+    auto calls = rig.runner.command_lines();
     auto has = [&](const std::string& prefix) {
       return std::any_of(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
     };
@@ -271,7 +271,7 @@ TEST_SUITE("engine::operations") {
       auto out = rig.run(expand_plan());
       CHECK(out.exit == Exit::failed);
       CHECK(out.message.find("master: no release commit known") != std::string::npos);
-      CHECK(count(rig.runner.argv0s(), "hooks/rollback-master.sh") == 0);
+      CHECK(count(rig.runner.command_lines(), "hooks/rollback-master.sh") == 0);
     }
     SUBCASE("the command fails") {
       rig.runner.answers["hooks/rollback-master.sh"] = {FakeRunner::exited(22, "curl: (22) 403")};
