@@ -182,15 +182,20 @@ struct ProcessSpec {
   Millis timeout{60'000};   // then SIGTERM to the process group, SIGKILL after `grace`
   Millis grace{5'000};
   std::size_t capture_limit = 64 * 1024;  // bytes kept of stdout and of stderr each
+  // Asked about every `interrupt_poll` while the program runs (e.g. "did an operator abort the run?"); true
+  // stops it like a timeout does: SIGTERM to its process group, SIGKILL after `grace`. Empty: never asked.
+  std::function<bool()> interrupt;
+  Millis interrupt_poll{500};
 };
 struct ProcessResult {
   int exit_code = -1;   // -1 when killed by a signal
   int signal = 0;       // the signal that ended it, 0 if none
   bool timed_out = false;
+  bool interrupted = false;  // stopped because `interrupt` said so
   std::string out, err;  // captured (bounded) output
   bool truncated = false;
   Millis elapsed{0};
-  bool ok() const { return exit_code == 0 && !timed_out; }
+  bool ok() const { return exit_code == 0 && !timed_out && !interrupted; }
   std::string describe() const;  // "exit 3", "killed by signal 9 after timeout 2s", ...
 };
 class ProcessRunner {

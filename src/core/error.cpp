@@ -26,6 +26,7 @@ namespace phasegate {
 std::string ProcessResult::describe() const {
   std::string s = signal ? "killed by signal " + std::to_string(signal) : "exit " + std::to_string(exit_code);
   if (timed_out) s += " after its timeout";
+  if (interrupted) s += " (interrupted: the run was aborted)";
   return s + " (" + format_duration(elapsed) + ")";
 }
 
