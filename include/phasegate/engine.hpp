@@ -1,5 +1,5 @@
 #pragma once
-// The run state machine (a transition table) and the executor that drives a plan through it.
+// The executor that drives a plan through the lifecycle tables (lifecycle.hpp), digests, drift and status.
 #include <optional>
 #include <span>
 #include <string>
@@ -8,23 +8,11 @@
 #include "phasegate/backfill.hpp"
 #include "phasegate/config.hpp"
 #include "phasegate/guards.hpp"
+#include "phasegate/lifecycle.hpp"
 #include "phasegate/ports.hpp"
+#include "phasegate/sql.hpp"
 
 namespace phasegate {
-
-// ---- the state machine, as data -------------------------------------------------------------
-enum class RunTrigger { start, resume, phase_limit, gate_closed, lock_exhausted, guard_wait, step_failed, all_done, abort };
-const char* trigger_name(RunTrigger t);
-
-struct RunTransition {
-  RunStatus from;
-  RunTrigger on;
-  RunStatus to;
-  const char* event;  // the event written when the transition happens
-};
-std::span<const RunTransition> run_transitions();
-Result<RunTransition> next_transition(RunStatus from, RunTrigger on);
-std::string describe_transitions();  // the table as text, one transition per line
 
 // ---- digests and drift ---------------------------------------------------------------------------
 std::string step_checksum(const Step& step);
@@ -35,21 +23,36 @@ struct Drift {
   std::string applied_checksum, file_checksum;  // file_checksum empty: the step was removed from the file
   std::string applied_by;
   std::optional<TimePoint> applied_at;
+  std::string message;  // set instead of the fields above when the whole plan file is gone
   std::string describe(const std::string& plan_id) const;
 };
 std::vector<Drift> find_drift(const Plan& plan, const std::vector<StepRecord>& records);
 
+// A plan's status as `status`, `status --check`, `plan` and /status report it: derived from what the
+// database holds (lifecycle.hpp's plan rules).
 struct PlanStatus {
   std::string plan_id;
-  std::string state;  // applied | pending | running | waiting | failed | drifted
+  PlanState state = PlanState::pending;
+  bool file_missing = false;  // known to the database, but no plan file has this id
   int steps_total = 0, steps_done = 0;
   std::vector<std::string> pending;           // expand/migrate steps not completed
-  std::vector<std::string> contract_pending;  // contract steps waiting for their start
+  std::vector<std::string> contract_pending;  // contract steps not completed
+  std::vector<std::string> part_applied;      // steps stopped part-way (running / failed / undoing)
   std::vector<Drift> drift;
-  std::optional<RunRecord> run;
-  bool fails_check() const { return !pending.empty() || !drift.empty(); }
+  std::vector<std::string> down_changed;      // applied steps whose `down` was edited since
+  std::optional<RunRecord> run;               // the latest run
+  bool fails_check() const {
+    return !pending.empty() || !drift.empty() || file_missing || state == PlanState::rolling_back ||
+           state == PlanState::rollback_incomplete || !part_applied.empty();
+  }
 };
-PlanStatus plan_status(const Plan& plan, const std::vector<StepRecord>& records, const std::optional<RunRecord>& open);
+PlanStatus plan_status(const Plan& plan, const std::vector<StepRecord>& records, const std::optional<RunRecord>& latest);
+// A plan the database knows (steps with effects) whose file is gone; `renamed_to`: a plan file whose steps
+// have the same checksums (the file was probably renamed).
+PlanStatus missing_plan_status(const KnownPlan& known, const std::optional<RunRecord>& latest, const std::string& renamed_to);
+// Plans the database knows but the plan files do not; each with the id of a loaded plan it was probably renamed to.
+std::vector<std::pair<KnownPlan, std::string>> vanished_plans(const std::vector<KnownPlan>& known, const std::vector<Plan>& plans);
+std::string describe_vanished(const KnownPlan& known, const std::string& renamed_to);
 
 // ---- the executor --------------------------------------------------------------------------------
 struct RunOptions {
@@ -58,6 +61,8 @@ struct RunOptions {
   // --wait[=DUR]: how long a closed window or missing approvals may be waited out (Millis::max(): no
   // limit). nullopt: exit 75 at once. Load guards always wait, bounded by this when it is set.
   std::optional<Millis> wait;
+  // Contract phases run in plan order: the id of an earlier plan whose contract phase is not done ("": none).
+  std::string contract_held_by;
 };
 
 struct PlanOutcome {
@@ -68,17 +73,14 @@ struct PlanOutcome {
   std::string message;
   int steps_applied = 0;
   std::string blocked_by;  // the guard that said wait ("window", "approvals", "lock", ...)
+  bool contract_waiting = false;  // expand and migrate are done; the contract phase waits for its start
 };
 
-// What to undo (SPEC §1.1 [rollback]): `phasegate rollback PLAN`, a failed run, an aborted run.
+// What to undo besides the database (SPEC §1.1 [rollback]).
 struct RollbackRequest {
-  int64_t run_id = 0;             // events are recorded under this run (0: none)
-  bool only_this_run = true;      // false: every applied step of the plan (phasegate rollback PLAN)
-  std::string phase;              // the phase the run reached: services of it and earlier phases restart again
   std::string reason;
-  bool master = true;             // revert the release commit on master ([rollback] master)
-  bool restart = true;            // restart the services so they run the reverted code
-  std::string release_commit;
+  bool master = true;   // revert the release commit on master ([rollback] master)
+  bool restart = true;  // restart the services of the phases the run reached, so they run the reverted code
   std::optional<TimePoint> failed_at;  // when the failure was seen: the times below are measured from it
 };
 struct RollbackOutcome {
@@ -107,19 +109,26 @@ class Executor {
     runner_ = runner;
     http_ = http;
   }
-  // Undoes a plan's applied steps (down SQL, newest first, with lock-timeout protection), then master and
-  // the services, all within [rollback] timeout; marks the plan rolled_back (or failed when something is
-  // left). Takes no run lock: the caller holds it.
-  RollbackOutcome rollback(const Plan& plan, const RollbackRequest& request);
+  // `phasegate rollback PLAN`: undoes the plan's applied steps (down SQL, newest first, with lock-timeout
+  // protection) on its open run, its rollback_incomplete run or a new one; refused (exit 5) once a contract
+  // step applied. A rollback cut short is finished first. Takes no run lock: the caller holds it.
+  PlanOutcome rollback_plan(const Plan& plan, const std::string& reason);
+  // `phasegate abort RUN` of a run nobody drives (its runner is gone, or it waits at a gate): the abort
+  // transition, then a rollback per [rollback]. The caller holds the run lock.
+  PlanOutcome abort_run(const Plan& plan, const RunRecord& run, const std::string& by);
+  // `phasegate mark PLAN STEP --applied|--pending`: a human's repair, an audited step.marked event.
+  Result<void> mark_step(const Plan& plan, const std::string& step, bool applied, const std::string& reason);
 
  private:
   struct Context;
   std::optional<Error> lint_pending(const Plan& plan, const std::vector<StepRecord>& records);
   Result<void> transition(Context& cx, RunTrigger on, const std::string& payload = "{}");
   Result<void> run_phase(Context& cx, const PhaseSpec& phase);
+  PlanOutcome stop_phase(Context& cx, PlanOutcome out, const Error& e);
   Result<void> run_step(Context& cx, const Step& step);
   Result<void> run_transactional(Context& cx, const Step& step, const Timeouts& t);
-  Result<void> run_outside_transaction(Context& cx, const Step& step, const Timeouts& t);
+  Result<void> run_outside_transaction(Context& cx, const Step& step, const Timeouts& t, const sql::Script& script,
+                                       bool resuming);
   Result<void> run_backfill(Context& cx, const Step& step, const Timeouts& t);
   std::optional<Error> abort_check(Context& cx);
   Result<void> with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt);
@@ -136,10 +145,20 @@ class Executor {
   Result<bool> healthy_once(Context& cx, const Service& service, Millis timeout, std::string& why);
   ProcessSpec hook(Context& cx, std::vector<std::string> argv, const std::string& event, const std::string& phase,
                    const std::string& step, Millis timeout, bool secrets = false);
+  Result<ProcessResult> run_program(Context& cx, const ProcessSpec& spec);
+  // Lifecycle writes (executor.cpp): each state change committed with its event.
+  StepRecord& record_of(Context& cx, const Step& step);
+  Result<StateChange> step_change(Context& cx, const Step& step, StepTrigger on, const std::string& payload);
+  Result<void> step_to(Context& cx, const Step& step, StepTrigger on, const std::string& payload = "{}");
+  void observe(const StateChange& change);
   // Rollback (executor_rollback.cpp).
   PlanOutcome after_failure(Context& cx, PlanOutcome out, const Error& e, bool aborted);
+  PlanOutcome roll_back(Context& cx, PlanOutcome out, const RollbackRequest& request);
+  PlanOutcome resume_rollback(Context& cx, PlanOutcome out);
   RollbackOutcome rollback_in(Context& cx, const RollbackRequest& request);
+  bool undo_step(Context& cx, const Step& step, TimePoint deadline, RollbackOutcome& out);
   bool revert_master(Context& cx, const std::string& commit, TimePoint deadline, RollbackOutcome& out);
+  std::optional<std::string> past_point_of_no_return(Context& cx);
   enum class Gate { run, phase, step };
   Result<guards::Verdict> verdict(Context& cx, Gate at);
   Result<void> guard_gate(Context& cx, Gate at);

@@ -34,4 +34,10 @@ inline std::unexpected<Error> fail(Exit code, std::string message, std::string s
 
 const char* exit_name(Exit code);
 
+// The SQLSTATEs the engine acts on, by name.
+namespace sqlstate {
+inline constexpr const char* kLockNotAvailable = "55P03";  // lock_timeout hit
+inline constexpr const char* kQueryCanceled = "57014";     // pg_cancel_backend (abort) or statement_timeout
+}  // namespace sqlstate
+
 }  // namespace phasegate

@@ -82,6 +82,13 @@ const char* heavy_work(const sql::Action& a, const History& h);
 // Time estimate for work over `bytes`, as said in big-table messages.
 std::string estimate(long long bytes, bool rewrite);
 std::vector<Unit> units_of_plan(const Plan& plan);
+
+// Undo analysis (undo.cpp), shared by rollback and lint. Statements whose effect needs no undo: VALIDATE
+// CONSTRAINT (the constraint's own down drops it), ANALYZE, plain VACUUM.
+bool needs_no_undo(const sql::Script& script);
+// Why a rollback need not run `step`'s down (or may pass a step without one): its statements need no undo,
+// or it is a backfill of a column (or table) that the down of an `older` step drops. nullopt: it needs one.
+std::optional<std::string> why_no_undo(const Step& step, const std::vector<const Step*>& older);
 // Adapter (src/adapters/pg/catalog.cpp): Catalog facts for `tables` from the database at `url`.
 Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
                              const std::set<std::string>& functions = {});

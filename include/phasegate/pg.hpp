@@ -37,12 +37,10 @@ class PgDatabase final : public StateStore, public Target {
   Result<void> ensure_schema() override;
   Result<std::vector<StepRecord>> steps(const std::string& plan_id) override;
   Result<std::optional<RunRecord>> open_run(const std::string& plan_id) override;
-  Result<RunRecord> create_run(const std::string& plan_id, const std::string& digest, const Actor& actor,
-                               const std::string& release_commit) override;
-  Result<void> update_run(const RunRecord& run) override;
-  Result<void> save_step(const StepRecord& step) override;
-  Result<void> append_event(const Event& event) override;
-  Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) override;
+  Result<std::optional<RunRecord>> latest_run(const std::string& plan_id) override;
+  Result<RunRecord> create_run(const RunRecord& run, const Actor& actor, Event created) override;
+  Result<void> commit(const StateChange& change) override;
+  Result<std::vector<KnownPlan>> known_plans() override;
   Result<std::string> abort_requested(int64_t run_id) override;
   Result<bool> phase_completed(int64_t run_id, const std::string& phase) override;
   // abort RUN: records the request and cancels the live runner's statement; returns the runner's backend pid
@@ -51,13 +49,13 @@ class PgDatabase final : public StateStore, public Target {
 
   Result<bool> check(const std::string& sql, const Timeouts& t) override;
   Result<void> apply_atomically(const std::string& sql, const Timeouts& t,
-                                const std::function<Completion()>& completion) override;
+                                const std::function<StateChange()>& completion) override;
   Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) override;
   Result<IndexState> index_state(const std::string& schema, const std::string& name) override;
   std::vector<Blocker> last_blockers() override;
   Result<BackfillTable> backfill_table(const std::string& table) override;
   Result<BatchResult> backfill_batch(const std::string& sql, const std::vector<std::string>& params, const Timeouts& t,
-                                     const std::function<Completion(const BatchResult&)>& record) override;
+                                     const std::function<StateChange(const BatchResult&)>& record) override;
   Result<int> cancel_backends(const std::vector<int>& pids) override;
 
   // Guard facts and approvals (src/adapters/pg/guards.cpp).

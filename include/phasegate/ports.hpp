@@ -38,7 +38,13 @@ struct Event {
   TimePoint at{};
 };
 
-enum class StepStatus { pending, running, completed, failed, rolled_back };  // rolled_back: its down ran; pending again
+// Step states (docs/state.md; the transitions are in lifecycle.hpp):
+//   pending    nothing of it is in the database (never ran, or rolled back)
+//   running    intent recorded: work outside one transaction is under way or was cut short (may be part-done)
+//   completed  its effect is in the database
+//   failed     it failed; a non-transactional step may have left part of its effect
+//   undoing    intent recorded for a non-transactional down: the effect may be part-undone
+enum class StepStatus { pending, running, completed, failed, undoing };
 const char* step_status_name(StepStatus s);
 std::optional<StepStatus> parse_step_status(std::string_view s);
 
@@ -48,6 +54,7 @@ struct StepRecord {
   StepStatus status = StepStatus::pending;
   int attempts = 0;
   std::string checksum;
+  std::string down_checksum;  // of the `down` when the step was applied ("" = none): an edited down is reported
   int64_t run_id = 0;
   std::string applied_by;
   std::optional<TimePoint> started_at, finished_at;
@@ -55,7 +62,9 @@ struct StepRecord {
   std::string cursor;  // JSON: a backfill's progress (backfill::Cursor), empty otherwise
 };
 
-enum class RunStatus { created, running, waiting, blocked, completed, failed, aborted };
+// Run states (docs/state.md; the transitions are in lifecycle.hpp). Open: created, running, waiting, blocked,
+// rolling_back. Terminal: completed, failed, aborted, rolled_back, rollback_incomplete.
+enum class RunStatus { created, running, waiting, blocked, completed, failed, aborted, rolling_back, rolled_back, rollback_incomplete };
 const char* run_status_name(RunStatus s);
 std::optional<RunStatus> parse_run_status(std::string_view s);
 bool is_terminal(RunStatus s);
@@ -67,12 +76,35 @@ struct RunRecord {
   std::string phase;
   std::string initiator;
   std::string error;
-  std::string release_commit;  // the app commit master rollback reverts ("" = unknown)
+  std::string release_commit;  // the app commit master rollback reverts, a full SHA ("" = unknown)
+  std::string cause;           // why a rollback runs: "failed" | "aborted" | "by_hand" ("" = none)
 };
 
 struct Timeouts {
   Millis lock_timeout{2000};
   Millis statement_timeout{30 * 60'000};
+};
+
+// One transaction of the state store: state changes and the events that record them commit together or
+// not at all (SPEC §5.1). Built by the engine from the lifecycle tables.
+struct StateChange {
+  std::optional<RunRecord> run;
+  std::vector<StepRecord> steps;
+  struct PlanMark {
+    std::string plan_id, digest, state;
+  };
+  std::optional<PlanMark> plan;
+  std::vector<Event> events;
+  StateChange& add(Event e) {
+    events.push_back(std::move(e));
+    return *this;
+  }
+};
+
+// A plan the database knows about: its recorded steps (for plans whose file may be gone).
+struct KnownPlan {
+  std::string plan_id;
+  std::vector<StepRecord> steps;
 };
 
 // The state schema in the target database (SPEC §5).
@@ -81,17 +113,20 @@ class StateStore {
   virtual ~StateStore() = default;
   virtual Result<void> ensure_schema() = 0;
   virtual Result<std::vector<StepRecord>> steps(const std::string& plan_id) = 0;
+  // The newest run of the plan that is not terminal / the newest run of the plan at all.
   virtual Result<std::optional<RunRecord>> open_run(const std::string& plan_id) = 0;
-  virtual Result<RunRecord> create_run(const std::string& plan_id, const std::string& digest, const Actor& actor,
-                                       const std::string& release_commit) = 0;
-  virtual Result<void> update_run(const RunRecord& run) = 0;
-  virtual Result<void> save_step(const StepRecord& step) = 0;
-  virtual Result<void> append_event(const Event& event) = 0;
-  virtual Result<void> mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) = 0;
+  virtual Result<std::optional<RunRecord>> latest_run(const std::string& plan_id) = 0;
+  // Inserts a run (status created) and commits `created` (its run.created event, run id filled in) with it.
+  virtual Result<RunRecord> create_run(const RunRecord& run, const Actor& actor, Event created) = 0;
+  // Everything in `change` in one transaction.
+  virtual Result<void> commit(const StateChange& change) = 0;
+  // Every plan with a step that is not pending (its effect may be in the database).
+  virtual Result<std::vector<KnownPlan>> known_plans() = 0;
   // Who asked `phasegate abort RUN` to stop this run ("" = nobody).
   virtual Result<std::string> abort_requested(int64_t run_id) = 0;
   // Whether this run recorded phase.completed for `phase` (its restarts and smoke checks passed).
   virtual Result<bool> phase_completed(int64_t run_id, const std::string& phase) = 0;
+  Result<void> append_event(const Event& event) { return commit(StateChange{}.add(event)); }
 };
 
 enum class IndexState { absent, valid, invalid };
@@ -101,12 +136,6 @@ struct Blocker {
   int pid = 0;
   std::string user, application, state, query;
   double transaction_age_s = 0;  // 0: not in a transaction
-};
-
-// What a step's transaction records once its SQL has run: built after the SQL so timings are true.
-struct Completion {
-  StepRecord done;
-  Event event;
 };
 
 // A backfill's table as the catalog knows it: the quoted qualified name and its primary key columns.
@@ -129,9 +158,10 @@ class Target {
  public:
   virtual ~Target() = default;
   virtual Result<bool> check(const std::string& sql, const Timeouts& t) = 0;
-  // BEGIN; SET LOCAL timeouts; sql; persist completion(); COMMIT — all or nothing.
+  // BEGIN; SET LOCAL timeouts; sql; commit what completion() returns (built after the SQL, so timings are
+  // true); COMMIT — all or nothing.
   virtual Result<void> apply_atomically(const std::string& sql, const Timeouts& t,
-                                        const std::function<Completion()>& completion) = 0;
+                                        const std::function<StateChange()>& completion) = 0;
   // Each statement on its own, outside any transaction block (CONCURRENTLY & co).
   virtual Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts& t) = 0;
   virtual Result<IndexState> index_state(const std::string& schema, const std::string& name) = 0;
@@ -143,7 +173,7 @@ class Target {
   virtual Result<BackfillTable> backfill_table(const std::string& table) = 0;
   // BEGIN; SET LOCAL timeouts; one batch; persist record(result); COMMIT — the cursor moves with the rows.
   virtual Result<BatchResult> backfill_batch(const std::string& sql, const std::vector<std::string>& params,
-                                             const Timeouts& t, const std::function<Completion(const BatchResult&)>& record) = 0;
+                                             const Timeouts& t, const std::function<StateChange(const BatchResult&)>& record) = 0;
 };
 
 // ---- guard facts (SPEC §3): what the guards decide over, gathered by adapters ----------------------

@@ -1,5 +1,6 @@
-// rollback PLAN: undo an applied plan's reversible steps by hand (down SQL, newest first), SPEC §2.
-// Master and the services are left alone: the operator decides about code; a failed run does those itself.
+// rollback PLAN: undo a plan's applied steps by hand (down SQL, newest first), SPEC §2 and §5.1. Refused once a
+// contract step applied; a rollback cut short earlier is finished first. Master and the services are left
+// alone: the operator decides about code (a failed run does those itself).
 #include <unistd.h>
 
 #include <iostream>
@@ -27,14 +28,8 @@ int cmd_rollback(const Global& g, const std::string& plan_arg) {
   std::vector<std::string> applied;
   for (const Step* s : plan.steps())
     for (const auto& r : *recs)
-      if (r.step == s->name && (r.status == StepStatus::completed || r.status == StepStatus::running)) applied.push_back(s->name);
-  if (applied.empty()) {
-    std::string msg = "plan " + plan.id + " has no applied steps; nothing to roll back";
-    if (g.json) print_json({{"ok", true}, {"exit", 0}, {"plan", plan.id}, {"message", msg}});
-    else std::cout << msg << "\n";
-    return 0;
-  }
-  if (!g.yes && ::isatty(STDIN_FILENO)) {
+      if (r.step == s->name && step_may_have_effect(r.status)) applied.push_back(s->name);
+  if (!applied.empty() && !g.yes && ::isatty(STDIN_FILENO)) {
     std::cerr << "Roll back plan " << plan.id << ": undo " << join(applied, ", ") << " (newest first)? [y/N] " << std::flush;
     std::string answer;
     std::getline(std::cin, answer);
@@ -45,33 +40,16 @@ int cmd_rollback(const Global& g, const std::string& plan_arg) {
   }
   Actor actor = current_actor("");
   pg.set_actor(actor);
-  // An open run of the plan ends here: the operator took over.
-  auto open = pg.open_run(plan.id);
-  if (!open) return report(g, open.error());
-  int64_t run_id = 0;
-  if (*open) {
-    RunRecord r = **open;
-    if (auto a = mark_aborted(pg, r, actor, "rolled back by hand by " + actor.label()); !a) return report(g, a.error());
-    run_id = r.id;
-  } else if (auto runs = pg.runs(plan.id); runs && !runs->empty()) {
-    run_id = runs->back().run.id;
-  }
+  pg.set_crash_point(crash_point_from_env());
   Machinery m;
-  Executor executor(loaded->project, pg, pg, m.clock, actor);
+  Executor executor(loaded->project, pg, pg, m.clock, actor, crash_point_from_env());
   wire(g, executor, m);
-  RollbackRequest req;
-  req.run_id = run_id;
-  req.only_this_run = false;
-  req.reason = "phasegate rollback " + plan.id + " by " + actor.label();
-  req.master = false;
-  req.restart = false;
-  RollbackOutcome out = executor.rollback(plan, req);
-  int exit = out.complete ? 0 : static_cast<int>(Exit::needs_human);
-  std::string msg = "plan " + plan.id + ": " + out.summary();
-  if (g.json)
-    print_json({{"ok", out.complete}, {"exit", exit}, {"plan", plan.id}, {"run", run_id}, {"undone", out.undone},
-                {"notes", out.notes}, {"left", out.left}, {"message", msg}});
-  (out.complete && !g.json ? std::cout : std::cerr) << msg << "\n";
+  PlanOutcome out = executor.rollback_plan(plan, "phasegate rollback " + plan.id + " by " + actor.label());
+  int exit = static_cast<int>(out.exit);
+  std::string msg = "plan " + plan.id + ": " + out.message;
+  if (g.json) print_json({{"ok", exit == 0}, {"exit", exit}, {"plan", plan.id}, {"run", out.run_id},
+                          {"status", run_status_name(out.status)}, {"message", msg}});
+  (exit == 0 && !g.json ? std::cout : std::cerr) << msg << "\n";
   return exit;
 }
 

@@ -8,6 +8,7 @@
 #include "cli/output.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
+#include "phasegate/text.hpp"
 
 namespace phasegate::cli {
 
@@ -19,6 +20,12 @@ int cmd_run(const Global& g, const RunArgs& args) {
   if (!selected) return report(g, selected.error());
   const std::vector<const Plan*>& plans = *selected;
   if (plans.empty()) {
+    // No plan files: still drift when the database holds applied plans (their files were deleted).
+    if (auto db = open_database(loaded->project, "run"); db && (*db)->schema_exists().value_or(false)) {
+      auto vanished = vanished_plan_messages(*loaded, **db);
+      if (!vanished) return report(g, vanished.error());
+      if (!vanished->empty()) return report(g, Error{Exit::invalid, "refusing to run: " + join(*vanished, "; ")});
+    }
     if (g.json) print_json({{"ok", true}, {"exit", 0}, {"plans", nlohmann::json::array()}});
     else std::cout << "no plans in " << loaded->project.plans_dir << "/; nothing to do (phasegate new NAME adds one)\n";
     return 0;
@@ -71,22 +78,51 @@ int cmd_run(const Global& g, const RunArgs& args) {
   if (args.phase != "all") options.phase = parse_phase(args.phase);
   options.release_commit = args.release_commit.empty() ? getenv_or("PHASEGATE_RELEASE_COMMIT") : args.release_commit;
 
+  // An applied plan whose file is gone or renamed is drift: nothing runs until it is back (SPEC §5.1).
+  auto vanished = vanished_plan_messages(*loaded, pg);
+  if (!vanished) return report(g, vanished.error());
+  if (!vanished->empty()) return report(g, Error{Exit::invalid, "refusing to run: " + join(*vanished, "; ")});
+  // Plans apply in file-name order; contract phases too. For a plan named on the command line, the plans
+  // before it must have their expand and migrate phases applied, and hold its contract while theirs waits.
+  std::string contract_held_by;
+  if (!args.plan.empty()) {
+    for (const Plan& earlier : loaded->plans) {
+      if (earlier.id == plans.front()->id) break;
+      auto recs = pg.steps(earlier.id);
+      if (!recs) return report(g, recs.error());
+      PlanStatus st = plan_status(earlier, *recs, std::nullopt);
+      if (!st.pending.empty() && options.phase != Phase::contract)
+        return report(g, Error{Exit::invalid, "plans apply in file-name order: plan " + earlier.id + " before it has pending steps (" +
+                                                  join(st.pending, ", ") + "); run phasegate run (every plan in order) or phasegate run " +
+                                                  earlier.id + " first"});
+      if (contract_held_by.empty() && !st.contract_pending.empty()) contract_held_by = earlier.id;
+    }
+  }
+
   int exit = 0;
   nlohmann::json results = nlohmann::json::array();
+  std::vector<std::string> waiting;
   for (const Plan* plan : plans) {
-    if (options.release_commit.empty()) options.release_commit = plan->release_commit;
-    PlanOutcome out = executor.run_plan(*plan, options);
-    results.push_back({{"plan", out.plan_id}, {"run", out.run_id}, {"status", run_status_name(out.status)}, {"blocked_by", out.blocked_by},
-                       {"exit", static_cast<int>(out.exit)}, {"steps_applied", out.steps_applied}, {"message", out.message}});
+    RunOptions o = options;
+    if (o.release_commit.empty()) o.release_commit = plan->release_commit;
+    o.contract_held_by = contract_held_by;
+    PlanOutcome out = executor.run_plan(*plan, o);
+    results.push_back(outcome_json(out));
     if (out.exit != Exit::ok) {
       exit = static_cast<int>(out.exit);
       std::cerr << "phasegate: " << out.message << "\n";
       break;
     }
     if (!g.json) std::cout << out.message << "\n";
-    // Plans apply strictly in order: a plan waiting at a gate holds back the ones after it.
-    if (out.status == RunStatus::waiting) break;
+    // A plan whose contract waits does not hold back the expand and migrate phases of later plans; their
+    // contract phases wait for it (plan order).
+    auto after = pg.steps(plan->id);
+    if (!after) return report(g, after.error());
+    if (contract_held_by.empty() && !plan_status(*plan, *after, std::nullopt).contract_pending.empty()) contract_held_by = plan->id;
+    if (out.contract_waiting) waiting.push_back(plan->id);
   }
+  if (exit == 0 && !waiting.empty() && !g.json)
+    std::cout << "contract phases waiting for their start: " << join(waiting, ", ") << " (phasegate run PLAN --phase contract, in this order)\n";
   if (g.json) print_json({{"ok", exit == 0}, {"exit", exit}, {"plans", results}});
   return exit;
 }

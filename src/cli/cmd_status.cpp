@@ -22,26 +22,40 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
   if (!exists) return report(g, exists.error());
   bool failing = false;
   nlohmann::json list = nlohmann::json::array();
+  auto status_json = [&](const PlanStatus& st) {
+    nlohmann::json drift = nlohmann::json::array();
+    for (const auto& d : st.drift)
+      drift.push_back({{"step", d.step}, {"applied_checksum", d.applied_checksum}, {"file_checksum", d.file_checksum},
+                       {"applied_by", d.applied_by}, {"message", d.describe(st.plan_id)}});
+    return nlohmann::json{{"plan", st.plan_id}, {"state", plan_state_name(st.state)}, {"steps_total", st.steps_total},
+                          {"steps_done", st.steps_done}, {"pending", st.pending}, {"contract_pending", st.contract_pending},
+                          {"part_applied", st.part_applied}, {"drift", drift}, {"down_changed", st.down_changed},
+                          {"file_missing", st.file_missing}, {"run", st.run ? nlohmann::json(st.run->id) : nlohmann::json(nullptr)},
+                          {"run_state", st.run ? nlohmann::json(run_status_name(st.run->status)) : nlohmann::json(nullptr)},
+                          {"run_error", st.run && !st.run->error.empty() ? nlohmann::json(st.run->error) : nlohmann::json(nullptr)}};
+  };
+  auto colour_of = [](PlanState s) {
+    return s == PlanState::applied ? "32"
+           : s == PlanState::drifted || s == PlanState::failed || s == PlanState::rollback_incomplete ? "31"
+                                                                                                       : "33";
+  };
+  auto run_note = [](const PlanStatus& st) {
+    return st.run ? "\trun " + std::to_string(st.run->id) + " " + run_status_name(st.run->status) : std::string();
+  };
   for (const Plan* plan : plans) {
     std::vector<StepRecord> records;
-    std::optional<RunRecord> open;
+    std::optional<RunRecord> latest;
     if (*exists) {
       auto r = pg.steps(plan->id);
       if (!r) return report(g, r.error());
       records = *r;
-      auto o = pg.open_run(plan->id);
+      auto o = pg.latest_run(plan->id);
       if (!o) return report(g, o.error());
-      open = *o;
+      latest = *o;
     }
-    PlanStatus st = plan_status(*plan, records, open);
+    PlanStatus st = plan_status(*plan, records, latest);
     failing = failing || st.fails_check();
-    nlohmann::json drift = nlohmann::json::array();
-    for (const auto& d : st.drift)
-      drift.push_back({{"step", d.step}, {"applied_checksum", d.applied_checksum}, {"file_checksum", d.file_checksum},
-                       {"applied_by", d.applied_by}, {"message", d.describe(plan->id)}});
-    list.push_back({{"plan", st.plan_id}, {"state", st.state}, {"steps_total", st.steps_total}, {"steps_done", st.steps_done},
-                    {"pending", st.pending}, {"contract_pending", st.contract_pending}, {"drift", drift},
-                    {"run", st.run ? nlohmann::json(st.run->id) : nlohmann::json(nullptr)}});
+    list.push_back(status_json(st));
     // A backfill in progress (or paused by a guard / an abort): how far its cursor got.
     std::vector<std::string> backfill_lines;
     nlohmann::json backfills = nlohmann::json::array();
@@ -58,7 +72,7 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
     // Who approved and what is missing, for plans that still have work to do (SPEC §3.2).
     std::string approvals_line;
     const int needed = merge_guards(loaded->project.guards, plan->guards).approvals;
-    if (st.state != "applied" && needed > 0) {
+    if (st.state != PlanState::applied && needed > 0) {
       // Without the state schema nobody has approved yet (status creates nothing).
       auto q = *exists ? approval_quorum(loaded->project, *plan, pg, current_actor("").principal)
                        : Result<guards::Quorum>(guards::Quorum{needed, {}, {}});
@@ -72,18 +86,39 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
       }
     }
     if (!g.json) {
-      const char* colour = st.state == "applied" ? "32" : st.state == "drifted" || st.state == "failed" ? "31" : "33";
-      std::cout << paint(g, colour, st.state) << "\t" << st.plan_id << "\t" << st.steps_done << "/" << st.steps_total << " steps";
+      std::cout << paint(g, colour_of(st.state), plan_state_name(st.state)) << "\t" << st.plan_id << "\t" << st.steps_done << "/"
+                << st.steps_total << " steps";
       if (!st.pending.empty()) std::cout << "\tpending: " << st.pending.size();
       if (!st.contract_pending.empty() && st.pending.empty()) std::cout << "\tcontract waits for its start";
-      std::cout << "\n";
+      std::cout << run_note(st) << "\n";
       for (const auto& d : st.drift) std::cout << "  " << paint(g, "31", "drift") << ": " << d.describe(plan->id) << "\n";
+      if (!st.part_applied.empty()) std::cout << "  part-applied (stopped part-way): " << join(st.part_applied, ", ") << "\n";
+      if ((st.state == PlanState::rollback_incomplete || st.state == PlanState::failed) && st.run && !st.run->error.empty())
+        std::cout << "  run " << st.run->id << ": " << st.run->error << "\n";
+      for (const auto& d : st.down_changed)
+        std::cout << "  " << paint(g, "33", "warning") << ": the down of applied step \"" << d
+                  << "\" was edited since it was applied; a rollback runs the down in the file now\n";
       for (const auto& l : backfill_lines) std::cout << "  " << l << "\n";
       if (!approvals_line.empty()) std::cout << "  " << approvals_line << "\n";
     }
   }
+  // Plans the database knows whose file is gone: drift, shown whichever plans were asked for.
+  if (*exists && plan_arg.empty()) {
+    auto known = pg.known_plans();
+    if (!known) return report(g, known.error());
+    for (const auto& [k, renamed] : vanished_plans(*known, loaded->plans)) {
+      auto latest = pg.latest_run(k.plan_id);
+      if (!latest) return report(g, latest.error());
+      PlanStatus st = missing_plan_status(k, *latest, renamed);
+      failing = true;
+      list.push_back(status_json(st));
+      if (!g.json)
+        std::cout << paint(g, "31", "drifted") << "\t" << st.plan_id << "\t" << st.steps_done << "/" << st.steps_total
+                  << " steps\tfile missing" << run_note(st) << "\n  " << paint(g, "31", "drift") << ": " << st.drift.front().describe(st.plan_id) << "\n";
+    }
+  }
   int exit = check && failing ? static_cast<int>(Exit::pending) : 0;
-  if (g.json) print_json({{"ok", !failing}, {"exit", exit}, {"plans", list}});
+  if (g.json) print_json({{"ok", !(check && failing)}, {"exit", exit}, {"plans", list}});
   return exit;
 }
 

@@ -39,6 +39,9 @@ int cmd_approvals(const Global& g, const std::string& plan, const std::string& i
 int cmd_revoke(const Global& g, const std::string& plan, const std::string& key);
 int cmd_abort(const Global& g, const std::string& run);
 int cmd_rollback(const Global& g, const std::string& plan);
+int cmd_runs(const Global& g, const std::string& plan);
+int cmd_mark(const Global& g, const std::string& plan, const std::string& step, bool applied, bool pending,
+             const std::string& reason);
 int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db);
 
 }  // namespace phasegate::cli

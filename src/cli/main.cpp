@@ -75,6 +75,18 @@ int main(int argc, char** argv) {
   auto* rollback_cmd = app.add_subcommand("rollback", "undo an applied plan's reversible steps by hand (down SQL, newest first)");
   rollback_cmd->add_option("PLAN", rollback_plan, "plan id or file")->required();
 
+  std::string runs_plan;
+  auto* runs_cmd = app.add_subcommand("runs", "the runs: id, plan, state, started, by whom, how they ended");
+  runs_cmd->add_option("PLAN", runs_plan, "plan id or file (default: every plan)");
+  std::string mark_plan, mark_step, mark_reason;
+  bool mark_applied = false, mark_pending = false;
+  auto* mark_cmd = app.add_subcommand("mark", "repair by hand: record that a step's effect is (--applied) or is not (--pending) in the database; needs --yes");
+  mark_cmd->add_option("PLAN", mark_plan, "plan id or file")->required();
+  mark_cmd->add_option("STEP", mark_step, "step name")->required();
+  mark_cmd->add_flag("--applied", mark_applied, "its effect is in the database");
+  mark_cmd->add_flag("--pending", mark_pending, "its effect is not in the database");
+  mark_cmd->add_option("--reason", mark_reason, "why, kept in the audited event");
+
   std::vector<std::string> lint_targets;
   std::string lint_format = "text";
   auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
@@ -123,6 +135,8 @@ int main(int argc, char** argv) {
     if (*log) return cli::cmd_log(g, run_id);
     if (*abort_cmd) return cli::cmd_abort(g, abort_run);
     if (*rollback_cmd) return cli::cmd_rollback(g, rollback_plan);
+    if (*runs_cmd) return cli::cmd_runs(g, runs_plan);
+    if (*mark_cmd) return cli::cmd_mark(g, mark_plan, mark_step, mark_applied, mark_pending, mark_reason);
     if (*window) return cli::cmd_window(g, window_name, window_at, window_next);
     if (*plan_cmd) return cli::cmd_plan(g, dry_plan);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);

@@ -29,16 +29,6 @@ void wire(const Global& g, phasegate::Executor& executor, Machinery& m) {
   executor.on_event([&g](const Event& e) { print_event(g, e); });
 }
 
-Result<void> mark_aborted(PgDatabase& pg, RunRecord& run, const Actor& actor, const std::string& reason) {
-  auto t = next_transition(run.status, RunTrigger::abort);
-  if (!t) return std::unexpected(t.error());
-  run.status = t->to;
-  run.error = reason;
-  if (auto u = pg.update_run(run); !u) return u;
-  return pg.append_event(Event{t->event, run.id, run.plan_id, run.phase, "",
-                               nlohmann::json{{"by", actor.label()}, {"reason", reason}}.dump(), std::chrono::system_clock::now()});
-}
-
 void print_event(const Global& g, const Event& e) {
   std::string where = e.phase + (e.step.empty() ? "" : "/" + e.step);
   auto payload = nlohmann::json::parse(e.payload, nullptr, false);
@@ -69,10 +59,26 @@ void print_event(const Global& g, const Event& e) {
     std::string detail = ok ? text("result") : payload.value("skipped", false) ? text("reason") : text("error");
     return info("  " + (ok ? paint(g, "32", "undone") : paint(g, "33", "left")) + " " + what + (detail.empty() ? "" : "  " + detail));
   }
+  if (k == "step.marked") return info("  " + paint(g, "33", "marked") + " " + where + "  " + text("was") + " -> " + text("now"));
+  if (k == "rollback.resumed") return info(paint(g, "1;33", "rollback resumed") + " (run " + std::to_string(e.run_id) + ", cut short before)");
   if (k == "rollback.completed") return info(paint(g, "32", "rollback completed") + "  " + field("total_ms") + " ms");
   if (k == "rollback.failed") return info(paint(g, "31", "ROLLBACK INCOMPLETE") + "  " + field("left"));
   std::string reason = text("reason");
   info(paint(g, "1", k) + (e.run_id ? " (run " + std::to_string(e.run_id) + ")" : "") + (reason.empty() ? "" : "  " + reason));
+}
+
+Result<std::vector<std::string>> vanished_plan_messages(const Loaded& loaded, PgDatabase& pg) {
+  auto known = pg.known_plans();
+  if (!known) return std::unexpected(known.error());
+  std::vector<std::string> out;
+  for (const auto& [k, renamed] : vanished_plans(*known, loaded.plans)) out.push_back(describe_vanished(k, renamed));
+  return out;
+}
+
+nlohmann::json outcome_json(const PlanOutcome& out) {
+  return {{"plan", out.plan_id}, {"run", out.run_id}, {"status", run_status_name(out.status)}, {"blocked_by", out.blocked_by},
+          {"contract_waiting", out.contract_waiting}, {"exit", static_cast<int>(out.exit)}, {"steps_applied", out.steps_applied},
+          {"message", out.message}};
 }
 
 void print_diagnostics(const Global& g, const Diagnostics& diags) {

@@ -14,6 +14,7 @@
 
 namespace phasegate {
 class Executor;
+struct PlanOutcome;
 }
 
 namespace phasegate::cli {
@@ -46,8 +47,10 @@ void wire(const Global& g, phasegate::Executor& executor, Machinery& m);
 // One progress line on stderr for an event (run, phase, step, guard, service, smoke, rollback).
 void print_event(const Global& g, const Event& e);
 
-// An operator ends a run nobody is driving: the abort transition, its reason, and the run.aborted event.
-Result<void> mark_aborted(PgDatabase& pg, RunRecord& run, const Actor& actor, const std::string& reason);
+// Plans the database knows whose file is gone (SPEC §5.1: drift): one message each, empty when none.
+Result<std::vector<std::string>> vanished_plan_messages(const Loaded& loaded, PgDatabase& pg);
+// The plan outcome as one line of JSON for --json output.
+nlohmann::json outcome_json(const PlanOutcome& out);
 
 void print_json(const nlohmann::json& j);
 void print_diagnostics(const Global& g, const Diagnostics& diags);

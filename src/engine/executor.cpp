@@ -30,12 +30,73 @@ Result<void> Executor::emit(Context& cx, const std::string& kind, const std::str
   return r;
 }
 
+void Executor::observe(const StateChange& change) {
+  if (observer_)
+    for (const auto& e : change.events) observer_(e);
+}
+
+namespace {
+// What plans.status says after a run transition (a summary for readers of the table; `status` derives the
+// plan's state from its steps and runs).
+const char* plan_mark(RunStatus s) { return s == RunStatus::completed ? "applied" : run_status_name(s); }
+}  // namespace
+
+// The one writer of the run's state: the table's next state, the plan mark and the event, in one transaction.
 Result<void> Executor::transition(Context& cx, RunTrigger on, const std::string& payload) {
   auto t = next_transition(cx.run.status, on);
   if (!t) return std::unexpected(t.error());
-  cx.run.status = t->to;
-  if (auto r = store_.update_run(cx.run); !r) return r;
-  return emit(cx, t->event, cx.run.phase, "", payload);
+  RunRecord next = cx.run;
+  next.status = t->to;
+  StateChange c;
+  c.run = next;
+  c.plan = StateChange::PlanMark{cx.plan.id, cx.digest, plan_mark(t->to)};
+  c.add(Event{t->event, cx.run.id, cx.plan.id, cx.run.phase, "", payload, clock_.now()});
+  if (auto r = store_.commit(c); !r) return r;
+  cx.run = next;
+  observe(c);
+  return {};
+}
+
+// The step's record, created (pending) the first time the plan's run reaches it.
+StepRecord& Executor::record_of(Context& cx, const Step& step) {
+  auto& rec = cx.records[step.name];
+  if (rec.step.empty()) {
+    rec.plan_id = cx.plan.id;
+    rec.step = step.name;
+    rec.status = StepStatus::pending;
+  }
+  rec.phase = phase_name(step.phase);
+  rec.ordinal = step.ordinal;
+  return rec;
+}
+
+// The one writer of a step's state: the record after the table's transition and its event, not yet committed.
+Result<StateChange> Executor::step_change(Context& cx, const Step& step, StepTrigger on, const std::string& payload) {
+  StepRecord& rec = record_of(cx, step);
+  auto next = step_after(rec, on);
+  if (!next) return std::unexpected(next.error());
+  const TimePoint now = clock_.now();
+  if (next->status == StepStatus::completed) {
+    next->finished_at = now;
+    next->applied_by = actor_.label();
+    next->checksum = step_checksum(step);
+    next->down_checksum = step.down.empty() ? "" : sql::checksum(step.down);
+  }
+  if (on == StepTrigger::fail) next->error = nlohmann::json::parse(payload, nullptr, false).value("error", "");
+  StateChange c;
+  c.steps.push_back(*next);
+  c.add(Event{next_step_transition(rec.status, on)->event, cx.run.id, cx.plan.id, phase_name(step.phase), step.name,
+              payload, now});
+  return c;
+}
+
+Result<void> Executor::step_to(Context& cx, const Step& step, StepTrigger on, const std::string& payload) {
+  auto c = step_change(cx, step, on, payload);
+  if (!c) return std::unexpected(c.error());
+  if (auto r = store_.commit(*c); !r) return r;
+  cx.records[step.name] = c->steps.front();
+  observe(*c);
+  return {};
 }
 
 namespace {
@@ -59,6 +120,8 @@ std::string reason_payload(const std::string& reason) { return json{{"reason", r
 }  // namespace
 
 std::optional<std::string> Executor::contract_gate_closed(Context& cx, const PhaseSpec& contract) {
+  if (!cx.options.contract_held_by.empty())
+    return "contract phases run in plan order, and plan " + cx.options.contract_held_by + "'s contract phase goes first";
   if (cx.options.phase == Phase::contract || contract.start == "auto") return std::nullopt;
   std::string how = "phasegate run " + cx.plan.id + " --phase contract";
   if (contract.start == "manual") return "the contract phase waits for a manual start: " + how;
@@ -107,6 +170,16 @@ std::optional<Error> Executor::lint_pending(const Plan& plan, const std::vector<
                                "'-- phasegate:ignore RULE reason' before the statement): " + join(errors, "; ")};
 }
 
+namespace {
+// Which trigger an error of a phase means (SPEC §2.1): an operator's abort, a guard or a lock that said
+// wait, or a failure.
+RunTrigger trigger_for(const Error& e) {
+  if (e.code == Exit::aborted) return RunTrigger::abort;
+  if (e.code == Exit::blocked) return e.sqlstate == sqlstate::kLockNotAvailable ? RunTrigger::lock_exhausted : RunTrigger::guard_wait;
+  return RunTrigger::fail;
+}
+}  // namespace
+
 PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   PlanOutcome out;
   out.plan_id = plan.id;
@@ -117,14 +190,33 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   };
   auto recs = store_.steps(plan.id);
   if (!recs) return failed(recs.error());
+  auto latest = store_.latest_run(plan.id);
+  if (!latest) return failed(latest.error());
+  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false};
+  for (const auto& r : *recs) cx.records[r.step] = r;
+  // A rollback cut short is finished before anything else touches the plan; one left incomplete stops it.
+  if (*latest && (*latest)->status == RunStatus::rolling_back) {
+    cx.run = **latest;
+    out.run_id = cx.run.id;
+    PlanOutcome finished = resume_rollback(cx, out);
+    // A failed or aborted run's rollback ends that run's story (exit 1 / 6 / 5); one asked for by hand was
+    // only interrupted bookkeeping: once it is complete, this run applies the plan from the start.
+    if (finished.exit != Exit::ok || cx.run.cause != "by_hand") return finished;
+    return run_plan(plan, options);
+  }
+  if (*latest && (*latest)->status == RunStatus::rollback_incomplete) {
+    out.run_id = (*latest)->id;
+    out.status = (*latest)->status;
+    return failed(Error{Exit::needs_human, "plan " + plan.id + ": the rollback of run " + std::to_string((*latest)->id) +
+                                               " is incomplete (" + (*latest)->error + "); undo what is left by hand, record it with "
+                                               "phasegate mark " + plan.id + " STEP --pending --yes, then finish with phasegate rollback " + plan.id});
+  }
   if (auto drift = find_drift(plan, *recs); !drift.empty()) {
     std::vector<std::string> lines;
     for (const auto& d : drift) lines.push_back(d.describe(plan.id));
     return failed(Error{Exit::invalid, "refusing to run: " + join(lines, "; ")});
   }
   if (auto refused = lint_pending(plan, *recs)) return failed(*refused);
-  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}};
-  for (const auto& r : *recs) cx.records[r.step] = r;
   if (options.phase) {
     for (Phase p : kPhases) {
       if (p == *options.phase) break;
@@ -133,32 +225,44 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
         return failed(Error{Exit::invalid, "plan " + plan.id + ": phase " + phase_name(p) + " has pending steps (" +
                                                join(pending, ", ") + "); run --phase " + phase_name(p) + " first"});
     }
+    if (*options.phase == Phase::contract && !options.contract_held_by.empty() && !phase_done(plan.phases[2], cx.records))
+      return failed(Error{Exit::invalid, "plan " + plan.id + ": contract phases run in plan order, and plan " +
+                                             options.contract_held_by + "'s contract phase is not done; run phasegate run " +
+                                             options.contract_held_by + " --phase contract first"});
   }
-  auto open = store_.open_run(plan.id);
-  if (!open) return failed(open.error());
+  std::optional<RunRecord> open;
+  if (*latest && is_open((*latest)->status)) open = **latest;
   bool all_done = std::all_of(std::begin(plan.phases), std::end(plan.phases),
                               [&](const PhaseSpec& p) { return phase_done(p, cx.records); });
-  if (all_done && !*open) {  // an open run with every step done: the runner died after the last commit
+  if (all_done && !open) {  // an open run with every step done: the runner died after the last commit
     out.message = "plan " + plan.id + " is already applied";
     return out;
   }
-  if (*open) cx.run = **open;
+  if (open) cx.run = *open;
   if (auto g = guard_gate(cx, Gate::run); !g) {
     out.run_id = cx.run.id;
     out.status = cx.run.status;
     out.blocked_by = cx.blocked_by;
+    if (g.error().code == Exit::aborted) return after_failure(cx, out, g.error(), true);
     return failed(g.error());  // nothing was created or changed
   }
-  if (!*open) {
-    auto created = store_.create_run(plan.id, cx.digest, actor_, options.release_commit);
+  if (!open) {
+    RunRecord fresh;
+    fresh.plan_id = plan.id;
+    fresh.digest = cx.digest;
+    fresh.initiator = actor_.principal;
+    fresh.release_commit = options.release_commit;
+    auto created = store_.create_run(fresh, actor_, Event{"run.created", 0, plan.id, "", "",
+                                                          json{{"digest", cx.digest}, {"release_commit", options.release_commit}}.dump(),
+                                                          clock_.now()});
     if (!created) return failed(created.error());
     cx.run = *created;
-    if (cx.run.release_commit.empty()) cx.run.release_commit = options.release_commit;
-    if (auto r = emit(cx, "run.created", "", "", json{{"digest", cx.digest}, {"release_commit", options.release_commit}}.dump()); !r)
-      return failed(r.error());
+    if (observer_) observer_(Event{"run.created", cx.run.id, plan.id, "", "", "{}", clock_.now()});
   }
   out.run_id = cx.run.id;
-  if (auto r = store_.mark_plan(plan.id, cx.digest, "running"); !r) return failed(r.error());
+  // An abort asked for while nobody drove the run is honoured before anything is applied.
+  if (cx.run.status != RunStatus::created)
+    if (auto aborted = abort_check(cx)) return after_failure(cx, out, *aborted, true);
   if (auto r = transition(cx, cx.run.status == RunStatus::created ? RunTrigger::start : RunTrigger::resume); !r)
     return failed(r.error());
 
@@ -175,47 +279,24 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
       if (auto reason = contract_gate_closed(cx, spec)) {
         if (auto r = transition(cx, RunTrigger::gate_closed, reason_payload(*reason)); !r) return failed(r.error());
         out.status = cx.run.status;
+        out.contract_waiting = true;
         out.message = "plan " + plan.id + ": expand and migrate applied; " + *reason;
         out.steps_applied = cx.applied;
         return out;
       }
     }
-    if (auto g = guard_gate(cx, Gate::phase); !g) {
-      bool aborted = g.error().code == Exit::aborted;
-      (void)transition(cx, aborted ? RunTrigger::abort : RunTrigger::guard_wait,
-                       json{{"guard", cx.blocked_by}, {"reason", g.error().message}}.dump());
-      if (aborted) return after_failure(cx, out, g.error(), true);
-      out.status = cx.run.status;
-      out.steps_applied = cx.applied;
-      out.blocked_by = cx.blocked_by;
-      return failed(g.error());
-    }
-    if (auto r = run_phase(cx, spec); !r) {
-      Error e = r.error();
-      RunTrigger trig = e.code == Exit::aborted   ? RunTrigger::abort
-                        : e.code != Exit::blocked ? RunTrigger::step_failed
-                        : e.sqlstate == "55P03"   ? RunTrigger::lock_exhausted
-                                                  : RunTrigger::guard_wait;
-      if (e.code == Exit::blocked) out.blocked_by = e.sqlstate == "55P03" ? "lock" : cx.blocked_by;
-      cx.run.error = e.message;
-      (void)transition(cx, trig, json{{"error", e.message}, {"sqlstate", e.sqlstate}}.dump());
-      if (trig == RunTrigger::step_failed) (void)store_.mark_plan(plan.id, cx.digest, "failed");
-      if (trig == RunTrigger::step_failed || trig == RunTrigger::abort)
-        return after_failure(cx, out, e, trig == RunTrigger::abort);
-      out.status = cx.run.status;
-      out.steps_applied = cx.applied;
-      return failed(e);
-    }
+    if (auto r = guard_gate(cx, Gate::phase); !r) return stop_phase(cx, out, r.error());
+    if (auto r = run_phase(cx, spec); !r) return stop_phase(cx, out, r.error());
   }
   out.steps_applied = cx.applied;
   bool all = std::all_of(std::begin(plan.phases), std::end(plan.phases), [&](const PhaseSpec& p) { return phase_done(p, cx.records); });
   if (all) {
     if (auto r = transition(cx, RunTrigger::all_done, json{{"steps_applied", cx.applied}}.dump()); !r) return failed(r.error());
-    if (auto r = store_.mark_plan(plan.id, cx.digest, "applied"); !r) return failed(r.error());
     out.status = RunStatus::completed;
     out.message = "plan " + plan.id + " applied (" + std::to_string(cx.applied) + " steps in this run)";
   } else {
-    std::string reason = "phase " + cx.run.phase + " finished; continue with phasegate run " + plan.id;
+    std::string reason = "phase " + cx.run.phase + " finished; continue with phasegate run " + plan.id +
+                         (options.phase ? " (without --phase, or with the next phase)" : "");
     if (auto r = transition(cx, RunTrigger::phase_limit, reason_payload(reason)); !r) return failed(r.error());
     out.status = cx.run.status;
     out.message = "plan " + plan.id + ": " + reason;
@@ -223,13 +304,32 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   return out;
 }
 
+// A phase stopped: a guard or lock says wait (the run is blocked, exit 75), an operator aborted, or something
+// failed (the run rolls back per [rollback]).
+PlanOutcome Executor::stop_phase(Context& cx, PlanOutcome out, const Error& e) {
+  RunTrigger trig = trigger_for(e);
+  out.steps_applied = cx.applied;
+  if (trig == RunTrigger::abort || trig == RunTrigger::fail) return after_failure(cx, out, e, trig == RunTrigger::abort);
+  if (e.code == Exit::blocked) out.blocked_by = e.sqlstate == sqlstate::kLockNotAvailable ? "lock" : cx.blocked_by;
+  cx.run.error = e.message;
+  if (auto r = transition(cx, trig, json{{"guard", out.blocked_by}, {"error", e.message}, {"sqlstate", e.sqlstate}}.dump()); !r) {
+    out.exit = r.error().code;
+    out.message = r.error().message;
+    return out;
+  }
+  out.status = cx.run.status;
+  out.exit = e.code;
+  out.message = e.message;
+  return out;
+}
+
 Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
   std::string phase = phase_name(spec.phase);
-  if (auto r = store_.update_run(cx.run); !r) return r;
   if (auto r = emit(cx, "phase.started", phase, "", json{{"steps", spec.steps.size()}}.dump()); !r) return r;
   crash("phase-start:" + phase);
   for (const auto& step : spec.steps) {
     if (cx.records[step.name].status == StepStatus::completed) continue;
+    if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);  // before the next step, always
     if (auto g = guard_gate(cx, Gate::step); !g) return g;  // finish-step / load: pause before this step
     if (auto r = run_step(cx, step); !r) {
       if (r.error().code != Exit::blocked && r.error().code != Exit::aborted)
@@ -247,23 +347,23 @@ Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
 
 Result<void> Executor::run_step(Context& cx, const Step& step) {
   std::string phase = phase_name(step.phase);
-  auto& rec = cx.records[step.name];
-  if (rec.step.empty()) rec = StepRecord{cx.plan.id, step.name, phase, step.ordinal, StepStatus::pending, 0, "", 0, "", {}, {}, "", ""};
+  auto& rec = record_of(cx, step);
   rec.checksum = step_checksum(step);
   Timeouts t{step.lock_timeout.value_or(cx.guards.lock_timeout), step.statement_timeout.value_or(cx.guards.statement_timeout)};
   crash("before-step:" + step.name);
   rec.attempts += 1;
   rec.run_id = cx.run.id;
   rec.started_at = clock_.now();
-  if (auto r = emit(cx, "step.started", phase, step.name, json{{"attempt", rec.attempts}, {"checksum", rec.checksum}}.dump()); !r)
-    return r;
   auto fail_step = [&](const Error& e, const std::string& reason) -> Result<void> {
-    rec.status = StepStatus::failed;
-    rec.error = e.message;
-    (void)store_.save_step(rec);
-    (void)emit(cx, "step.failed", phase, step.name, json{{"reason", reason}, {"error", e.message}, {"sqlstate", e.sqlstate}}.dump());
+    (void)step_to(cx, step, StepTrigger::fail, json{{"reason", reason}, {"error", e.message}, {"sqlstate", e.sqlstate}}.dump());
     return std::unexpected(e);
   };
+  auto done = [&]() -> Result<void> {
+    cx.applied += 1;
+    crash("after-step:" + step.name);
+    return {};
+  };
+  const std::string started = json{{"attempt", rec.attempts}, {"checksum", rec.checksum}}.dump();
   if (!step.check.empty()) {
     auto ok = target_.check(step.check, t);
     if (!ok) return fail_step(ok.error(), "check");
@@ -273,39 +373,37 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
                                                step.check},
                        "check");
   }
-  if (step.backfill) {
-    auto r = run_backfill(cx, step, t);
-    if (!r && r.error().code != Exit::blocked && r.error().code != Exit::aborted) return fail_step(r.error(), "backfill");
-    if (!r) return r;  // paused or aborted: the step stays `running` with its cursor and resumes from it
-    cx.applied += 1;
-    crash("after-step:" + step.name);
-    return {};
-  }
-  if (!step.command.empty()) {
-    if (auto r = run_command_step(cx, step, t); !r) return fail_step(r.error(), "command");
-    cx.applied += 1;
-    crash("after-step:" + step.name);
-    return {};
+  if (step.backfill || !step.command.empty()) {
+    // Work outside one transaction: intent first, so a process that dies from here on leaves `running`.
+    if (auto r = step_to(cx, step, StepTrigger::intend, started); !r) return r;
+    crash("after-intent:" + step.name);
+    auto r = step.backfill ? run_backfill(cx, step, t) : run_command_step(cx, step, t);
+    if (!r && r.error().code != Exit::blocked && r.error().code != Exit::aborted)
+      return fail_step(r.error(), step.backfill ? "backfill" : "command");
+    if (!r) return r;  // paused or aborted: the step stays `running` (a backfill with its cursor) and resumes
+    return done();
   }
   auto parsed = sql::parse(step.sql);
   if (!parsed.script) return fail(Exit::invalid, "step \"" + step.name + "\": " + parsed.error->message);
+  const bool resuming = rec.status == StepStatus::running || rec.status == StepStatus::failed;  // part-done before
   bool in_tx = step.transaction.value_or(parsed.script->allowed_in_transaction());
-  auto r = in_tx ? run_transactional(cx, step, t) : run_outside_transaction(cx, step, t);
-  if (!r && r.error().sqlstate == "57014")  // cancelled: by `phasegate abort` (or a statement_timeout)
+  if (in_tx) {
+    if (auto r = emit(cx, "step.started", phase, step.name, started); !r) return r;
+  } else if (auto r = step_to(cx, step, StepTrigger::intend, started); !r) {
+    return r;
+  } else {
+    crash("after-intent:" + step.name);
+  }
+  auto r = in_tx ? run_transactional(cx, step, t) : run_outside_transaction(cx, step, t, *parsed.script, resuming);
+  if (!r && r.error().sqlstate == sqlstate::kQueryCanceled)  // cancelled: by `phasegate abort` (or a statement_timeout)
     if (auto aborted = abort_check(cx)) r = std::unexpected(*aborted);
   if (!r) {
-    if (r.error().code == Exit::blocked || r.error().code == Exit::aborted) {
-      // Nothing of a transactional step was applied; a non-transactional one keeps its intent so the
-      // resume reconciles (earlier statements of the step may have run).
-      rec.status = in_tx ? StepStatus::pending : StepStatus::running;
-      (void)store_.save_step(rec);
-      return r;
-    }
+    // Blocked or aborted: nothing of a transactional step was applied (it stays as it was); a non-transactional
+    // one keeps its intent so the resume or the rollback reconciles (earlier statements may have run).
+    if (r.error().code == Exit::blocked || r.error().code == Exit::aborted) return r;
     return fail_step(r.error(), "sql");
   }
-  cx.applied += 1;
-  crash("after-step:" + step.name);
-  return {};
+  return done();
 }
 
 Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt) {
@@ -315,7 +413,7 @@ Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const st
   bool cancelled = false;
   for (int n = 0;; ++n) {
     auto r = attempt();
-    if (r || r.error().sqlstate != "55P03") return r;
+    if (r || r.error().sqlstate != sqlstate::kLockNotAvailable) return r;
     auto blockers = target_.last_blockers();
     if (n >= cx.guards.lock_retries) {
       if (cx.guards.cancel_blockers && !cancelled && !blockers.empty()) {
@@ -337,7 +435,7 @@ Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const st
                                      (who.empty() ? "" : "; blocked by " + join(who, "; ")) +
                                      "; nothing was applied. Retry later" +
                                      (cx.guards.cancel_blockers || cancelled ? "" : ", or set cancel_blockers = true"),
-                  "55P03");
+                  sqlstate::kLockNotAvailable);
     }
     // Exponential backoff with full jitter: uniform in [0, min(max, initial * 2^n)].
     long long cap = std::min<long long>(cx.guards.lock_retry_backoff.max.count(),
@@ -351,41 +449,25 @@ Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const st
 }
 
 Result<void> Executor::run_transactional(Context& cx, const Step& step, const Timeouts& t) {
-  auto& rec = cx.records[step.name];
-  std::optional<Event> committed;
+  std::optional<StateChange> committed;
   auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
-    StepRecord done = rec;
     return target_.apply_atomically(step.sql, t, [&]() {
-      done.status = StepStatus::completed;
-      done.finished_at = clock_.now();
-      done.applied_by = actor_.label();
-      done.error.clear();
-      auto ms = std::chrono::duration_cast<Millis>(*done.finished_at - *rec.started_at).count();
-      Event ev{"step.completed", cx.run.id, cx.plan.id, phase_name(step.phase), step.name,
-               json{{"duration_ms", ms}, {"transaction", true}}.dump(), *done.finished_at};
-      committed = ev;
-      return Completion{done, ev};
+      auto ms = std::chrono::duration_cast<Millis>(clock_.now() - *cx.records[step.name].started_at).count();
+      committed = step_change(cx, step, StepTrigger::apply, json{{"duration_ms", ms}, {"transaction", true}}.dump()).value();
+      return *committed;
     });
   });
   if (!r) return r;
-  rec.status = StepStatus::completed;
-  rec.finished_at = committed->at;
-  rec.applied_by = actor_.label();
-  rec.error.clear();
-  if (observer_) observer_(*committed);
+  cx.records[step.name] = committed->steps.front();
+  observe(*committed);
   return {};
 }
 
-Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, const Timeouts& t) {
-  auto& rec = cx.records[step.name];
-  bool resuming = rec.status == StepStatus::running;
-  rec.status = StepStatus::running;  // intent: a process that dies from here on leaves "running" behind
-  if (auto r = store_.save_step(rec); !r) return r;
-  crash("after-intent:" + step.name);
-  auto parsed = sql::parse(step.sql);
-  if (!parsed.script) return fail(Exit::invalid, "step \"" + step.name + "\": " + parsed.error->message);
-  const std::vector<sql::Statement> statements = parsed.script->statements;
-  for (const auto& st : statements) {
+// CONCURRENTLY & co: the intent is recorded (running); each statement on its own; then finish. On resume an
+// index a killed CREATE INDEX CONCURRENTLY left invalid is dropped and rebuilt, a valid one kept.
+Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, const Timeouts& t, const sql::Script& script,
+                                               bool resuming) {
+  for (const auto& st : script.statements) {
     auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
       if (st.node == "IndexStmt" && st.concurrently && !st.index_name.empty()) {
         std::string qualified = (st.index_schema.empty() ? "" : sql::quote_ident(st.index_schema) + ".") + sql::quote_ident(st.index_name);
@@ -402,13 +484,8 @@ Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, co
     });
     if (!r) return r;
   }
-  rec.status = StepStatus::completed;
-  rec.finished_at = clock_.now();
-  rec.applied_by = actor_.label();
-  rec.error.clear();
-  if (auto r = store_.save_step(rec); !r) return r;
-  auto ms = std::chrono::duration_cast<Millis>(*rec.finished_at - *rec.started_at).count();
-  return emit(cx, "step.completed", phase_name(step.phase), step.name, json{{"duration_ms", ms}, {"transaction", false}}.dump());
+  auto ms = std::chrono::duration_cast<Millis>(clock_.now() - *cx.records[step.name].started_at).count();
+  return step_to(cx, step, StepTrigger::finish, json{{"duration_ms", ms}, {"transaction", false}}.dump());
 }
 
 }  // namespace phasegate

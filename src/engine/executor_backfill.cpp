@@ -14,14 +14,11 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
   if (!table) return std::unexpected(table.error());
   backfill::Cursor cur;
   // Resume from the cursor after a kill, a guard pause, an abort — and after a failed batch: the rows of
-  // earlier batches are committed, so starting over would apply `set` to them twice.
-  if ((rec.status == StepStatus::running || rec.status == StepStatus::failed) && !rec.cursor.empty())
+  // earlier batches are committed, so starting over would apply `set` to them twice. A rollback clears the
+  // cursor with the step (pending again), so a re-run after a rollback starts from the first key.
+  if (!rec.cursor.empty())
     if (auto c = backfill::Cursor::from_json(rec.cursor)) cur = *c;
   if (cur.batch_size <= 0) cur.batch_size = backfill::first_batch_size(b);
-  rec.status = StepStatus::running;  // intent; the cursor moves with every batch
-  rec.cursor = cur.to_json();
-  if (auto r = store_.save_step(rec); !r) return r;
-  crash("after-intent:" + step.name);
   if (cur.batches > 0)
     (void)emit(cx, "backfill.progress", phase, step.name,
                json{{"resumed", true}, {"scanned", cur.scanned}, {"updated", cur.updated}, {"last", cur.last}}.dump());
@@ -38,7 +35,7 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
     params.push_back(std::to_string(cur.batch_size));
     const TimePoint t0 = clock_.now();
     backfill::Cursor next;
-    std::optional<Event> completed;
+    std::optional<StateChange> completed;
     auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
       auto got = target_.backfill_batch(sql, params, t, [&](const BatchResult& br) {
         next = cur;
@@ -46,28 +43,28 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
         next.updated += br.updated;
         next.batches += 1;
         if (!br.last.empty()) next.last = br.last;
-        StepRecord done = rec;
-        done.cursor = next.to_json();
-        Event ev;
         completed.reset();
+        StepRecord moved = rec;  // the cursor moves with the rows, in their transaction
+        moved.cursor = next.to_json();
         if (br.scanned < cur.batch_size) {  // walked past the last key: the step is done with this batch
-          done.status = StepStatus::completed;
-          done.finished_at = clock_.now();
-          done.applied_by = actor_.label();
-          done.error.clear();
-          auto ms = std::chrono::duration_cast<Millis>(*done.finished_at - *rec.started_at).count();
-          ev = Event{"step.completed", cx.run.id, cx.plan.id, phase, step.name,
-                     json{{"duration_ms", ms}, {"backfill", {{"scanned", next.scanned}, {"updated", next.updated}, {"batches", next.batches}}}}.dump(),
-                     *done.finished_at};
-          completed = ev;
+          const std::string before = rec.cursor;  // memory follows only once the batch committed
+          rec.cursor = moved.cursor;
+          auto ms = std::chrono::duration_cast<Millis>(clock_.now() - *rec.started_at).count();
+          completed = step_change(cx, step, StepTrigger::finish,
+                                  json{{"duration_ms", ms}, {"backfill", {{"scanned", next.scanned}, {"updated", next.updated}, {"batches", next.batches}}}}.dump())
+                          .value();
+          rec.cursor = before;
+          return *completed;
         }
-        return Completion{done, ev};
+        StateChange c;
+        c.steps.push_back(moved);
+        return c;
       });
       if (!got) return std::unexpected(got.error());
       return {};
     });
     if (!r) {
-      if (r.error().sqlstate == "57014")  // cancelled: by `phasegate abort`, or a statement_timeout
+      if (r.error().sqlstate == sqlstate::kQueryCanceled)  // cancelled: by `phasegate abort`, or a statement_timeout
         if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
       return r;
     }
@@ -85,11 +82,8 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
       p.eta = Millis(static_cast<long long>((p.estimated_total - cur.scanned) / p.rows_per_s * 1000));
     if (progress_) progress_(p);
     if (completed) {
-      rec.status = StepStatus::completed;
-      rec.finished_at = completed->at;
-      rec.applied_by = actor_.label();
-      rec.error.clear();
-      if (observer_) observer_(*completed);
+      rec = completed->steps.front();
+      observe(*completed);
       return {};
     }
     crash("after-batch:" + step.name);

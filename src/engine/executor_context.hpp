@@ -25,6 +25,10 @@ struct Executor::Context {
   TimePoint wait_since{};
   std::optional<TimePoint> wait_deadline;
   std::string blocked_by;
+  // An operator's abort was acted on (the run is rolling back or stopped): the rollback's own programs and
+  // waits are not interrupted by the same request again.
+  bool abort_seen = false;
+  bool contract_waiting = false;
 };
 
 }  // namespace phasegate

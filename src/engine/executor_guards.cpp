@@ -107,8 +107,10 @@ Result<void> Executor::guard_gate(Context& cx, Gate at) {
   }
 }
 
-// `phasegate abort RUN` sets a flag (and cancels our running statement): checked between batches.
+// `phasegate abort RUN` sets a flag (and cancels our running statement): checked before every step, between
+// batches, while a guard waits and while a program of the run runs.
 std::optional<Error> Executor::abort_check(Context& cx) {
+  if (cx.run.id == 0 || cx.abort_seen) return std::nullopt;
   auto by = store_.abort_requested(cx.run.id);
   if (!by || by->empty()) return std::nullopt;
   return Error{Exit::aborted, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) + " aborted by " + *by};

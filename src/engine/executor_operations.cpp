@@ -62,31 +62,36 @@ ProcessSpec Executor::hook(Context& cx, std::vector<std::string> argv, const std
   return spec;
 }
 
-// command = [...] in a plan: intent first (a process that dies mid-command leaves the step `running`, and the
-// next run runs the command again: command steps must be safe to repeat), then the program under the step's
-// statement_timeout. It gets the database URL: a command step is part of the migration.
+// Runs a program of the run (a command step, a restart, a health or smoke check). An operator's abort
+// interrupts it (SIGTERM to its group, SIGKILL after the grace), which is an abort, not a failure.
+Result<ProcessResult> Executor::run_program(Context& cx, const ProcessSpec& spec) {
+  ProcessSpec s = spec;
+  if (cx.run.id != 0 && !cx.abort_seen) s.interrupt = [this, &cx] { return abort_check(cx).has_value(); };
+  auto r = runner_->run(s);
+  if (r && r->interrupted)
+    if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
+  return r;
+}
+
+// command = [...] in a plan: the intent is recorded first (run_step; a process that dies mid-command leaves
+// the step `running`, and the next run runs the command again: command steps must be safe to repeat), then
+// the program under the step's statement_timeout. It gets the database URL: a command step is part of the
+// migration.
 Result<void> Executor::run_command_step(Context& cx, const Step& step, const Timeouts& t) {
   if (!runner_) return fail(Exit::internal, "a command step needs a process runner (a bug)");
   auto& rec = cx.records[step.name];
   const std::string phase = phase_name(step.phase);
-  rec.status = StepStatus::running;
-  if (auto r = store_.save_step(rec); !r) return r;
-  crash("after-intent:" + step.name);
-  auto result = runner_->run(hook(cx, step.command, "step", phase, step.name, t.statement_timeout, true));
+  auto result = run_program(cx, hook(cx, step.command, "step", phase, step.name, t.statement_timeout, true));
+  if (!result && result.error().code == Exit::aborted) return std::unexpected(result.error());
   if (!result)
     return fail(Exit::failed, "plan " + cx.plan.id + ", step \"" + step.name + "\": " + result.error().message);
   if (!result->ok())
     return fail(Exit::failed, "plan " + cx.plan.id + ", step \"" + step.name + "\": command " + join(step.command, " ") +
                                   " failed (" + outcome_of(*result) + ")");
-  rec.status = StepStatus::completed;
-  rec.finished_at = clock_.now();
-  rec.applied_by = actor_.label();
-  rec.error.clear();
-  if (auto r = store_.save_step(rec); !r) return r;
   json payload = process_json(*result);
-  payload["duration_ms"] = std::chrono::duration_cast<Millis>(*rec.finished_at - *rec.started_at).count();
+  payload["duration_ms"] = std::chrono::duration_cast<Millis>(clock_.now() - *rec.started_at).count();
   payload["command"] = step.command;
-  return emit(cx, "step.completed", phase, step.name, payload.dump());
+  return step_to(cx, step, StepTrigger::finish, payload.dump());
 }
 
 // A phase's restarts and smoke checks still have to run when its steps are done but this run never recorded
@@ -129,7 +134,7 @@ Result<bool> Executor::healthy_once(Context& cx, const Service& service, Millis 
     why = std::string("health sql returned ") + (*r ? "true" : "false");
     return *r;
   }
-  auto r = runner_->run(hook(cx, h.command, "service.health", cx.run.phase, "", std::min(timeout, Millis(30'000))));
+  auto r = run_program(cx, hook(cx, h.command, "service.health", cx.run.phase, "", std::min(timeout, Millis(30'000))));
   if (!r) return std::unexpected(r.error());
   why = join(h.command, " ") + ": " + outcome_of(*r);
   return r->ok();
@@ -165,9 +170,10 @@ Result<void> Executor::restart_service(Context& cx, const std::string& phase, co
   };
   auto run = [&](std::vector<std::string> args, const std::string& event) -> Result<ProcessResult> {
     Millis left = remaining(clock_.now(), until);
-    return runner_->run(hook(cx, std::move(args), event, phase, "", std::max(left, Millis(1000))));
+    return run_program(cx, hook(cx, std::move(args), event, phase, "", std::max(left, Millis(1000))));
   };
   auto restarted = run(argv, "service.restart");
+  if (!restarted && restarted.error().code == Exit::aborted) return std::unexpected(restarted.error());
   if (!restarted) return unhealthy(join(argv, " ") + ": " + restarted.error().message, nullptr);
   if (!restarted->ok()) return unhealthy(join(argv, " ") + " " + outcome_of(*restarted), process_json(*restarted));
   if (s.kind == "systemd") {
@@ -189,6 +195,7 @@ Result<void> Executor::restart_service(Context& cx, const std::string& phase, co
     while (true) {
       ++checks;
       auto ok = healthy_once(cx, s, std::max(remaining(clock_.now(), until), Millis(1000)), why);
+      if (!ok && ok.error().code == Exit::aborted) return std::unexpected(ok.error());
       if (!ok) return unhealthy(ok.error().message, nullptr);
       if (*ok) break;
       if (clock_.now() + kHealthPoll >= until)
@@ -215,7 +222,8 @@ Result<void> Executor::run_smoke(Context& cx, const std::string& phase, const st
     std::string what;
     if (!s.command.empty()) {
       if (!runner_) return fail(Exit::internal, "a command smoke check needs a process runner (a bug)");
-      auto r = runner_->run(hook(cx, s.command, "smoke", phase, "", s.timeout));
+      auto r = run_program(cx, hook(cx, s.command, "smoke", phase, "", s.timeout));
+      if (!r && r.error().code == Exit::aborted) return std::unexpected(r.error());
       if (!r) return fail(Exit::failed, "smoke check " + name + ": " + r.error().message);
       ok = r->ok();
       what = join(s.command, " ") + " " + outcome_of(*r);

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/executor_context.hpp"
+#include "phasegate/lint.hpp"
 #include "phasegate/sql.hpp"
 #include "phasegate/text.hpp"
 
@@ -52,22 +53,156 @@ std::string RollbackOutcome::summary() const {
   return s;
 }
 
-RollbackOutcome Executor::rollback(const Plan& plan, const RollbackRequest& request) {
-  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}};
-  cx.run.id = request.run_id;
-  cx.run.plan_id = plan.id;
-  cx.run.phase = request.phase;
-  cx.run.release_commit = request.release_commit;
-  cx.options.release_commit = request.release_commit;
+// The contract phase is the point of no return (SPEC §5.1): once a contract step applied (or started), no
+// rollback touches the plan.
+std::optional<std::string> Executor::past_point_of_no_return(Context& cx) {
+  for (const auto& s : cx.plan.phases[static_cast<int>(Phase::contract)].steps) {
+    auto it = cx.records.find(s.name);
+    if (it != cx.records.end() && step_may_have_effect(it->second.status))
+      return "plan " + cx.plan.id + " is past the point of no return: contract step \"" + s.name + "\" is " +
+             step_status_name(it->second.status) + ", so nothing was rolled back (undoing the expand now would destroy "
+             "data the contract moved). Fix forward: repair the cause and run phasegate run " + cx.plan.id + " --phase contract";
+  }
+  return std::nullopt;
+}
+
+namespace {
+Exit exit_of_rollback(bool complete, const std::string& cause) {
+  if (!complete) return Exit::needs_human;
+  if (cause == "aborted") return Exit::aborted;
+  if (cause == "failed") return Exit::failed;
+  return Exit::ok;
+}
+json ms_json(const std::optional<Millis>& d) { return d ? json(d->count()) : json(nullptr); }
+}  // namespace
+
+// The run is rolling_back (committed): undo, then record rollback.completed or rollback.failed with the
+// final state in one transaction.
+PlanOutcome Executor::roll_back(Context& cx, PlanOutcome out, const RollbackRequest& req) {
+  RollbackOutcome rb = rollback_in(cx, req);
+  json payload{{"undone", rb.undone}, {"notes", rb.notes}, {"left", rb.left}, {"database_ms", ms_json(rb.database_done)},
+               {"master_ms", ms_json(rb.master_done)}, {"services_ms", ms_json(rb.services_done)}, {"total_ms", ms_json(rb.total)}};
+  if (!rb.complete) cx.run.error = (cx.run.error.empty() ? "" : cx.run.error + "; ") + "rollback left: " + join(rb.left, "; ");
+  if (auto r = transition(cx, rb.complete ? RunTrigger::rollback_done : RunTrigger::rollback_left, payload.dump()); !r) {
+    out.exit = Exit::needs_human;
+    out.message = "the rollback ran but its end could not be recorded (" + r.error().message + "): " + rb.summary();
+    return out;
+  }
+  out.status = cx.run.status;
+  out.exit = exit_of_rollback(rb.complete, cx.run.cause);
+  out.message = (req.reason.empty() ? "" : req.reason + "\n") + rb.summary();
+  return out;
+}
+
+// A rollback cut short (kill, server restart) is finished by the next command that touches the plan.
+PlanOutcome Executor::resume_rollback(Context& cx, PlanOutcome out) {
+  cx.abort_seen = true;
+  if (auto r = transition(cx, RunTrigger::resume_rollback, json{{"cause", cx.run.cause}}.dump()); !r) {
+    out.exit = r.error().code;
+    out.message = r.error().message;
+    return out;
+  }
+  RollbackRequest req;
+  req.reason = "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) + " was rolling back when it was cut short" +
+               (cx.run.error.empty() ? "" : " (it " + std::string(cx.run.cause == "aborted" ? "was aborted" : "failed") + ": " + cx.run.error + ")") +
+               "; the rollback was finished now";
+  req.master = req.restart = cx.run.cause != "by_hand";
+  return roll_back(cx, out, req);
+}
+
+PlanOutcome Executor::rollback_plan(const Plan& plan, const std::string& reason) {
+  PlanOutcome out;
+  out.plan_id = plan.id;
+  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, true, false};
   auto recs = store_.steps(plan.id);
-  if (!recs) {
-    RollbackOutcome out;
-    out.complete = false;
-    out.left.push_back("nothing was undone: reading the state failed: " + recs.error().message);
+  auto latest = store_.latest_run(plan.id);
+  if (!recs || !latest) {
+    out.exit = (!recs ? recs.error() : latest.error()).code;
+    out.message = (!recs ? recs.error() : latest.error()).message;
     return out;
   }
   for (const auto& r : *recs) cx.records[r.step] = r;
-  return rollback_in(cx, request);
+  if (*latest && (*latest)->status == RunStatus::rolling_back) {
+    cx.run = **latest;
+    out.run_id = cx.run.id;
+    PlanOutcome finished = resume_rollback(cx, out);
+    // What the operator asked for is done once the rollback is complete, whatever made the run roll back.
+    if (finished.exit == Exit::failed || finished.exit == Exit::aborted) finished.exit = Exit::ok;
+    return finished;
+  }
+  if (auto past = past_point_of_no_return(cx)) {
+    out.exit = Exit::needs_human;
+    out.message = *past;
+    return out;
+  }
+  const bool any = std::any_of(cx.records.begin(), cx.records.end(), [](const auto& kv) { return step_may_have_effect(kv.second.status); });
+  const bool incomplete = *latest && (*latest)->status == RunStatus::rollback_incomplete;
+  if (!any && !incomplete) {
+    out.message = "plan " + plan.id + " has no applied steps; nothing to roll back";
+    return out;
+  }
+  if (*latest && (incomplete || is_open((*latest)->status))) {
+    cx.run = **latest;  // the operator takes over the open run, or finishes the incomplete rollback
+  } else {
+    RunRecord fresh;
+    fresh.plan_id = plan.id;
+    fresh.digest = cx.digest;
+    fresh.initiator = actor_.principal;
+    auto created = store_.create_run(fresh, actor_, Event{"run.created", 0, plan.id, "", "", json{{"for", "rollback"}}.dump(), clock_.now()});
+    if (!created) {
+      out.exit = created.error().code;
+      out.message = created.error().message;
+      return out;
+    }
+    cx.run = *created;
+  }
+  out.run_id = cx.run.id;
+  if (!incomplete) cx.run.cause = "by_hand";
+  if (auto r = transition(cx, RunTrigger::rollback, json{{"reason", reason}}.dump()); !r) {
+    out.exit = r.error().code;
+    out.message = r.error().message;
+    return out;
+  }
+  RollbackRequest req;
+  req.reason = reason;
+  req.master = req.restart = cx.run.cause != "by_hand";  // by hand: the operator decides about code
+  return roll_back(cx, out, req);
+}
+
+PlanOutcome Executor::abort_run(const Plan& plan, const RunRecord& run, const std::string& by) {
+  PlanOutcome out;
+  out.plan_id = plan.id;
+  out.run_id = run.id;
+  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), run, {}, 0, {}, {}, {}, {}, false, false};
+  auto recs = store_.steps(plan.id);
+  if (!recs) {
+    out.exit = recs.error().code;
+    out.message = recs.error().message;
+    return out;
+  }
+  for (const auto& r : *recs) cx.records[r.step] = r;
+  if (run.status == RunStatus::rolling_back) return resume_rollback(cx, out);
+  return after_failure(cx, out, Error{Exit::aborted, "plan " + plan.id + ": run " + std::to_string(run.id) + " aborted by " + by}, true);
+}
+
+Result<void> Executor::mark_step(const Plan& plan, const std::string& step, bool applied, const std::string& reason) {
+  const Step* found = nullptr;
+  for (const Step* s : plan.steps())
+    if (s->name == step) found = s;
+  if (!found) return fail(Exit::invalid, "plan " + plan.id + " has no step \"" + step + "\"");
+  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, true, false};
+  auto recs = store_.steps(plan.id);
+  if (!recs) return std::unexpected(recs.error());
+  for (const auto& r : *recs) cx.records[r.step] = r;
+  auto latest = store_.latest_run(plan.id);
+  if (!latest) return std::unexpected(latest.error());
+  if (*latest) cx.run = **latest;
+  auto& rec = record_of(cx, *found);
+  StepStatus want = applied ? StepStatus::completed : StepStatus::pending;
+  if (rec.status == want) return fail(Exit::invalid, "step \"" + step + "\" of plan " + plan.id + " is already " + step_status_name(want));
+  rec.checksum = step_checksum(*found);
+  return step_to(cx, *found, applied ? StepTrigger::mark_applied : StepTrigger::mark_pending,
+                 json{{"was", step_status_name(rec.status)}, {"now", step_status_name(want)}, {"reason", reason}, {"by", actor_.label()}}.dump());
 }
 
 RollbackOutcome Executor::rollback_in(Context& cx, const RollbackRequest& req) {
@@ -82,22 +217,16 @@ RollbackOutcome Executor::rollback_in(Context& cx, const RollbackRequest& req) {
     return true;
   };
 
-  // What to undo, newest first: applied steps, and steps that stopped part-way outside a transaction.
+  // What to undo, newest first: every step of the plan whose effect may be in the database.
   std::vector<const Step*> todo;
   auto steps = cx.plan.steps();
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
-    const Step& s = **it;
-    auto rec = cx.records.find(s.name);
-    if (rec == cx.records.end()) continue;
-    if (req.only_this_run && rec->second.run_id != req.run_id) continue;
-    bool applied = rec->second.status == StepStatus::completed;
-    bool partial = (rec->second.status == StepStatus::running || rec->second.status == StepStatus::failed) &&
-                   may_have_partial_effects(s, rec->second);
-    if (applied || partial) todo.push_back(&s);
+    auto rec = cx.records.find((*it)->name);
+    if (rec != cx.records.end() && step_may_have_effect(rec->second.status)) todo.push_back(*it);
   }
   std::vector<std::string> services;
   if (req.restart) {
-    auto reached = parse_phase(req.phase);
+    auto reached = parse_phase(cx.run.phase);
     for (Phase p : kPhases) {
       if (!reached || p > *reached) break;
       for (const auto& name : cx.plan.phases[static_cast<int>(p)].restart)
@@ -108,85 +237,26 @@ RollbackOutcome Executor::rollback_in(Context& cx, const RollbackRequest& req) {
   std::vector<std::string> names;
   for (const Step* s : todo) names.push_back(s->name);
   (void)emit(cx, "rollback.started", cx.run.phase, "",
-             json{{"reason", req.reason}, {"steps", names}, {"master", master ? master->kind : ""},
-                  {"release_commit", req.release_commit}, {"services", services},
+             json{{"reason", req.reason}, {"cause", cx.run.cause}, {"steps", names}, {"master", master ? master->kind : ""},
+                  {"release_commit", cx.run.release_commit}, {"services", services},
                   {"timeout_ms", project_.rollback.timeout.count()}}.dump());
 
-  // 1. The database, newest step first. A down that fails stops the database part: older steps may be
-  //    needed by the newer one that is still there.
+  // 1. The database, newest step first. A step that cannot be undone stops the database part: older steps
+  //    may be needed by the newer one that is still there.
   bool stopped = false;
   for (const Step* s : todo) {
-    auto& rec = cx.records[s->name];
-    const std::string phase = phase_name(s->phase);
     if (stopped) {
-      out.left.push_back("step \"" + s->name + "\": still applied (not attempted after the failure above)");
+      out.left.push_back("step \"" + s->name + "\": still " + step_status_name(cx.records[s->name].status) +
+                         " (not attempted after the step above)");
       continue;
     }
-    if (s->down.empty()) {
-      if (s->irreversible) {
-        out.notes.push_back("step \"" + s->name + "\" is irreversible = true and stays applied");
-      } else {
-        out.left.push_back("step \"" + s->name + "\" has no down and stays " +
-                           (rec.status == StepStatus::completed ? "applied" : "part-applied") + "; undo it by hand");
-      }
-      (void)emit(cx, "rollback.step", phase, s->name, json{{"action", "down"}, {"ok", false}, {"skipped", true},
-                                                            {"reason", s->irreversible ? "irreversible" : "no down"}}.dump());
-      continue;
-    }
-    if (late("step \"" + s->name + "\" (down)")) {
-      stopped = true;
-      continue;
-    }
-    auto left_ms = std::chrono::duration_cast<Millis>(deadline - clock_.now());
-    Timeouts t{s->lock_timeout.value_or(cx.guards.lock_timeout),
-               std::min(s->statement_timeout.value_or(cx.guards.statement_timeout), std::max(left_ms, Millis(1)))};
-    const TimePoint began = clock_.now();
-    StepRecord undone = rec;
-    undone.status = StepStatus::rolled_back;
-    undone.cursor.clear();
-    undone.error = "rolled back" + (req.run_id ? " by run " + std::to_string(req.run_id) : std::string()) +
-                   (req.reason.empty() ? "" : ": " + req.reason);
-    auto event = [&] {
-      return Event{"rollback.step", cx.run.id, cx.plan.id, phase, s->name,
-                   json{{"action", "down"}, {"ok", true}, {"duration_ms", std::chrono::duration_cast<Millis>(clock_.now() - began).count()}}.dump(),
-                   clock_.now()};
-    };
-    auto parsed = sql::parse(s->down);
-    Result<void> r;
-    if (!parsed.script) {
-      r = fail(Exit::invalid, parsed.error->message);
-    } else if (parsed.script->allowed_in_transaction()) {
-      std::optional<Event> committed;
-      r = with_lock_retries(cx, *s, [&]() -> Result<void> {
-        return target_.apply_atomically(s->down, t, [&]() {
-          committed = event();
-          return Completion{undone, *committed};
-        });
-      });
-      if (r && observer_) observer_(*committed);
-    } else {
-      for (const auto& st : parsed.script->statements) {
-        r = with_lock_retries(cx, *s, [&]() -> Result<void> { return target_.apply_autocommit({st.text}, t); });
-        if (!r) break;
-      }
-      if (r) r = store_.save_step(undone);
-      if (r) r = emit(cx, "rollback.step", phase, s->name, event().payload);
-    }
-    if (!r) {
-      stopped = true;
-      out.left.push_back("step \"" + s->name + "\": its down failed (" + r.error().message + "); it stays applied");
-      (void)emit(cx, "rollback.step", phase, s->name, json{{"action", "down"}, {"ok", false}, {"error", r.error().message},
-                                                            {"sqlstate", r.error().sqlstate}}.dump());
-      continue;
-    }
-    rec = undone;
-    out.undone.push_back("undid step \"" + s->name + "\"");
+    if (late("step \"" + s->name + "\" (down)") || !undo_step(cx, *s, deadline, out)) stopped = true;
   }
   if (!todo.empty()) out.database_done = since();
 
   // 2. Master: revert the release commit so the next deploy does not ship code that needs what was undone.
   if (master) {
-    std::string commit = req.release_commit;
+    const std::string& commit = cx.run.release_commit;
     if (commit.empty()) {
       out.notes.push_back("master: no release commit known (plan release_commit, --release-commit or PHASEGATE_RELEASE_COMMIT), so it was not touched");
       (void)emit(cx, "rollback.step", cx.run.phase, "", json{{"action", "master"}, {"ok", false}, {"skipped", true},
@@ -214,16 +284,81 @@ RollbackOutcome Executor::rollback_in(Context& cx, const RollbackRequest& req) {
                                                              {"error", r ? "" : r.error().message}}.dump());
   }
   if (!services.empty() && restarted_all) out.services_done = since();
-
   out.total = since();
   out.complete = out.left.empty();
-  (void)store_.mark_plan(cx.plan.id, cx.digest, out.complete ? "rolled_back" : "failed");
-  auto ms = [](const std::optional<Millis>& d) { return d ? json(d->count()) : json(nullptr); };
-  (void)emit(cx, out.complete ? "rollback.completed" : "rollback.failed", cx.run.phase, "",
-             json{{"undone", out.undone}, {"notes", out.notes}, {"left", out.left},
-                  {"database_ms", ms(out.database_done)}, {"master_ms", ms(out.master_done)},
-                  {"services_ms", ms(out.services_done)}, {"total_ms", ms(out.total)}}.dump());
   return out;
+}
+
+// Undoes one step (its down, under lock-timeout retries), or passes it when there is nothing to undo; either
+// way the step is pending again, committed with its rollback.step event. false: it stays, the rollback stops.
+bool Executor::undo_step(Context& cx, const Step& s, TimePoint deadline, RollbackOutcome& out) {
+  const std::string phase = phase_name(s.phase);
+  const StepRecord rec = cx.records[s.name];
+  auto pass = [&](const std::string& reason, bool note) {
+    auto r = step_to(cx, s, StepTrigger::no_undo, json{{"action", "down"}, {"ok", true}, {"skipped", true}, {"reason", reason}}.dump());
+    if (!r) {
+      out.left.push_back("step \"" + s.name + "\": " + r.error().message);
+      return false;
+    }
+    if (note) out.notes.push_back("step \"" + s.name + "\": " + reason);
+    return true;
+  };
+  if ((rec.status == StepStatus::failed || rec.status == StepStatus::running) && !may_have_partial_effects(s, rec))
+    return pass("it stopped inside its own transaction; nothing of it is in the database", false);
+  std::vector<const Step*> older;
+  for (const Step* o : cx.plan.steps())
+    if (o->ordinal < s.ordinal && step_may_have_effect(cx.records[o->name].status)) older.push_back(o);
+  if (auto why = lint::why_no_undo(s, older)) return pass(*why, true);
+  if (s.down.empty()) {
+    if (s.irreversible) return pass("irreversible = true: its effect stays, and a re-run applies it again", true);
+    out.left.push_back("step \"" + s.name + "\" has no down and stays " + step_status_name(rec.status) +
+                       "; undo it by hand, then phasegate mark " + cx.plan.id + " \"" + s.name +
+                       "\" --pending --yes and phasegate rollback " + cx.plan.id + " to finish");
+    (void)emit(cx, "rollback.step", phase, s.name, json{{"action", "down"}, {"ok", false}, {"skipped", true}, {"reason", "no down"}}.dump());
+    return false;
+  }
+  crash("rollback-before-down:" + s.name);
+  auto left_ms = std::chrono::duration_cast<Millis>(deadline - clock_.now());
+  Timeouts t{s.lock_timeout.value_or(cx.guards.lock_timeout),
+             std::min(s.statement_timeout.value_or(cx.guards.statement_timeout), std::max(left_ms, Millis(1)))};
+  const TimePoint began = clock_.now();
+  auto payload = [&] {
+    return json{{"action", "down"}, {"ok", true}, {"duration_ms", std::chrono::duration_cast<Millis>(clock_.now() - began).count()}}.dump();
+  };
+  auto parsed = sql::parse(s.down);
+  Result<void> r;
+  if (!parsed.script) {
+    r = fail(Exit::invalid, parsed.error->message);
+  } else if (parsed.script->allowed_in_transaction()) {
+    std::optional<StateChange> committed;
+    r = with_lock_retries(cx, s, [&]() -> Result<void> {
+      return target_.apply_atomically(s.down, t, [&]() {
+        committed = step_change(cx, s, StepTrigger::undone, payload()).value();
+        return *committed;
+      });
+    });
+    if (r) {
+      cx.records[s.name] = committed->steps.front();
+      observe(*committed);
+    }
+  } else {
+    r = step_to(cx, s, StepTrigger::undo_begin, json{{"action", "down"}, {"begin", true}}.dump());
+    for (size_t i = 0; r && i < parsed.script->statements.size(); ++i) {
+      const auto& st = parsed.script->statements[i];
+      r = with_lock_retries(cx, s, [&]() -> Result<void> { return target_.apply_autocommit({st.text}, t); });
+    }
+    if (r) r = step_to(cx, s, StepTrigger::undone, payload());
+  }
+  if (!r) {
+    out.left.push_back("step \"" + s.name + "\": its down failed (" + r.error().message + "); it stays " +
+                       step_status_name(cx.records[s.name].status));
+    (void)emit(cx, "rollback.step", phase, s.name, json{{"action", "down"}, {"ok", false}, {"error", r.error().message},
+                                                          {"sqlstate", r.error().sqlstate}}.dump());
+    return false;
+  }
+  crash("rollback-after-down:" + s.name);
+  out.undone.push_back("undid step \"" + s.name + "\"");
+  return true;
 }
 
 // [rollback] master. git kind: in a temporary worktree of `repo` (the operator's checkout is never touched),
@@ -330,34 +465,46 @@ bool Executor::revert_master(Context& cx, const std::string& commit, TimePoint d
   return false;
 }
 
-// A step failed, a service stayed unhealthy, a smoke check failed, or an operator aborted: the run is already
-// failed/aborted; now undo per [rollback] (or leave everything for a human with on_failure = "pause").
+// A step failed, a service stayed unhealthy, a smoke check failed, or an operator aborted: the run fails
+// (or is aborted) and rolls back per [rollback] in the same machine — or holds everything for a human with
+// on_failure = "pause", or once the plan is past the point of no return.
 PlanOutcome Executor::after_failure(Context& cx, PlanOutcome out, const Error& e, bool aborted) {
-  const TimePoint failed_at = clock_.now();
-  out.status = cx.run.status;
+  RollbackRequest req;
+  req.failed_at = clock_.now();
+  req.reason = e.message;
   out.steps_applied = cx.applied;
-  std::vector<std::string> applied;
-  for (const Step* s : cx.plan.steps()) {
-    const auto& rec = cx.records[s->name];
-    if (rec.run_id == cx.run.id && rec.status == StepStatus::completed) applied.push_back(s->name);
+  const auto past = past_point_of_no_return(cx);
+  const bool pause = project_.rollback.on_failure == "pause";
+  const bool hold = pause || past.has_value();
+  cx.abort_seen = cx.abort_seen || aborted;
+  cx.run.error = e.message;
+  cx.run.cause = aborted ? "aborted" : "failed";
+  RunTrigger trig = aborted ? (hold ? RunTrigger::abort_hold : RunTrigger::abort) : (hold ? RunTrigger::fail_hold : RunTrigger::fail);
+  if (auto r = transition(cx, trig, json{{"error", e.message}, {"sqlstate", e.sqlstate}, {"rollback", !hold}}.dump()); !r) {
+    out.exit = r.error().code;
+    out.message = e.message + "; recording it failed: " + r.error().message;
+    return out;
   }
-  if (project_.rollback.on_failure == "pause") {
+  out.status = cx.run.status;
+  if (past) {
+    out.exit = Exit::needs_human;
+    out.message = e.message + ". " + *past;
+    return out;
+  }
+  if (pause) {
+    std::vector<std::string> applied;
+    for (const Step* s : cx.plan.steps()) {
+      const StepRecord& rec = cx.records[s->name];
+      if (rec.status == StepStatus::completed || (step_may_have_effect(rec.status) && may_have_partial_effects(*s, rec)))
+        applied.push_back(s->name);
+    }
     out.exit = aborted ? Exit::aborted : Exit::needs_human;
     out.message = e.message + ". on_failure = \"pause\": nothing was rolled back" +
-                  (applied.empty() ? std::string() : " (applied in run " + std::to_string(cx.run.id) + ": " + join(applied, ", ") + ")") +
+                  (applied.empty() ? std::string() : " (applied: " + join(applied, ", ") + ")") +
                   "; a human must act: fix the cause and run again, or undo with phasegate rollback " + cx.plan.id;
     return out;
   }
-  RollbackRequest req;
-  req.run_id = cx.run.id;
-  req.phase = cx.run.phase;
-  req.reason = e.message;
-  req.release_commit = cx.run.release_commit.empty() ? cx.options.release_commit : cx.run.release_commit;
-  req.failed_at = failed_at;
-  RollbackOutcome rb = rollback_in(cx, req);
-  out.exit = !rb.complete ? Exit::needs_human : aborted ? Exit::aborted : Exit::failed;
-  out.message = e.message + "\n" + rb.summary();
-  return out;
+  return roll_back(cx, out, req);
 }
 
 }  // namespace phasegate

@@ -91,7 +91,7 @@ const std::vector<RuleInfo>& rules() {
       {"rename", "error", "RENAME of a column or table outside the contract phase"},
       {"drop-in-expand", "error", "DROP COLUMN / TABLE / CONSTRAINT / NOT NULL outside the contract phase"},
       {"contract-irreversible", "warning", "a contract step without down and without irreversible = true"},
-      {"missing-down", "warning", "an expand step without down and without irreversible = true"},
+      {"missing-down", "warning", "an expand or migrate step without down and without irreversible = true (VALIDATE CONSTRAINT and ANALYZE need none)"},
       {"table-rewrite", "error", "VACUUM FULL, CLUSTER, SET LOGGED/UNLOGGED, TRUNCATE on a used table"},
       {"missing-lock-timeout", "warning", "(plain .sql) a strong lock taken with no SET lock_timeout before it"},
       {"big-table", "error", "(--db) a statement that rewrites or scans under a blocking lock a table over 100k rows / 1 GiB"},
@@ -137,8 +137,9 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
         if (unit.phase == Phase::contract)
           sink("contract-irreversible", "contract step \"" + unit.step + "\" has no down and is not marked irreversible",
                "add down = \"...\" that undoes it, or irreversible = true to say there is none on purpose", nullptr, nullptr);
-        else if (unit.phase == Phase::expand)
-          sink("missing-down", "expand step \"" + unit.step + "\" has no down, so a rollback cannot undo it",
+        else if (unit.phase == Phase::expand || !needs_no_undo(*parsed.script))
+          sink("missing-down", std::string(phase_name(unit.phase)) + " step \"" + unit.step +
+                   "\" has no down, so a rollback cannot undo it (and a re-run after a rollback would apply it again)",
                "add down = \"...\", or irreversible = true to say there is none on purpose", nullptr, nullptr);
       }
       for (const auto& action : st.actions) {

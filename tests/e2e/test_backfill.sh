@@ -109,7 +109,9 @@ check "with writers during the backfill every row ends with total = qty * price"
   "$(q "SELECT count(*) FROM carts WHERE total IS DISTINCT FROM qty * price")" "0"
 check "the writers' rows are there" "$(q "SELECT count(*) > 40000 FROM carts")" "t"
 
-# --- abort from another terminal stops between batches; the next run continues from the cursor ---
+# --- abort from another terminal stops between batches; with on_failure = "pause" nothing is rolled back and
+# the next run continues from the cursor (with "rollback", test_lifecycle_abort.sh: the cursor is cleared) ---
+printf '[rollback]\non_failure = "pause"\n' >>"$WORK/project/phasegate.toml"
 q "CREATE TABLE slow (id int PRIMARY KEY, touched int NOT NULL DEFAULT 0); INSERT INTO slow (id) SELECT g FROM generate_series(1, 20000) g"
 plan 0005-slow <<'TOML'
 [plan]
@@ -125,7 +127,8 @@ wait_scanned "slow touch" 1000
 run_id=$(q "SELECT max(run_id) FROM phasegate.runs WHERE plan_id = '0005-slow'")
 t0=$(date +%s%N)
 expect 0 pg abort "$run_id"
-contains "abort reports the stop" "$OUT" "run $run_id (0005-slow) stopped"
+contains "abort reports the stop" "$OUT" "run $run_id (0005-slow, runner backend pid"
+contains "abort says where it stopped" "$OUT" "stopped before any step completed; nothing was rolled back"
 set +e; wait $runner; rc=$?; set -e
 check "the runner exits 6" "$rc" "6"
 check "it stopped within 2 s" "$(( ($(date +%s%N) - t0) / 1000000 < 2000 ))" "1"

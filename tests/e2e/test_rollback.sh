@@ -49,9 +49,9 @@ after_run_pid=$(api_pid)
 contains "the failure is the orphaned row" "$ERR" 'violates foreign key constraint "books_author_fk"'
 check "the column is gone again" "$(q "SELECT count(*) FROM information_schema.columns WHERE table_name = 'books' AND column_name = 'reading_level'")" "0"
 check "the constraint is gone again" "$(q "SELECT count(*) FROM pg_constraint WHERE conname = 'books_author_fk'")" "0"
-check "steps: undone, undone, failed" "$(q "SELECT string_agg(step || '=' || status, ',' ORDER BY ordinal) FROM phasegate.steps")" \
-  "add reading_level=rolled_back,author fk=rolled_back,validate author fk=failed"
-check "downs ran newest first" "$(q "SELECT string_agg(step, ',' ORDER BY event_id) FROM phasegate.events WHERE kind = 'rollback.step' AND payload->>'action' = 'down'")" \
+check "steps: every one pending again (the plan is pending as a whole)" "$(q "SELECT string_agg(step || '=' || status, ',' ORDER BY ordinal) FROM phasegate.steps")" \
+  "add reading_level=pending,author fk=pending,validate author fk=pending"
+check "downs ran newest first" "$(q "SELECT string_agg(step, ',' ORDER BY event_id) FROM phasegate.events WHERE kind = 'rollback.step' AND payload->>'action' = 'down' AND payload->>'skipped' IS NULL")" \
   "author fk,add reading_level"
 check "origin's main now ends with the revert of the merge" "$(origin_head)" "Revert \"Merge branch 'release-2'\""
 check "the reverted main has release 1's code" "$(git --git-dir "$ORIGIN" show main:app.txt)" "v1"
@@ -60,7 +60,7 @@ check "the operator's checkout was not touched" "$(git -C "$APP" rev-parse HEAD)
 check "the api was restarted twice (after expand, after the rollback) and is healthy" \
   "$(q "SELECT count(*) FROM phasegate.events WHERE kind = 'service.healthy'") $(curl -s -o /dev/null -w '%{http_code}' "$API/health")" "2 200"
 check "the api runs the pid the rollback started" "$(kill -0 "$after_run_pid" && echo alive)" "alive"
-check "run failed, rollback completed last" "$(q "SELECT status FROM phasegate.runs") $(q "SELECT kind FROM phasegate.events ORDER BY event_id DESC LIMIT 1")" "failed rollback.completed"
+check "run failed, rollback completed last" "$(q "SELECT status FROM phasegate.runs") $(q "SELECT kind FROM phasegate.events ORDER BY event_id DESC LIMIT 1")" "rolled_back rollback.completed"
 contains "the summary gives the times" "$ERR" "After the failure: database undone"
 timing=$(q "SELECT 'failure -> master reverted ' || (payload->>'master_ms') || ' ms, services restarted ' || (payload->>'services_ms') || ' ms (goal: < 60000 ms)' FROM phasegate.events WHERE kind = 'rollback.completed'")
 echo "measured (seed 003): $timing"
@@ -69,7 +69,7 @@ echo "measured (seed 003): $timing"
 sed -i 's/^on_failure = "rollback"$/on_failure = "pause"/' "$WORK/project/phasegate.toml"
 origin_before=$(git --git-dir "$ORIGIN" rev-parse main)
 expect 5 pg run --release-commit "$RELEASE"
-contains "pause says a human must act" "$ERR" 'on_failure = "pause": nothing was rolled back (applied in run 2: add reading_level, author fk)'
+contains "pause says a human must act" "$ERR" 'on_failure = "pause": nothing was rolled back (applied: add reading_level, author fk)'
 check "the column stays" "$(q "SELECT count(*) FROM information_schema.columns WHERE table_name = 'books' AND column_name = 'reading_level'")" "1"
 check "origin untouched" "$(git --git-dir "$ORIGIN" rev-parse main)" "$origin_before"
 expect 0 pg rollback 0003-author-fk --yes
@@ -84,8 +84,18 @@ sed -i 's/^on_failure = "pause"$/on_failure = "rollback"/' "$WORK/project/phaseg
 sed -i 's/^down = "ALTER TABLE books DROP COLUMN reading_level"$//' "$WORK/project/plans/0003-author-fk.toml"
 sed -i 's/^\[expand\]$/[guards]\nlock_timeout = "1s"\n[expand]/' "$WORK/project/plans/0003-author-fk.toml"
 expect 5 pg run --release-commit "$RELEASE"
-contains "exit 5 names the step left applied" "$ERR" 'STILL TO DO: step "add reading_level" has no down and stays applied; undo it by hand'
+contains "exit 5 names the step left applied" "$ERR" 'STILL TO DO: step "add reading_level" has no down and stays completed; undo it by hand'
+expect 5 pg status --check
+contains "status says the rollback is incomplete" "$OUT" "rollback_incomplete"
+expect 5 pg run --release-commit "$RELEASE"
+contains "the next run is refused while the rollback is incomplete" "$ERR" "is incomplete"
 q "ALTER TABLE books DROP COLUMN reading_level"
+expect 2 pg mark 0003-author-fk "add reading_level" --pending
+contains "mark needs --yes" "$ERR" "--yes"
+expect 0 pg mark 0003-author-fk "add reading_level" --pending --yes --reason "dropped by hand"
+check "mark is an audited event" "$(q "SELECT payload->>'reason' FROM phasegate.events WHERE kind = 'step.marked'")" "dropped by hand"
+expect 0 pg rollback 0003-author-fk --yes
+check "the finished rollback leaves the plan pending as a whole" "$(q "SELECT count(*) FROM phasegate.steps WHERE plan_id = '0003-author-fk' AND status <> 'pending'")" "0"
 q "DELETE FROM books WHERE id = 2"
 
 # --- abort of a running run: its statement is cancelled, then it rolls back (a plain release commit) ---
@@ -117,7 +127,7 @@ expect 0 pg abort "$run_id"
 contains "abort reports the rollback" "$OUT" "; rolled back"
 set +e; wait "$runner"; runner_exit=$?; set -e
 check "the runner exits 6 (aborted by an operator)" "$runner_exit" "6"
-check "the run is aborted" "$(q "SELECT status FROM phasegate.runs WHERE run_id = $run_id")" "aborted"
+check "the run was aborted and rolled back" "$(q "SELECT status || ' ' || cause FROM phasegate.runs WHERE run_id = $run_id")" "rolled_back aborted"
 check "the earlier step is undone" "$(q "SELECT count(*) FROM information_schema.columns WHERE table_name = 'books' AND column_name = 'shelf'")" "0"
 check "release 3 is reverted on origin (no -m for a plain commit)" "$(origin_head)" 'Revert "release 3"'
 check "origin has the code from before release 3" "$(git --git-dir "$ORIGIN" show main:app.txt)" "v1"

@@ -21,10 +21,10 @@ expect 1 pg run
 contains "the failure names the check" "$ERR" "check returned false"
 check "no constraint was added" "$(q "SELECT count(*) FROM pg_constraint WHERE conname = 'books_author_fk'")" "0"
 check "the index before it was rolled back" "$(q "SELECT count(*) FROM pg_class WHERE relname = 'books_author_idx'")" "0"
-check "the index step is recorded as rolled back" "$(q "SELECT status FROM phasegate.steps WHERE step = 'author index'")" "rolled_back"
+check "the index step is pending again (rolled back)" "$(q "SELECT status FROM phasegate.steps WHERE step = 'author index'")" "pending"
 contains "the message says it was rolled back" "$ERR" 'rolled back. Done: undid step "author index"' 
-check "step recorded as failed" "$(q "SELECT status FROM phasegate.steps WHERE step = 'author fk'")" "failed"
-check "run recorded as failed" "$(q "SELECT status FROM phasegate.runs ORDER BY run_id DESC LIMIT 1")" "failed"
+check "the failed step is pending again (it failed inside its transaction)" "$(q "SELECT status FROM phasegate.steps WHERE step = 'author fk'")" "pending"
+check "run recorded as failed, then rolled back" "$(q "SELECT status || ' ' || cause FROM phasegate.runs ORDER BY run_id DESC LIMIT 1")" "rolled_back failed"
 check "step.failed event with reason" "$(q "SELECT payload->>'reason' FROM phasegate.events WHERE kind = 'step.failed'")" "check"
 expect 4 pg status --check
 

@@ -2,6 +2,7 @@
 // timeouts that reach the whole process group, and a daemon left behind not holding us up.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -23,6 +24,52 @@ ProcessSpec argv(std::vector<std::string> a, std::string cwd = "") {
 }  // namespace
 
 TEST_SUITE("adapters::process") {
+  TEST_CASE("interrupt stops a running program and its children (abort reaches a command step)") {
+    BoostProcessRunner runner;
+    auto dir = std::filesystem::temp_directory_path() / ("phasegate-it-interrupt-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    // A shell that starts a child sleeper and writes "finished" only if it is allowed to end.
+    ProcessSpec spec = argv({"sh", "-c", "sleep 60 & echo $! > child.pid; wait; echo finished > done"}, dir.string());
+    spec.timeout = Millis(120'000);
+    spec.grace = Millis(2000);
+    spec.interrupt_poll = Millis(50);
+    int asked = 0;
+    spec.interrupt = [&] { return ++asked >= 3; };  // "abort" on the third question
+    auto r = runner.run(spec);
+    REQUIRE(r);
+    CHECK(r->interrupted);
+    CHECK_FALSE(r->timed_out);
+    CHECK_FALSE(r->ok());
+    CHECK(asked == 3);
+    CHECK(r->elapsed < Millis(60'000));
+    CHECK_FALSE(std::filesystem::exists(dir / "done"));
+    std::ifstream pidf(dir / "child.pid");
+    int child = 0;
+    pidf >> child;
+    REQUIRE(child > 0);
+    // The sleeper was in the group: it is gone (or a zombie reaped by init) once SIGKILL followed.
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+      std::string pid, comm, state;
+      gone = !(stat >> pid >> comm >> state) || state == "Z";
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(gone);
+    std::filesystem::remove_all(dir);
+  }
+
+  TEST_CASE("a program that never asks to be interrupted runs to its end") {
+    BoostProcessRunner runner;
+    ProcessSpec spec = argv({"sh", "-c", "echo ok"});
+    spec.interrupt = [] { return false; };
+    spec.interrupt_poll = Millis(1);
+    auto r = runner.run(spec);
+    REQUIRE(r);
+    CHECK(r->ok());
+    CHECK_FALSE(r->interrupted);
+  }
+
   TEST_CASE("unset_env removes a variable phasegate has (the database URL a hook must not see)") {
     ::setenv("PHASEGATE_IT_SECRET", "postgres://u:pw@db/app", 1);
     BoostProcessRunner runner;

@@ -1,5 +1,7 @@
 #pragma once
 // In-memory fakes for every port the engine uses, so its behaviour under failure is testable without PostgreSQL.
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <set>
@@ -38,6 +40,7 @@ class FakeDatabase final : public StateStore, public Target {
     std::vector<StepRecord> out;
     for (const auto& [k, s] : steps_)
       if (s.plan_id == plan_id) out.push_back(s);
+    std::sort(out.begin(), out.end(), [](const StepRecord& a, const StepRecord& b) { return a.ordinal < b.ordinal; });
     return out;
   }
   Result<std::optional<RunRecord>> open_run(const std::string& plan_id) override {
@@ -45,46 +48,68 @@ class FakeDatabase final : public StateStore, public Target {
       if (it->plan_id == plan_id && !is_terminal(it->status)) return std::optional<RunRecord>(*it);
     return std::optional<RunRecord>{};
   }
-  Result<RunRecord> create_run(const std::string& plan_id, const std::string& digest, const Actor& a,
-                               const std::string& release_commit) override {
-    RunRecord r;
-    r.release_commit = release_commit;
+  Result<std::optional<RunRecord>> latest_run(const std::string& plan_id) override {
+    for (auto it = runs_.rbegin(); it != runs_.rend(); ++it)
+      if (it->plan_id == plan_id) return std::optional<RunRecord>(*it);
+    return std::optional<RunRecord>{};
+  }
+  Result<RunRecord> create_run(const RunRecord& run, const Actor& a, Event created) override {
+    RunRecord r = run;
     r.id = static_cast<int64_t>(runs_.size()) + 1;
-    r.plan_id = plan_id;
-    r.digest = digest;
-    r.initiator = a.principal;
+    r.status = RunStatus::created;
+    if (r.initiator.empty()) r.initiator = a.principal;
+    created.run_id = r.id;
+    StateChange c;
+    c.add(created);
+    if (auto f = before_commit(c); !f) return std::unexpected(f.error());
     runs_.push_back(r);
+    events_.push_back(created);
+    after_commit(c);
     return r;
   }
-  Result<void> update_run(const RunRecord& run) override {
-    runs_[static_cast<size_t>(run.id - 1)] = run;
+  // One transaction: everything in it lands, or (a write that fails on demand, a kill before COMMIT) nothing.
+  Result<void> commit(const StateChange& c) override {
+    if (auto f = before_commit(c); !f) return f;
+    land(c);
+    after_commit(c);
     return {};
   }
-  Result<void> save_step(const StepRecord& s) override {
+  Result<std::vector<KnownPlan>> known_plans() override {
+    std::map<std::string, KnownPlan> by;
+    for (const auto& [k, s] : steps_)
+      if (s.status != StepStatus::pending) by[s.plan_id].plan_id = s.plan_id;
+    for (auto& [id, kp] : by) kp.steps = *steps(id);
+    std::vector<KnownPlan> out;
+    for (auto& [id, kp] : by) out.push_back(kp);
+    return out;
+  }
+  Result<void> save_step(const StepRecord& s) {  // for tests that set up a state by hand
     steps_[s.plan_id + "/" + s.step] = s;
     return {};
   }
-  Result<void> append_event(const Event& e) override {
-    events_.push_back(e);
-    return {};
-  }
-  Result<void> mark_plan(const std::string& plan_id, const std::string&, const std::string& status) override {
-    plans_[plan_id] = status;
-    return {};
-  }
+  // Fault injection (leveldb's ErrorEnv / FaultInjectionTestEnv): commit number N (1-based) fails, or the
+  // process "dies" (kill_before / kill_after throw) just before / just after commit N lands.
+  int commits = 0;
+  std::set<int> fail_commit;
+  std::function<void(int)> kill_before, kill_after;
+  std::vector<StateChange> committed;  // every transaction that landed, in order
+
   Result<bool> check(const std::string& sql, const Timeouts&) override { return checks.count(sql) ? checks[sql] : true; }
-  Result<void> apply_atomically(const std::string& sql, const Timeouts&, const std::function<Completion()>& completion) override {
+  Result<void> apply_atomically(const std::string& sql, const Timeouts&, const std::function<StateChange()>& completion) override {
     if (auto r = attempt(sql); !r) return r;
+    StateChange c = completion();
+    if (auto f = before_commit(c); !f) return f;
     executed.push_back(sql);
-    Completion c = completion();
-    save_step(c.done);
-    append_event(c.event);
+    if (on_commit_sql) on_commit_sql(sql);
+    land(c);
+    after_commit(c);
     return {};
   }
   Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts&) override {
     for (const auto& s : statements) {
       if (auto r = attempt(s); !r) return r;
       executed.push_back(s);
+      if (on_commit_sql) on_commit_sql(s);
     }
     return {};
   }
@@ -104,7 +129,7 @@ class FakeDatabase final : public StateStore, public Target {
     return BackfillTable{"public.books", {{"id", "bigint"}}, static_cast<long long>(bf_keys.size())};
   }
   Result<BatchResult> backfill_batch(const std::string& sql, const std::vector<std::string>& params, const Timeouts&,
-                                     const std::function<Completion(const BatchResult&)>& record) override {
+                                     const std::function<StateChange(const BatchResult&)>& record) override {
     if (auto r = attempt("backfill"); !r) return std::unexpected(r.error());
     batch_sqls.push_back(sql);
     long long limit = std::stoll(params.back());
@@ -123,11 +148,13 @@ class FakeDatabase final : public StateStore, public Target {
       }
     }
     batch_limits.push_back(limit);
-    Completion c = record(b);
+    StateChange c = record(b);
     if (crash_in_batch && crash_in_batch(static_cast<int>(batch_limits.size()))) throw std::runtime_error("killed mid-batch");
+    if (auto f = before_commit(c); !f) return std::unexpected(f.error());
     for (long long k : touched) bf_updates[k] += 1;  // commit: rows and cursor together
-    save_step(c.done);
-    if (!c.event.kind.empty()) append_event(c.event);
+    if (on_batch_commit) on_batch_commit(sql, touched);
+    land(c);
+    after_commit(c);
     return b;
   }
   Result<std::string> abort_requested(int64_t run_id) override { return aborts.count(run_id) ? aborts[run_id] : std::string(); }
@@ -148,6 +175,8 @@ class FakeDatabase final : public StateStore, public Target {
   bool cancel_frees_locks = true;
   bool lock_timed_out = false;
   std::function<void(const std::string&)> on_apply;  // called on every attempt (e.g. to advance a clock)
+  std::function<void(const std::string&)> on_commit_sql;  // SQL whose effect landed (a model of the schema)
+  std::function<void(const std::string&, const std::vector<long long>&)> on_batch_commit;  // a backfill batch landed: its SQL, the keys it updated
   std::vector<std::string> kinds() const {
     std::vector<std::string> out;
     for (const auto& e : events_) out.push_back(e.kind);
@@ -155,6 +184,22 @@ class FakeDatabase final : public StateStore, public Target {
   }
 
  private:
+  Result<void> before_commit(const StateChange&) {
+    ++commits;
+    if (kill_before) kill_before(commits);
+    if (fail_commit.count(commits)) return fail(Exit::failed, "injected: the state store write failed", "08006");
+    return {};
+  }
+  void land(const StateChange& c) {
+    if (c.run) runs_[static_cast<size_t>(c.run->id - 1)] = *c.run;
+    for (const auto& st : c.steps) steps_[st.plan_id + "/" + st.step] = st;
+    if (c.plan) plans_[c.plan->plan_id] = c.plan->state;
+    for (const auto& e : c.events) events_.push_back(e);
+    committed.push_back(c);
+  }
+  void after_commit(const StateChange&) {
+    if (kill_after) kill_after(commits);
+  }
   Result<void> attempt(const std::string& sql) {
     lock_timed_out = false;
     if (on_apply) on_apply(sql);

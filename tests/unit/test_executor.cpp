@@ -104,9 +104,9 @@ TEST_SUITE("engine::executor") {
     rig.db.checks["SELECT NOT EXISTS (SELECT 1 FROM orphans)"] = false;
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::failed);
-    CHECK(out.status == RunStatus::failed);
+    CHECK(out.status == RunStatus::rolled_back);
     CHECK(rig.db.executed.empty());
-    CHECK(rig.db.steps_["0002-fk/fk"].status == StepStatus::failed);
+    CHECK(rig.db.steps_["0002-fk/fk"].status == StepStatus::pending);  // failed, then passed by the rollback: nothing of it is there
     auto kinds = rig.db.kinds();
     CHECK(count(kinds, "run.failed") == 1);
     CHECK(kinds.back() == "rollback.completed");  // nothing was applied, so nothing to undo
@@ -128,19 +128,21 @@ TEST_SUITE("engine::executor") {
     rig.db.failing.insert("UPDATE books SET lvl = 1");
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::failed);
-    CHECK(out.status == RunStatus::failed);
+    CHECK(out.status == RunStatus::rolled_back);
     CHECK(out.message.rfind("boom\nrolled back", 0) == 0);
-    CHECK(rig.db.steps_["0001-books/fill"].status == StepStatus::failed);
+    CHECK(rig.db.steps_["0001-books/fill"].status == StepStatus::pending);  // failed in its transaction: nothing to undo
     CHECK(rig.db.executed == std::vector<std::string>{"ALTER TABLE books ADD COLUMN lvl int",
                                                       "CREATE INDEX CONCURRENTLY books_lvl ON books (lvl)",
                                                       "DROP INDEX CONCURRENTLY IF EXISTS books_lvl",
                                                       "ALTER TABLE books DROP COLUMN lvl"});
-    CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::rolled_back);
-    CHECK(rig.db.steps_["0001-books/index"].status == StepStatus::rolled_back);
+    CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::pending);
+    CHECK(rig.db.steps_["0001-books/index"].status == StepStatus::pending);
     CHECK(rig.db.plans_["0001-books"] == "rolled_back");
+    CHECK(rig.db.runs_[0].status == RunStatus::rolled_back);
+    CHECK(rig.db.runs_[0].cause == "failed");
     auto kinds = rig.db.kinds();
     CHECK(count(kinds, "phase.failed") == 1);
-    CHECK(count(kinds, "rollback.step") == 2);
+    CHECK(count(kinds, "rollback.step") == 4);  // fill passed, index begun + undone, add col undone
     // run.failed is recorded before the rollback starts: a runner that dies mid-rollback never resumes the run.
     auto at = [&](const char* k) { return std::find(kinds.begin(), kinds.end(), k) - kinds.begin(); };
     CHECK(at("run.failed") < at("rollback.started"));
@@ -161,8 +163,8 @@ TEST_SUITE("engine::executor") {
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::needs_human);
     CHECK(out.message.find("ROLLBACK INCOMPLETE") != std::string::npos);
-    CHECK(out.message.find("step \"add col\" has no down and stays applied") != std::string::npos);
-    CHECK(rig.db.steps_["0001-books/index"].status == StepStatus::rolled_back);
+    CHECK(out.message.find("step \"add col\" has no down and stays completed") != std::string::npos);
+    CHECK(rig.db.steps_["0001-books/index"].status == StepStatus::pending);
     CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::completed);
     CHECK(rig.db.kinds().back() == "rollback.failed");
     SUBCASE("irreversible = true is left alone on purpose and does not make it incomplete") {
@@ -171,7 +173,8 @@ TEST_SUITE("engine::executor") {
       r2.db.failing.insert("UPDATE books SET lvl = 1");
       auto o2 = r2.run(plan);
       CHECK(o2.exit == Exit::failed);
-      CHECK(o2.message.find("is irreversible = true and stays applied") != std::string::npos);
+      CHECK(o2.message.find("irreversible = true: its effect stays") != std::string::npos);
+      CHECK(r2.db.steps_["0001-books/add col"].status == StepStatus::pending);  // the plan is pending as a whole
     }
   }
 
@@ -184,7 +187,7 @@ TEST_SUITE("engine::executor") {
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::needs_human);
     CHECK(out.message.find("step \"index\": its down failed (boom)") != std::string::npos);
-    CHECK(out.message.find("step \"add col\": still applied") != std::string::npos);
+    CHECK(out.message.find("step \"add col\": still completed") != std::string::npos);
     CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::completed);
   }
 
@@ -198,7 +201,7 @@ TEST_SUITE("engine::executor") {
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::failed);
     CHECK(count(rig.db.kinds(), "step.retrying") == 2);
-    CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::rolled_back);
+    CHECK(rig.db.steps_["0001-books/add col"].status == StepStatus::pending);
   }
 
   TEST_CASE("on_failure = pause leaves everything applied and exits 5") {
@@ -209,7 +212,7 @@ TEST_SUITE("engine::executor") {
     rig.db.failing.insert("UPDATE books SET lvl = 1");
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::needs_human);
-    CHECK(out.message.find("on_failure = \"pause\": nothing was rolled back (applied in run 1: add col, index)") != std::string::npos);
+    CHECK(out.message.find("on_failure = \"pause\": nothing was rolled back (applied: add col, index)") != std::string::npos);
     CHECK(rig.db.executed.size() == 2);
     CHECK(count(rig.db.kinds(), "rollback.started") == 0);
   }
@@ -264,8 +267,8 @@ TEST_SUITE("engine::executor") {
   TEST_CASE("an interrupted CREATE INDEX CONCURRENTLY: invalid index dropped and rebuilt") {
     Rig rig;
     auto plan = make_plan("p", {{Phase::expand, "idx", "CREATE INDEX CONCURRENTLY i ON t (c)"}});
-    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), 1, "", {}, {}, "", ""};
-    rig.db.runs_.push_back(RunRecord{1, "p", "", RunStatus::running, "expand", "", "", ""});
+    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), "", 1, "", {}, {}, "", ""};
+    rig.db.runs_.push_back(RunRecord{1, "p", "", RunStatus::running, "expand", "", "", "", ""});
     rig.db.indexes["i"] = IndexState::invalid;
     auto out = rig.run(plan);
     CHECK(out.exit == Exit::ok);
@@ -276,7 +279,7 @@ TEST_SUITE("engine::executor") {
   TEST_CASE("a CONCURRENTLY build that finished before the process died is not rebuilt") {
     Rig rig;
     auto plan = make_plan("p", {{Phase::expand, "idx", "CREATE INDEX CONCURRENTLY i ON t (c)"}});
-    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), 1, "", {}, {}, "", ""};
+    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::running, 1, step_checksum(plan.phases[0].steps[0]), "", 1, "", {}, {}, "", ""};
     rig.db.indexes["i"] = IndexState::valid;
     CHECK(rig.run(plan).exit == Exit::ok);
     CHECK(rig.db.executed.empty());
@@ -339,7 +342,7 @@ TEST_SUITE("engine::executor") {
     CHECK(rig.db.executed.empty());
     CHECK(rig.db.runs_.empty());
     // Once applied (say, before the rule existed), the finding no longer blocks.
-    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::completed, 1, step_checksum(plan.phases[0].steps[0]), 0, "", {}, {}, "", ""};
+    rig.db.steps_["p/idx"] = StepRecord{"p", "idx", "expand", 0, StepStatus::completed, 1, step_checksum(plan.phases[0].steps[0]), "", 0, "", {}, {}, "", ""};
     CHECK(rig.run(plan).exit == Exit::ok);
     SUBCASE("an ignore comment lets it run") {
       Rig fresh;

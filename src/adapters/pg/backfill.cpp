@@ -42,7 +42,7 @@ Result<BackfillTable> PgDatabase::backfill_table(const std::string& table) {
 }
 
 Result<BatchResult> PgDatabase::backfill_batch(const std::string& sql, const std::vector<std::string>& params,
-                                               const Timeouts& t, const std::function<Completion(const BatchResult&)>& record) {
+                                               const Timeouts& t, const std::function<StateChange(const BatchResult&)>& record) {
   auto watch = impl_->watch_blockers(t);
   return guarded([&]() -> Result<BatchResult> {
     pqxx::work w(*impl_->conn);
@@ -63,10 +63,9 @@ Result<BatchResult> PgDatabase::backfill_batch(const std::string& sql, const std
     b.scanned = r[0][1].as<long long>();
     for (pqxx::row::size_type i = 2; i < r[0].size(); ++i)
       if (!r[0][i].is_null()) b.last.push_back(r[0][i].as<std::string>());
-    Completion c = record(b);
-    impl_->save_step_in(w, c.done);
-    if (!c.event.kind.empty()) impl_->append_event_in(w, c.event);
-    if (impl_->crash) impl_->crash("before-commit:" + c.done.step);
+    StateChange c = record(b);
+    impl_->commit_in(w, c);
+    if (impl_->crash && !c.steps.empty()) impl_->crash("before-commit:" + c.steps.front().step);
     w.commit();
     return b;
   });
@@ -89,9 +88,12 @@ Result<int> PgDatabase::request_abort(int64_t run_id, const std::string& by) {
                   run_id, by);
     w.commit();
     pqxx::nontransaction n(*impl_->conn);
+    // Only the backend that drives this run, and only while it holds the run lock of this database: a runner
+    // busy with another plan (or in another database) is never cancelled.
     auto h = n.exec_params(
-        "SELECT l.pid FROM pg_locks l WHERE " + std::string(kRunLockHolder) + " AND l.pid <> pg_backend_pid()",
-        kRunLockClass, impl_->schema);
+        "SELECT l.pid FROM pg_locks l WHERE " + std::string(kRunLockHolder) + " AND l.pid <> pg_backend_pid()"
+        " AND l.pid = (SELECT runner_pid FROM " + impl_->t("runs") + " WHERE run_id = $3::bigint AND status IN ('running', 'rolling_back'))",
+        kRunLockClass, impl_->schema, run_id);
     if (h.empty()) return 0;
     int pid = h[0][0].as<int>();
     n.exec_params("SELECT pg_cancel_backend($1)", pid);

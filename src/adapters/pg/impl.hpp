@@ -27,6 +27,7 @@ inline std::string ms_text(std::optional<TimePoint> t) { return t ? std::to_stri
 // pg_locks rows (alias l) of the session holding the run lock; parameters $1 = kRunLockClass, $2 = schema.
 inline constexpr const char* kRunLockHolder =
     "l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     " AND l.objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296 AND l.objsubid = 2";
 
 // When the blocker watch starts sampling: half the lock timeout, between 20 ms and 1 s.
@@ -82,15 +83,27 @@ struct PgDatabase::Impl {
   void prepare() {
     conn->prepare("pg_save_step",
         "INSERT INTO " + t("steps") +
-            " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error, cursor)"
+            " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error, cursor,"
+            " down_checksum)"
             " VALUES ($1, $2, $3, $4::int, $5, $6::int, $7, NULLIF($8::bigint, 0), NULLIF($9, ''),"
             " CASE WHEN $10::bigint < 0 THEN NULL ELSE to_timestamp($10::bigint / 1000.0) END,"
             " CASE WHEN $11::bigint < 0 THEN NULL ELSE to_timestamp($11::bigint / 1000.0) END, NULLIF($12, ''),"
-            " NULLIF($13, '')::jsonb)"
+            " NULLIF($13, '')::jsonb, NULLIF($14, ''))"
             " ON CONFLICT (plan_id, step) DO UPDATE SET phase = EXCLUDED.phase, ordinal = EXCLUDED.ordinal,"
             " status = EXCLUDED.status, attempts = EXCLUDED.attempts, checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,"
             " applied_by = EXCLUDED.applied_by, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
-            " error = EXCLUDED.error, cursor = EXCLUDED.cursor");
+            " error = EXCLUDED.error, cursor = EXCLUDED.cursor, down_checksum = EXCLUDED.down_checksum");
+    conn->prepare("pg_update_run",
+        "UPDATE " + t("runs") + " SET status = $2, phase = $3, error = NULLIF($4, ''), cause = NULLIF($5, ''),"
+        " release_commit = NULLIF($6, ''), updated_at = now(),"
+        " runner_pid = CASE WHEN $2 = 'running' THEN pg_backend_pid() ELSE runner_pid END,"
+        " finished_at = CASE WHEN $2 IN ('completed', 'failed', 'aborted', 'rolled_back', 'rollback_incomplete') THEN now() END"
+        " WHERE run_id = $1::bigint");
+    conn->prepare("pg_mark_plan",
+        "INSERT INTO " + t("plans") + " (plan_id, digest, status, applied_at) VALUES ($1, $2, $3, CASE WHEN $3 = 'applied' THEN now() END)"
+        " ON CONFLICT (plan_id) DO UPDATE SET digest = EXCLUDED.digest, status = EXCLUDED.status, updated_at = now(),"
+        " applied_at = CASE WHEN EXCLUDED.status = 'applied' THEN now() WHEN EXCLUDED.status IN ('rolled_back') THEN NULL"
+        " ELSE " + t("plans") + ".applied_at END");
     // One statement appends an event: FOR UPDATE on the head row serializes appenders and, in READ COMMITTED,
     // returns the newest committed head after a wait; the hash is sha256(prev_hash || $13) as in event_hash().
     conn->prepare("pg_event_append",
@@ -108,7 +121,19 @@ struct PgDatabase::Impl {
   void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
     if (!prepared) prepare();
     w.exec_prepared("pg_save_step", s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts,
-                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error, s.cursor);
+                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error, s.cursor,
+                    s.down_checksum);
+  }
+
+  // Everything of one StateChange inside the caller's transaction.
+  void commit_in(pqxx::transaction_base& w, const StateChange& c) {
+    if (!prepared) prepare();
+    if (c.run)
+      w.exec_prepared("pg_update_run", c.run->id, run_status_name(c.run->status), c.run->phase, c.run->error, c.run->cause,
+                      c.run->release_commit);
+    for (const auto& s : c.steps) save_step_in(w, s);
+    if (c.plan) w.exec_prepared("pg_mark_plan", c.plan->plan_id, c.plan->digest, c.plan->state);
+    for (const auto& e : c.events) append_event_in(w, e);
   }
 
   void append_event_in(pqxx::transaction_base& w, const Event& e) {

@@ -106,14 +106,25 @@ Result<void> PgDatabase::ensure_schema() {
   });
 }
 
+namespace {
+std::vector<StepRecord> read_steps_rows(const pqxx::result& r);
+}
+
 Result<std::vector<StepRecord>> PgDatabase::steps(const std::string& plan_id) {
   return guarded([&]() -> Result<std::vector<StepRecord>> {
     pqxx::nontransaction n(*impl_->conn);
     auto r = n.exec_params(
         "SELECT plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
         " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
-        " coalesce(error, ''), coalesce(cursor::text, '') FROM " + impl_->t("steps") + " WHERE plan_id = $1 ORDER BY ordinal",
+        " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, '') FROM " + impl_->t("steps") +
+            " WHERE plan_id = $1 ORDER BY ordinal",
         plan_id);
+    return read_steps_rows(r);
+  });
+}
+
+namespace {
+std::vector<StepRecord> read_steps_rows(const pqxx::result& r) {
     std::vector<StepRecord> out;
     for (const auto& row : r) {
       StepRecord s;
@@ -130,7 +141,26 @@ Result<std::vector<StepRecord>> PgDatabase::steps(const std::string& plan_id) {
       s.finished_at = from_ms(row[10]);
       s.error = row[11].as<std::string>();
       s.cursor = row[12].as<std::string>();
+      s.down_checksum = row[13].as<std::string>();
       out.push_back(std::move(s));
+    }
+    return out;
+}
+}  // namespace
+
+
+Result<std::vector<KnownPlan>> PgDatabase::known_plans() {
+  return guarded([&]() -> Result<std::vector<KnownPlan>> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec(
+        "SELECT plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
+        " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
+        " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, '') FROM " + impl_->t("steps") +
+        " WHERE plan_id IN (SELECT plan_id FROM " + impl_->t("steps") + " WHERE status <> 'pending') ORDER BY plan_id, ordinal");
+    std::vector<KnownPlan> out;
+    for (auto& s : read_steps_rows(r)) {
+      if (out.empty() || out.back().plan_id != s.plan_id) out.push_back(KnownPlan{s.plan_id, {}});
+      out.back().steps.push_back(std::move(s));
     }
     return out;
   });
@@ -147,17 +177,29 @@ RunRecord read_run(const pqxx::row& row) {
   r.initiator = row[5].is_null() ? "" : row[5].as<std::string>();
   r.error = row[6].is_null() ? "" : row[6].as<std::string>();
   r.release_commit = row[7].is_null() ? "" : row[7].as<std::string>();
+  r.cause = row[8].is_null() ? "" : row[8].as<std::string>();
   return r;
 }
-constexpr const char* kRunColumns = "run_id, plan_id, digest, status, phase, initiator, error, release_commit";
+constexpr const char* kRunColumns = "run_id, plan_id, digest, status, phase, initiator, error, release_commit, cause";
 }  // namespace
 
 Result<std::optional<RunRecord>> PgDatabase::open_run(const std::string& plan_id) {
   return guarded([&]() -> Result<std::optional<RunRecord>> {
     pqxx::nontransaction n(*impl_->conn);
     auto r = n.exec_params(std::string("SELECT ") + kRunColumns + " FROM " + impl_->t("runs") +
-                               " WHERE plan_id = $1 AND status IN ('created', 'running', 'waiting', 'blocked')"
+                               " WHERE plan_id = $1 AND status IN ('created', 'running', 'waiting', 'blocked', 'rolling_back')"
                                " ORDER BY run_id DESC LIMIT 1",
+                           plan_id);
+    if (r.empty()) return std::optional<RunRecord>{};
+    return std::optional<RunRecord>{read_run(r[0])};
+  });
+}
+
+Result<std::optional<RunRecord>> PgDatabase::latest_run(const std::string& plan_id) {
+  return guarded([&]() -> Result<std::optional<RunRecord>> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params(std::string("SELECT ") + kRunColumns + " FROM " + impl_->t("runs") +
+                               " WHERE plan_id = $1 ORDER BY run_id DESC LIMIT 1",
                            plan_id);
     if (r.empty()) return std::optional<RunRecord>{};
     return std::optional<RunRecord>{read_run(r[0])};
@@ -174,56 +216,25 @@ Result<bool> PgDatabase::phase_completed(int64_t run_id, const std::string& phas
   });
 }
 
-Result<RunRecord> PgDatabase::create_run(const std::string& plan_id, const std::string& digest, const Actor& actor,
-                                         const std::string& release_commit) {
+Result<RunRecord> PgDatabase::create_run(const RunRecord& run, const Actor& actor, Event created) {
   return guarded([&]() -> Result<RunRecord> {
     pqxx::work w(*impl_->conn);
     auto r = w.exec_params(std::string("INSERT INTO ") + impl_->t("runs") +
-                               " (plan_id, digest, status, initiator, os_user, host, release_commit)"
-                               " VALUES ($1, $2, 'created', NULLIF($3, ''), $4, $5, NULLIF($6, '')) RETURNING " + kRunColumns,
-                           plan_id, digest, actor.principal, actor.os_user, actor.host, release_commit);
+                               " (plan_id, digest, status, initiator, os_user, host, release_commit, cause)"
+                               " VALUES ($1, $2, 'created', NULLIF($3, ''), $4, $5, NULLIF($6, ''), NULLIF($7, '')) RETURNING " + kRunColumns,
+                           run.plan_id, run.digest, actor.principal, actor.os_user, actor.host, run.release_commit, run.cause);
+    RunRecord out = read_run(r[0]);
+    created.run_id = out.id;
+    impl_->append_event_in(w, created);
     w.commit();
-    return read_run(r[0]);
+    return out;
   });
 }
 
-Result<void> PgDatabase::update_run(const RunRecord& run) {
+Result<void> PgDatabase::commit(const StateChange& change) {
   return guarded([&]() -> Result<void> {
     pqxx::work w(*impl_->conn);
-    w.exec_params("UPDATE " + impl_->t("runs") +
-                      " SET status = $2, phase = $3, error = NULLIF($4, ''), updated_at = now(),"
-                      " finished_at = CASE WHEN $2 IN ('completed', 'failed', 'aborted') THEN now() END WHERE run_id = $1::bigint",
-                  run.id, run_status_name(run.status), run.phase, run.error);
-    w.commit();
-    return {};
-  });
-}
-
-Result<void> PgDatabase::save_step(const StepRecord& step) {
-  return guarded([&]() -> Result<void> {
-    pqxx::work w(*impl_->conn);
-    impl_->save_step_in(w, step);
-    w.commit();
-    return {};
-  });
-}
-
-Result<void> PgDatabase::append_event(const Event& event) {
-  return guarded([&]() -> Result<void> {
-    pqxx::nontransaction n(*impl_->conn);  // one statement, its own transaction
-    impl_->append_event_in(n, event);
-    return {};
-  });
-}
-
-Result<void> PgDatabase::mark_plan(const std::string& plan_id, const std::string& digest, const std::string& status) {
-  return guarded([&]() -> Result<void> {
-    pqxx::work w(*impl_->conn);
-    w.exec_params("INSERT INTO " + impl_->t("plans") +
-                      " (plan_id, digest, status, applied_at) VALUES ($1, $2, $3, CASE WHEN $3 = 'applied' THEN now() END)"
-                      " ON CONFLICT (plan_id) DO UPDATE SET digest = EXCLUDED.digest, status = EXCLUDED.status,"
-                      " updated_at = now(), applied_at = coalesce(EXCLUDED.applied_at, " + impl_->t("plans") + ".applied_at)",
-                  plan_id, digest, status);
+    impl_->commit_in(w, change);
     w.commit();
     return {};
   });
@@ -242,16 +253,15 @@ Result<bool> PgDatabase::check(const std::string& sql, const Timeouts& t) {
 }
 
 Result<void> PgDatabase::apply_atomically(const std::string& sql, const Timeouts& t,
-                                          const std::function<Completion()>& completion) {
+                                          const std::function<StateChange()>& completion) {
   auto watch = impl_->watch_blockers(t);
   return guarded([&]() -> Result<void> {
     pqxx::work w(*impl_->conn);
     // One round trip: the timeouts, the step, and lifting statement_timeout for our bookkeeping after it.
     w.exec(timeouts_sql(t, true) + ";\n" + sql + "\n;RESET statement_timeout");
-    Completion c = completion();
-    impl_->save_step_in(w, c.done);
-    impl_->append_event_in(w, c.event);
-    if (impl_->crash) impl_->crash("before-commit:" + c.done.step);
+    StateChange c = completion();
+    impl_->commit_in(w, c);
+    if (impl_->crash && !c.steps.empty()) impl_->crash("before-commit:" + c.steps.front().step);
     w.commit();
     return {};
   });
@@ -351,10 +361,10 @@ Result<std::vector<RunRow>> PgDatabase::runs(const std::string& plan_id) {
       RunRow rr;
       rr.run = read_run(row);
       rr.initiator = rr.run.initiator;
-      rr.os_user = row[8].as<std::string>();
-      rr.host = row[9].as<std::string>();
-      rr.created_at = row[10].as<std::string>();
-      rr.finished_at = row[11].as<std::string>();
+      rr.os_user = row[9].as<std::string>();
+      rr.host = row[10].as<std::string>();
+      rr.created_at = row[11].as<std::string>();
+      rr.finished_at = row[12].as<std::string>();
       out.push_back(std::move(rr));
     }
     return out;

@@ -38,6 +38,12 @@ inline std::vector<std::string> schema_migrations(const std::string& s) {
       // v2: `phasegate abort RUN` asks the runner to stop (it checks between backfill batches, and its running
       // statement is cancelled).
       "ALTER TABLE " + s + ".runs ADD COLUMN abort_requested_at timestamptz, ADD COLUMN abort_requested_by text;",
+      // v3: one lifecycle model (docs/state.md): a rolled-back step is pending again (its cursor cleared); a run
+      // records why it rolls back and the backend pid of the runner driving it (abort cancels only that one); a step records the checksum of the down it was applied with.
+      "ALTER TABLE " + s + ".runs ADD COLUMN cause text, ADD COLUMN runner_pid int;"
+      "ALTER TABLE " + s + ".steps ADD COLUMN down_checksum text;"
+      "UPDATE " + s + ".steps SET status = 'pending', cursor = NULL WHERE status = 'rolled_back';"
+      "CREATE INDEX steps_status_idx ON " + s + ".steps (status, plan_id);",
   };
 }
 

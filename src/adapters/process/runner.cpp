@@ -109,6 +109,7 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
   const pid_t pgid = child.id();  // the child leads its own group
   auto signal_group = [&](int sig) { ::kill(-pgid, sig) == 0 || ::kill(pgid, sig); };
   auto term_at = start + spec.timeout, kill_at = term_at + spec.grace;
+  auto ask_at = start + spec.interrupt_poll;
   bool termed = false, killed = false;
   std::error_code wait_ec;
   for (;;) {
@@ -117,6 +118,15 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (!child.running(wait_ec)) break;
     auto now = SteadyClock::now();
+    if (!termed && spec.interrupt && now >= ask_at) {
+      ask_at = now + spec.interrupt_poll;
+      if (spec.interrupt()) {  // e.g. an operator aborted the run: stop it like a timeout, from now
+        res.interrupted = termed = true;
+        kill_at = now + spec.grace;
+        signal_group(SIGTERM);
+        continue;
+      }
+    }
     if (!termed && now >= term_at) {
       res.timed_out = termed = true;
       signal_group(SIGTERM);

@@ -287,11 +287,23 @@ ALTER TABLE t DROP COLUMN c;
 -- down: no
 ALTER TABLE t ADD COLUMN c int;
 
--- case: migrate step without down is fine
--- expect: none
+-- case: migrate step without down: a rollback cannot undo it, a re-run would apply it again
+-- expect: missing-down
 -- phase: migrate
 -- down: no
 UPDATE t SET c = 1 WHERE c IS NULL;
+
+-- case: migrate VALIDATE CONSTRAINT needs no down
+-- expect: none
+-- phase: migrate
+-- down: no
+ALTER TABLE t VALIDATE CONSTRAINT t_fk;
+
+-- case: migrate ANALYZE needs no down
+-- expect: none
+-- phase: migrate
+-- down: no
+ANALYZE t;
 
 -- case: vacuum full
 -- expect: table-rewrite
