@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,31 @@
 
 namespace phasegate::cli {
 
+
+namespace {
+// SPEC §5.1: the release commit is resolved to a full SHA when the run is created and stored with it, so a
+// master rollback reverts exactly that commit — never whatever a branch name points at by then.
+Result<std::string> resolve_release_commit(const Project& project, ProcessRunner& runner, const std::string& commit) {
+  if (commit.empty() || !project.rollback.master || project.rollback.master->kind != "git") return commit;
+  const MasterRollback& m = *project.rollback.master;
+  std::filesystem::path repo = std::filesystem::path(m.repo).is_absolute() ? std::filesystem::path(m.repo)
+                                                                           : std::filesystem::path(project.root) / m.repo;
+  auto git = [&](std::vector<std::string> args) {
+    ProcessSpec spec;
+    spec.argv = {"git", "-C", repo.string()};
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.env = {{"GIT_TERMINAL_PROMPT", "0"}};
+    spec.timeout = Millis(60'000);
+    return runner.run(spec);
+  };
+  (void)git({"fetch", "--quiet", m.remote});  // the release may only be on the remote yet; offline is fine
+  auto r = git({"rev-parse", "--verify", "--quiet", commit + "^{commit}"});
+  if (!r || !r->ok())
+    return fail(Exit::invalid, "--release-commit " + commit + " does not name a commit in " + repo.string() +
+                                   " (master rollback could not revert it); pass the release's commit SHA");
+  return trim(r->out);
+}
+}  // namespace
 
 int cmd_run(const Global& g, const RunArgs& args) {
   auto loaded = load_all(g);
@@ -77,6 +103,11 @@ int cmd_run(const Global& g, const RunArgs& args) {
   executor.set_guard_probe(&probe);
   if (args.phase != "all") options.phase = parse_phase(args.phase);
   options.release_commit = args.release_commit.empty() ? getenv_or("PHASEGATE_RELEASE_COMMIT") : args.release_commit;
+  {
+    auto resolved = resolve_release_commit(loaded->project, m.runner, options.release_commit);
+    if (!resolved) return report(g, resolved.error());
+    options.release_commit = *resolved;
+  }
 
   // An applied plan whose file is gone or renamed is drift: nothing runs until it is back (SPEC §5.1).
   auto vanished = vanished_plan_messages(*loaded, pg);
@@ -104,7 +135,17 @@ int cmd_run(const Global& g, const RunArgs& args) {
   std::vector<std::string> waiting;
   for (const Plan* plan : plans) {
     RunOptions o = options;
-    if (o.release_commit.empty()) o.release_commit = plan->release_commit;
+    if (o.release_commit.empty()) {
+      auto resolved = resolve_release_commit(loaded->project, m.runner, plan->release_commit);
+      if (!resolved) return report(g, Error{Exit::invalid, plan->file + ": release_commit: " + resolved.error().message});
+      o.release_commit = *resolved;
+    }
+    auto before = pg.steps(plan->id);
+    if (!before) return report(g, before.error());
+    const PlanStatus prior = plan_status(*plan, *before, std::nullopt);
+    for (const auto& d : prior.down_changed)
+      info("phasegate: warning: plan " + plan->id + ": the down of applied step \"" + d +
+           "\" was edited since it was applied; a rollback runs the down in the file now");
     o.contract_held_by = contract_held_by;
     PlanOutcome out = executor.run_plan(*plan, o);
     results.push_back(outcome_json(out));

@@ -239,6 +239,17 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     return out;
   }
   if (open) cx.run = *open;
+  if (options.phase && phase_done(plan.phases[static_cast<int>(*options.phase)], cx.records)) {
+    auto unfinished = needs_finish(cx, plan.phases[static_cast<int>(*options.phase)]);
+    if (!unfinished) return failed(unfinished.error());
+    if (!*unfinished) {
+      out.run_id = cx.run.id;
+      out.status = cx.run.status;
+      out.contract_waiting = open && open->status == RunStatus::waiting;
+      out.message = "plan " + plan.id + ": phase " + phase_name(*options.phase) + " is already applied; nothing to do";
+      return out;
+    }
+  }
   if (auto g = guard_gate(cx, Gate::run); !g) {
     out.run_id = cx.run.id;
     out.status = cx.run.status;
@@ -295,7 +306,8 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     out.status = RunStatus::completed;
     out.message = "plan " + plan.id + " applied (" + std::to_string(cx.applied) + " steps in this run)";
   } else {
-    std::string reason = "phase " + cx.run.phase + " finished; continue with phasegate run " + plan.id +
+    std::string reason = "phase " + (options.phase ? std::string(phase_name(*options.phase)) : cx.run.phase) +
+                         " finished; continue with phasegate run " + plan.id +
                          (options.phase ? " (without --phase, or with the next phase)" : "");
     if (auto r = transition(cx, RunTrigger::phase_limit, reason_payload(reason)); !r) return failed(r.error());
     out.status = cx.run.status;
