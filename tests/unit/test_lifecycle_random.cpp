@@ -27,6 +27,14 @@ struct Model {
   std::map<std::string, bool> columns;  // books.<col> exists
   std::map<std::string, std::map<long long, int>> filled;  // column -> key -> times a backfill set it
   std::vector<std::string> violations;
+  std::set<std::string> contract_applied;  // a contract step destroys data for good (even if its own down runs)
+  // The contract phase is the point of no return: no down of the plan runs once its contract step applied.
+  void no_return(const std::string& object, const std::string& sql) {
+    auto p = object.find("_p");
+    if (p == std::string::npos) return;
+    std::string tag = object.substr(p + 1, object.find('_', p + 1) == std::string::npos ? std::string::npos : object.find('_', p + 1) - p - 1);
+    if (contract_applied.count(tag)) violations.push_back("rolled back past the point of no return: " + sql);
+  }
   void apply(const std::string& sql, FakeDatabase& db) {
     auto word = [&](size_t i) {
       std::istringstream in(sql);
@@ -38,21 +46,25 @@ struct Model {
     if (sql.rfind("CREATE TABLE IF NOT EXISTS ", 0) == 0) {
       objects[word(5)] = 1;
     } else if (sql.rfind("CREATE TABLE ", 0) == 0) {
+      if (word(2).rfind("ct_", 0) == 0) contract_applied.insert(word(2).substr(3));
       if (++objects[word(2)] > 1) violations.push_back("applied twice: " + sql);
     } else if (sql.rfind("DROP TABLE IF EXISTS ", 0) == 0) {
       objects[word(4)] = 0;
     } else if (sql.rfind("DROP TABLE ", 0) == 0) {
+      if (word(2).rfind("ct_", 0) != 0) no_return(word(2), sql);
       if (--objects[word(2)] < 0) violations.push_back("dropped what was not there: " + sql);
     } else if (sql.rfind("CREATE INDEX CONCURRENTLY ", 0) == 0) {
       if (++objects[word(3)] > 1) violations.push_back("index built twice: " + sql);
       db.indexes[word(3)] = IndexState::valid;
     } else if (sql.rfind("DROP INDEX CONCURRENTLY IF EXISTS ", 0) == 0) {
+      no_return(word(5), sql);
       objects[word(5)] = 0;
       db.indexes.erase(word(5));
     } else if (sql.rfind("ALTER TABLE books ADD COLUMN ", 0) == 0) {
       if (columns[word(5)]) violations.push_back("column added twice: " + sql);
       columns[word(5)] = true;
     } else if (sql.rfind("ALTER TABLE books DROP COLUMN ", 0) == 0) {
+      no_return(word(5), sql);
       if (!columns[word(5)]) violations.push_back("dropped a missing column: " + sql);
       columns[word(5)] = false;
       filled[word(5)].clear();
@@ -293,9 +305,11 @@ void check_invariants(World& w, const Op& op, std::vector<std::string>& bad) {
       if (s->backfill && st == StepStatus::completed) {
         std::string col = s->backfill->set.substr(0, s->backfill->set.find(' '));
         for (long long k : w.db.bf_keys)
-          if (w.model.filled[col][k] != 1)
+          if (w.model.filled[col][k] != 1) {
             bad.push_back(p.id + "/" + s->name + " is completed but row " + std::to_string(k) + " was filled " +
                           std::to_string(w.model.filled[col][k]) + " times");
+            break;
+          }
       }
     }
     auto status = plan_status(p, recs, *w.db.latest_run(p.id));
