@@ -82,6 +82,7 @@ struct RollbackRequest {
   bool master = true;   // revert the release commit on master ([rollback] master)
   bool restart = true;  // restart the services of the phases the run reached, so they run the reverted code
   std::optional<TimePoint> failed_at;  // when the failure was seen: the times below are measured from it
+  bool announced = false;  // the run's own transition already recorded rollback.started
 };
 struct RollbackOutcome {
   bool complete = true;

@@ -82,7 +82,10 @@ PlanOutcome Executor::roll_back(Context& cx, PlanOutcome out, const RollbackRequ
   RollbackOutcome rb = rollback_in(cx, req);
   json payload{{"undone", rb.undone}, {"notes", rb.notes}, {"left", rb.left}, {"database_ms", ms_json(rb.database_done)},
                {"master_ms", ms_json(rb.master_done)}, {"services_ms", ms_json(rb.services_done)}, {"total_ms", ms_json(rb.total)}};
-  if (!rb.complete) cx.run.error = (cx.run.error.empty() ? "" : cx.run.error + "; ") + "rollback left: " + join(rb.left, "; ");
+  if (!rb.complete) {
+    const std::string base = cx.run.error.substr(0, cx.run.error.find("rollback left: "));
+    cx.run.error = base + (base.empty() || base.ends_with("; ") ? "" : "; ") + "rollback left: " + join(rb.left, "; ");
+  }
   if (auto r = transition(cx, rb.complete ? RunTrigger::rollback_done : RunTrigger::rollback_left, payload.dump()); !r) {
     out.exit = Exit::needs_human;
     out.message = "the rollback ran but its end could not be recorded (" + r.error().message + "): " + rb.summary();
@@ -158,13 +161,17 @@ PlanOutcome Executor::rollback_plan(const Plan& plan, const std::string& reason)
   }
   out.run_id = cx.run.id;
   if (!incomplete) cx.run.cause = "by_hand";
-  if (auto r = transition(cx, RunTrigger::rollback, json{{"reason", reason}}.dump()); !r) {
+  std::vector<std::string> names;
+  for (const Step* s : plan.steps())
+    if (step_may_have_effect(cx.records[s->name].status)) names.push_back(s->name);
+  if (auto r = transition(cx, RunTrigger::rollback, json{{"reason", reason}, {"cause", cx.run.cause}, {"steps", names}}.dump()); !r) {
     out.exit = r.error().code;
     out.message = r.error().message;
     return out;
   }
   RollbackRequest req;
   req.reason = reason;
+  req.announced = true;
   req.master = req.restart = cx.run.cause != "by_hand";  // by hand: the operator decides about code
   return roll_back(cx, out, req);
 }
@@ -236,7 +243,8 @@ RollbackOutcome Executor::rollback_in(Context& cx, const RollbackRequest& req) {
   const MasterRollback* master = req.master && project_.rollback.master ? &*project_.rollback.master : nullptr;
   std::vector<std::string> names;
   for (const Step* s : todo) names.push_back(s->name);
-  (void)emit(cx, "rollback.started", cx.run.phase, "",
+  if (!req.announced)
+    (void)emit(cx, "rollback.started", cx.run.phase, "",
              json{{"reason", req.reason}, {"cause", cx.run.cause}, {"steps", names}, {"master", master ? master->kind : ""},
                   {"release_commit", cx.run.release_commit}, {"services", services},
                   {"timeout_ms", project_.rollback.timeout.count()}}.dump());
