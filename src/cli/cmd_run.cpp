@@ -162,7 +162,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
     if (contract_held_by.empty() && !plan_status(*plan, *after, std::nullopt).contract_pending.empty()) contract_held_by = plan->id;
     if (out.contract_waiting) waiting.push_back(plan->id);
   }
-  if (exit == 0 && !waiting.empty() && !g.json)
+  if (exit == 0 && !waiting.empty() && !g.json && !options.phase)
     std::cout << "contract phases waiting for their start: " << join(waiting, ", ") << " (phasegate run PLAN --phase contract, in this order)\n";
   if (g.json) print_json({{"ok", exit == 0}, {"exit", exit}, {"plans", results}});
   return exit;
