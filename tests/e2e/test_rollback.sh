@@ -85,7 +85,7 @@ sed -i 's/^down = "ALTER TABLE books DROP COLUMN reading_level"$//' "$WORK/proje
 sed -i 's/^\[expand\]$/[guards]\nlock_timeout = "1s"\n[expand]/' "$WORK/project/plans/0003-author-fk.toml"
 expect 5 pg run --release-commit "$RELEASE"
 contains "exit 5 names the step left applied" "$ERR" 'STILL TO DO: step "add reading_level" has no down and stays completed; undo it by hand'
-expect 5 pg status --check
+expect 4 pg status --check
 contains "status says the rollback is incomplete" "$OUT" "rollback_incomplete"
 expect 5 pg run --release-commit "$RELEASE"
 contains "the next run is refused while the rollback is incomplete" "$ERR" "is incomplete"
@@ -162,9 +162,11 @@ sql = "ALTER TABLE nope ADD COLUMN x int"
 down = "SELECT 1"
 TOML
 for _ in $(seq 50); do curl -s "http://127.0.0.1:$CI_PORT" >/dev/null 2>&1 && break; sleep 0.1; done
+rm "$WORK/project/plans/0005-slow.toml"   # rolled back above: pending, so its file may go (plans apply in order)
 expect 1 pg run 0006-fails --release-commit abc1234
+run6=$(q "SELECT max(run_id) FROM phasegate.runs")
 check "the CI API got the revert request" "$(cat "$WORK/gitlab.log")" "/api/v4/projects/group%2Fbookbot/repository/commits/abc1234/revert token=s3cret body=branch=main"
 contains "the summary names the hook" "$ERR" "master rolled back by hooks/rollback-master-ci.sh"
 check "the hook's answer is in the event" "$(q "SELECT payload->>'stdout' FROM phasegate.events WHERE kind = 'rollback.step' AND payload->>'action' = 'master' ORDER BY event_id DESC LIMIT 1")" \
-  'rollback-master-ci: reverted abc1234 on main (plan 0006-fails, run 5): {"id": "f00d", "title": "Revert release 3"}'
+  "rollback-master-ci: reverted abc1234 on main (plan 0006-fails, run $run6): {\"id\": \"f00d\", \"title\": \"Revert release 3\"}"
 finish
