@@ -77,7 +77,8 @@ int cmd_abort(const Global& g, const std::string& run_arg) {
   } else if (locked.error().code != Exit::blocked) {
     return report(g, locked.error());
   } else {
-    auto pid = pg.request_abort(id, actor.label());
+    // A run already rolling back is left to finish (cancelling one of its downs would leave it incomplete).
+    Result<int> pid = run->status == RunStatus::rolling_back ? Result<int>(-1) : pg.request_abort(id, actor.label());
     if (!pid) return report(g, pid.error());
     if (*pid == 0) {
       outcome = "the abort of run " + run_arg + " is recorded, but another runner holds the run lock (driving another plan); "
@@ -100,7 +101,8 @@ int cmd_abort(const Global& g, const std::string& run_arg) {
       else std::cerr << "phasegate: " << outcome << "\n";
       return static_cast<int>(Exit::blocked);
     }
-    outcome = "run " + run_arg + " (" + run->plan_id + ", runner backend pid " + std::to_string(*pid) + ") " + what_happened(pg, id, exit);
+    outcome = "run " + run_arg + " (" + run->plan_id + (*pid > 0 ? ", runner backend pid " + std::to_string(*pid) : std::string(", already rolling back")) +
+              ") " + what_happened(pg, id, exit);
   }
   if (g.json) print_json({{"ok", exit == 0}, {"exit", exit}, {"run", id}, {"message", outcome}});
   else (exit == 0 ? std::cout : std::cerr) << outcome << "\n";

@@ -122,7 +122,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
       auto recs = pg.steps(earlier.id);
       if (!recs) return report(g, recs.error());
       PlanStatus st = plan_status(earlier, *recs, std::nullopt);
-      if (!st.pending.empty() && options.phase != Phase::contract)
+      if (!st.pending.empty())
         return report(g, Error{Exit::invalid, "plans apply in file-name order: plan " + earlier.id + " before it has pending steps (" +
                                                   join(st.pending, ", ") + "); run phasegate run (every plan in order) or phasegate run " +
                                                   earlier.id + " first"});

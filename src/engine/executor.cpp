@@ -184,8 +184,12 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   PlanOutcome out;
   out.plan_id = plan.id;
   auto failed = [&](const Error& e) {
-    out.exit = e.code;
-    out.message = e.message;
+    // A state-store read or write that failed is not "the run failed and was rolled back" (exit 1): the run
+    // stays as it was last recorded and the next run resumes it; a human should look (exit 5).
+    out.exit = e.code == Exit::failed ? Exit::needs_human : e.code;
+    out.message = e.code == Exit::failed ? "could not read or record the state of plan " + plan.id + " (" + e.message +
+                                               "); nothing more was done, the next phasegate run resumes from what is recorded"
+                                         : e.message;
     return out;
   };
   auto recs = store_.steps(plan.id);
@@ -325,8 +329,8 @@ PlanOutcome Executor::stop_phase(Context& cx, PlanOutcome out, const Error& e) {
   if (e.code == Exit::blocked) out.blocked_by = e.sqlstate == sqlstate::kLockNotAvailable ? "lock" : cx.blocked_by;
   cx.run.error = e.message;
   if (auto r = transition(cx, trig, json{{"guard", out.blocked_by}, {"error", e.message}, {"sqlstate", e.sqlstate}}.dump()); !r) {
-    out.exit = r.error().code;
-    out.message = r.error().message;
+    out.exit = Exit::needs_human;
+    out.message = e.message + "; recording that failed (" + r.error().message + "): the run stays " + run_status_name(cx.run.status);
     return out;
   }
   out.status = cx.run.status;

@@ -101,7 +101,7 @@ PlanOutcome Executor::roll_back(Context& cx, PlanOutcome out, const RollbackRequ
 PlanOutcome Executor::resume_rollback(Context& cx, PlanOutcome out) {
   cx.abort_seen = true;
   if (auto r = transition(cx, RunTrigger::resume_rollback, json{{"cause", cx.run.cause}}.dump()); !r) {
-    out.exit = r.error().code;
+    out.exit = Exit::needs_human;
     out.message = r.error().message;
     return out;
   }
@@ -165,7 +165,7 @@ PlanOutcome Executor::rollback_plan(const Plan& plan, const std::string& reason)
   for (const Step* s : plan.steps())
     if (step_may_have_effect(cx.records[s->name].status)) names.push_back(s->name);
   if (auto r = transition(cx, RunTrigger::rollback, json{{"reason", reason}, {"cause", cx.run.cause}, {"steps", names}}.dump()); !r) {
-    out.exit = r.error().code;
+    out.exit = Exit::needs_human;
     out.message = r.error().message;
     return out;
   }
@@ -492,8 +492,9 @@ PlanOutcome Executor::after_failure(Context& cx, PlanOutcome out, const Error& e
   cx.run.cause = aborted ? "aborted" : "failed";
   RunTrigger trig = aborted ? (hold ? RunTrigger::abort_hold : RunTrigger::abort) : (hold ? RunTrigger::fail_hold : RunTrigger::fail);
   if (auto r = transition(cx, trig, json{{"error", e.message}, {"sqlstate", e.sqlstate}, {"rollback", !hold}}.dump()); !r) {
-    out.exit = r.error().code;
-    out.message = e.message + "; recording it failed: " + r.error().message;
+    out.exit = Exit::needs_human;  // nothing was rolled back: never report 1 or 6 here
+    out.message = e.message + "; recording it failed (" + r.error().message + "), so nothing was rolled back; the run stays " +
+                  run_status_name(cx.run.status) + " and the next command that touches plan " + cx.plan.id + " acts on it";
     return out;
   }
   out.status = cx.run.status;

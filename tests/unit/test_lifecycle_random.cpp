@@ -320,6 +320,14 @@ void check_invariants(World& w, const Op& op, std::vector<std::string>& bad) {
     for (const Plan& p : w.plans)
       if (!plan_status(p, steps_of(w, p.id), std::nullopt).pending.empty())
         bad.push_back("run exited 0 but " + p.id + " has pending expand/migrate steps");
+  if (!op.killed && (op.exit == Exit::failed || op.exit == Exit::aborted) && op.name.rfind("run", 0) == 0) {
+    bool backed = false;  // exit 1 / 6 claim a clean rollback: some plan's latest run must be rolled_back
+    for (const Plan& p : w.plans) {
+      auto latest = *w.db.latest_run(p.id);
+      backed = backed || (latest && (latest->status == RunStatus::rolled_back || latest->status == RunStatus::aborted));
+    }
+    if (!backed) bad.push_back("exit " + std::to_string(static_cast<int>(op.exit)) + " but no run was rolled back");
+  }
   if (!op.killed && (op.exit == Exit::failed || op.exit == Exit::aborted) && op.name.rfind("run", 0) == 0)
     for (const Plan& p : w.plans) {
       auto latest = *w.db.latest_run(p.id);

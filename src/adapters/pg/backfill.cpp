@@ -92,7 +92,7 @@ Result<int> PgDatabase::request_abort(int64_t run_id, const std::string& by) {
     // busy with another plan (or in another database) is never cancelled.
     auto h = n.exec_params(
         "SELECT l.pid FROM pg_locks l WHERE " + std::string(kRunLockHolder) + " AND l.pid <> pg_backend_pid()"
-        " AND l.pid = (SELECT runner_pid FROM " + impl_->t("runs") + " WHERE run_id = $3::bigint AND status IN ('running', 'rolling_back'))",
+        " AND l.pid = (SELECT runner_pid FROM " + impl_->t("runs") + " WHERE run_id = $3::bigint AND status = 'running')",
         kRunLockClass, impl_->schema, run_id);
     if (h.empty()) return 0;
     int pid = h[0][0].as<int>();
