@@ -47,6 +47,28 @@ check() {  # check DESCRIPTION ACTUAL EXPECTED
 contains() {  # contains DESCRIPTION HAYSTACK NEEDLE
   if [[ "$2" != *"$3"* ]]; then echo "FAIL: $1: '$3' not in: $2"; FAILS=$((FAILS + 1)); else echo "ok: $1"; fi
 }
+# pj EXPR [PLAN]: evaluate a Python expression over `status --json` (d = the document, p = PLAN's entry).
+pj() {
+  local doc
+  doc=$("$PHASEGATE_BIN" -C "$WORK/project" --json status 2>/dev/null || true)
+  python3 - "$1" "${2:-}" "$doc" <<'PY'
+import json, sys
+expr, plan, doc = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    d = json.loads(doc)
+except Exception:
+    print("<status --json did not print JSON: %r>" % doc[:200]); sys.exit(0)
+p = next((e for e in d.get("plans", []) if e.get("plan") == plan), None)
+if plan and p is None:
+    print("<no entry for %s>" % plan); sys.exit(0)
+try:
+    r = eval(expr)
+except Exception as e:
+    r = "<%s: %s>" % (type(e).__name__, e)
+print(r if isinstance(r, str) else json.dumps(r))
+PY
+}
+col_exists() { q "SELECT count(*) FROM information_schema.columns WHERE table_name = '$1' AND column_name = '$2'"; }
 finish() {
   if [[ $FAILS -gt 0 ]]; then echo "$FAILS check(s) failed"; exit 1; fi
   echo "all checks passed"

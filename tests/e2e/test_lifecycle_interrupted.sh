@@ -8,27 +8,6 @@
 # `rollback PLAN --yes` finishes it (exit 0 or 1, nothing left) or exits 5.
 source "$(dirname "$0")/lib.sh"
 
-# pj EXPR [PLAN]: evaluate a Python expression over `status --json` (d = the document, p = PLAN's entry).
-pj() {
-  local doc
-  doc=$("$PHASEGATE_BIN" -C "$WORK/project" --json status 2>/dev/null || true)
-  python3 - "$1" "${2:-}" "$doc" <<'PY'
-import json, sys
-expr, plan, doc = sys.argv[1], sys.argv[2], sys.argv[3]
-try:
-    d = json.loads(doc)
-except Exception:
-    print("<status --json did not print JSON: %r>" % doc[:200]); sys.exit(0)
-p = next((e for e in d.get("plans", []) if e.get("plan") == plan), None)
-if plan and p is None:
-    print("<no entry for %s>" % plan); sys.exit(0)
-try:
-    r = eval(expr)
-except Exception as e:
-    r = "<%s: %s>" % (type(e).__name__, e)
-print(r if isinstance(r, str) else json.dumps(r))
-PY
-}
 # The plan's objects that exist now.
 objects() { q "SELECT coalesce(string_agg(relname, ',' ORDER BY relname), 'none') FROM pg_class WHERE relname IN ('t1', 't2', 't3') AND relkind = 'r'"; }
 # wait_gone: until no other client backend is left in this database (a killed runner's backend notices the
