@@ -46,7 +46,7 @@ int cmd_rollback(const Global& g, const std::string& plan_arg) {
   wire(g, executor, m);
   PlanOutcome out = executor.rollback_plan(plan, "phasegate rollback " + plan.id + " by " + actor.label());
   int exit = static_cast<int>(out.exit);
-  std::string msg = "plan " + plan.id + ": " + out.message;
+  std::string msg = out.message.rfind("plan " + plan.id, 0) == 0 ? out.message : "plan " + plan.id + ": " + out.message;
   if (g.json) print_json({{"ok", exit == 0}, {"exit", exit}, {"plan", plan.id}, {"run", out.run_id},
                           {"status", run_status_name(out.status)}, {"message", msg}});
   (exit == 0 && !g.json ? std::cout : std::cerr) << msg << "\n";
