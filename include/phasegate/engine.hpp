@@ -27,6 +27,8 @@ struct Drift {
   std::string describe(const std::string& plan_id) const;
 };
 std::vector<Drift> find_drift(const Plan& plan, const std::vector<StepRecord>& records);
+// Exit::invalid naming every drift ("refusing to DOING: ..."), or nullopt when the file matches the records.
+std::optional<Error> drift_error(const Plan& plan, const std::vector<StepRecord>& records, const std::string& doing);
 
 // A plan's status as `status`, `status --check`, `plan` and /status report it: derived from what the
 // database holds (lifecycle.hpp's plan rules).

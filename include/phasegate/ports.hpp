@@ -59,8 +59,12 @@ struct StepRecord {
   std::string applied_by;
   std::optional<TimePoint> started_at, finished_at;
   std::string error;
-  std::string cursor;  // JSON: a backfill's progress (backfill::Cursor), empty otherwise
+  std::string cursor;  // JSON: a backfill's progress (backfill::Cursor) or a non-transactional step's statements done
+  bool partial = false;  // failed part-way outside a transaction: part of its effect may be in the database
 };
+// Whether the step's effect may be (partly) in the database, judged from its record alone (never from the file,
+// which may have been edited since): completed, intent recorded, failed part-way, or undoing.
+bool record_has_effect(const StepRecord& rec);
 
 // Run states (docs/state.md; the transitions are in lifecycle.hpp). Open: created, running, waiting, blocked,
 // rolling_back. Terminal: completed, failed, aborted, rolled_back, rollback_incomplete.
@@ -89,6 +93,9 @@ struct Timeouts {
 // not at all (SPEC §5.1). Built by the engine from the lifecycle tables.
 struct StateChange {
   std::optional<RunRecord> run;
+  // The state the run must still be in for this change to land (optimistic concurrency): a command acting on a
+  // stale view of the run — another process moved it meanwhile — gets an error and changes nothing.
+  std::optional<RunStatus> run_was;
   std::vector<StepRecord> steps;
   struct PlanMark {
     std::string plan_id, digest, state;

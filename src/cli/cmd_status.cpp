@@ -1,4 +1,5 @@
 // status [--check] and log: read-only views of the state schema.
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -60,7 +61,9 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
     std::vector<std::string> backfill_lines;
     nlohmann::json backfills = nlohmann::json::array();
     for (const auto& r : records) {
-      if (r.status != StepStatus::running || r.cursor.empty()) continue;
+      const auto steps = plan->steps();
+      bool is_backfill = std::any_of(steps.begin(), steps.end(), [&](const Step* s) { return s->name == r.step && s->backfill; });
+      if (r.status != StepStatus::running || r.cursor.empty() || !is_backfill) continue;
       auto c = backfill::Cursor::from_json(r.cursor);
       if (!c) continue;
       backfills.push_back({{"step", r.step}, {"scanned", c->scanned}, {"updated", c->updated}, {"batches", c->batches}, {"last", c->last}});

@@ -49,6 +49,7 @@ Result<void> Executor::transition(Context& cx, RunTrigger on, const std::string&
   next.status = t->to;
   StateChange c;
   c.run = next;
+  c.run_was = cx.run.status;
   c.plan = StateChange::PlanMark{cx.plan.id, cx.digest, plan_mark(t->to)};
   c.add(Event{t->event, cx.run.id, cx.plan.id, cx.run.phase, "", payload, clock_.now()});
   if (auto r = store_.commit(c); !r) return r;
@@ -170,6 +171,14 @@ std::optional<Error> Executor::lint_pending(const Plan& plan, const std::vector<
                                "'-- phasegate:ignore RULE reason' before the statement): " + join(errors, "; ")};
 }
 
+std::optional<Error> drift_error(const Plan& plan, const std::vector<StepRecord>& records, const std::string& doing) {
+  auto drift = find_drift(plan, records);
+  if (drift.empty()) return std::nullopt;
+  std::vector<std::string> lines;
+  for (const auto& d : drift) lines.push_back(d.describe(plan.id));
+  return Error{Exit::invalid, "refusing to " + doing + ": " + join(lines, "; ")};
+}
+
 namespace {
 // Which trigger an error of a phase means (SPEC §2.1): an operator's abort, a guard or a lock that said
 // wait, or a failure.
@@ -198,6 +207,8 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   if (!latest) return failed(latest.error());
   Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false};
   for (const auto& r : *recs) cx.records[r.step] = r;
+  // The file must still say what was applied, before anything (a rollback too) acts on it.
+  if (auto drift = drift_error(plan, *recs, "run")) return failed(*drift);
   // A rollback cut short is finished before anything else touches the plan; one left incomplete stops it.
   if (*latest && (*latest)->status == RunStatus::rolling_back) {
     cx.run = **latest;
@@ -214,11 +225,6 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     return failed(Error{Exit::needs_human, "plan " + plan.id + ": the rollback of run " + std::to_string((*latest)->id) +
                                                " is incomplete (" + (*latest)->error + "); undo what is left by hand, record it with "
                                                "phasegate mark " + plan.id + " STEP --pending --yes, then finish with phasegate rollback " + plan.id});
-  }
-  if (auto drift = find_drift(plan, *recs); !drift.empty()) {
-    std::vector<std::string> lines;
-    for (const auto& d : drift) lines.push_back(d.describe(plan.id));
-    return failed(Error{Exit::invalid, "refusing to run: " + join(lines, "; ")});
   }
   if (auto refused = lint_pending(plan, *recs)) return failed(*refused);
   if (options.phase) {
@@ -479,11 +485,20 @@ Result<void> Executor::run_transactional(Context& cx, const Step& step, const Ti
   return {};
 }
 
-// CONCURRENTLY & co: the intent is recorded (running); each statement on its own; then finish. On resume an
-// index a killed CREATE INDEX CONCURRENTLY left invalid is dropped and rebuilt, a valid one kept.
+// CONCURRENTLY & co: the intent is recorded (running); each statement on its own, its progress committed after
+// it (cursor {"statements_done": N}) so a resume starts after the statements that already ran — only the one a
+// kill interrupted can run twice. On resume an index a killed CREATE INDEX CONCURRENTLY left invalid is dropped
+// and rebuilt, a valid one kept.
 Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, const Timeouts& t, const sql::Script& script,
                                                bool resuming) {
-  for (const auto& st : script.statements) {
+  auto& rec = cx.records[step.name];
+  size_t done = 0;
+  if (resuming && !rec.cursor.empty()) {
+    auto c = json::parse(rec.cursor, nullptr, false);
+    if (c.is_object()) done = c.value("statements_done", size_t{0});
+  }
+  for (size_t i = done; i < script.statements.size(); ++i) {
+    const auto& st = script.statements[i];
     auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
       if (st.node == "IndexStmt" && st.concurrently && !st.index_name.empty()) {
         std::string qualified = (st.index_schema.empty() ? "" : sql::quote_ident(st.index_schema) + ".") + sql::quote_ident(st.index_name);
@@ -498,9 +513,26 @@ Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, co
       }
       return target_.apply_autocommit({st.text}, t);
     });
-    if (!r) return r;
+    if (!r) {
+      Error e = r.error();
+      if (i > 0) {  // say what did run: this step cannot be "nothing was applied"
+        const std::string ran = "the first " + std::to_string(i) + " of its " + std::to_string(script.statements.size()) +
+                                " statements ran outside a transaction (the step stays running and resumes after them)";
+        auto at = e.message.find("nothing was applied");
+        e.message = at == std::string::npos ? e.message + "; " + ran : e.message.replace(at, 19, ran);
+      }
+      return std::unexpected(e);
+    }
+    if (i + 1 < script.statements.size()) {  // progress, not a state change: no event
+      StepRecord moved = rec;
+      moved.cursor = json{{"statements_done", i + 1}}.dump();
+      StateChange c;
+      c.steps.push_back(moved);
+      if (auto w = store_.commit(c); !w) return w;
+      rec.cursor = moved.cursor;
+    }
   }
-  auto ms = std::chrono::duration_cast<Millis>(clock_.now() - *cx.records[step.name].started_at).count();
+  auto ms = std::chrono::duration_cast<Millis>(clock_.now() - *rec.started_at).count();
   return step_to(cx, step, StepTrigger::finish, json{{"duration_ms", ms}, {"transaction", false}}.dump());
 }
 

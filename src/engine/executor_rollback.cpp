@@ -30,13 +30,6 @@ std::string said(const ProcessResult& r) {
   return r.describe() + (words.empty() ? "" : ": " + words);
 }
 
-// Whether a step that stopped part-way can have left something behind (a transactional step cannot).
-bool may_have_partial_effects(const Step& step, const StepRecord& rec) {
-  if (step.backfill) return !rec.cursor.empty();
-  if (!step.command.empty()) return true;
-  auto parsed = sql::parse(step.sql);
-  return parsed.script && !step.transaction.value_or(parsed.script->allowed_in_transaction());
-}
 }  // namespace
 
 std::string RollbackOutcome::summary() const {
@@ -56,13 +49,13 @@ std::string RollbackOutcome::summary() const {
 // The contract phase is the point of no return (SPEC §5.1): once a contract step applied (or started), no
 // rollback touches the plan.
 std::optional<std::string> Executor::past_point_of_no_return(Context& cx) {
-  for (const auto& s : cx.plan.phases[static_cast<int>(Phase::contract)].steps) {
-    auto it = cx.records.find(s.name);
-    if (it != cx.records.end() && step_may_have_effect(it->second.status))
-      return "plan " + cx.plan.id + " is past the point of no return: contract step \"" + s.name + "\" is " +
-             step_status_name(it->second.status) + ", so nothing was rolled back (undoing the expand now would destroy "
+  // From the records, not the file: a contract step deleted from the file or moved to another phase since it
+  // applied is still the point of no return.
+  for (const auto& [name, rec] : cx.records)
+    if (rec.phase == "contract" && step_may_have_effect(rec.status))
+      return "plan " + cx.plan.id + " is past the point of no return: contract step \"" + name + "\" is " +
+             step_status_name(rec.status) + ", so nothing was rolled back (undoing the expand now would destroy "
              "data the contract moved). Fix forward: repair the cause and run phasegate run " + cx.plan.id + " --phase contract";
-  }
   return std::nullopt;
 }
 
@@ -125,6 +118,13 @@ PlanOutcome Executor::rollback_plan(const Plan& plan, const std::string& reason)
     return out;
   }
   for (const auto& r : *recs) cx.records[r.step] = r;
+  // The downs come from the file: it must still describe what was applied (a step removed, moved or edited
+  // since would be skipped or undone with the wrong down). Restore it first.
+  if (auto drift = drift_error(plan, *recs, "roll back")) {
+    out.exit = drift->code;
+    out.message = drift->message;
+    return out;
+  }
   if (*latest && (*latest)->status == RunStatus::rolling_back) {
     cx.run = **latest;
     out.run_id = cx.run.id;
@@ -191,6 +191,11 @@ PlanOutcome Executor::abort_run(const Plan& plan, const RunRecord& run, const st
     return out;
   }
   for (const auto& r : *recs) cx.records[r.step] = r;
+  if (auto drift = drift_error(plan, *recs, "abort and roll back")) {
+    out.exit = drift->code;
+    out.message = drift->message + " (the abort was not recorded)";
+    return out;
+  }
   if (run.status == RunStatus::rolling_back) return resume_rollback(cx, out);
   return after_failure(cx, out, Error{Exit::aborted, "plan " + plan.id + ": run " + std::to_string(run.id) + " aborted by " + by}, true);
 }
@@ -314,7 +319,7 @@ bool Executor::undo_step(Context& cx, const Step& s, TimePoint deadline, Rollbac
     if (note) out.notes.push_back("step \"" + s.name + "\": " + reason);
     return true;
   };
-  if ((rec.status == StepStatus::failed || rec.status == StepStatus::running) && !may_have_partial_effects(s, rec))
+  if (!record_has_effect(rec))
     return pass("it stopped inside its own transaction; nothing of it is in the database", false);
   std::vector<const Step*> older;
   for (const Step* o : cx.plan.steps())
@@ -507,7 +512,7 @@ PlanOutcome Executor::after_failure(Context& cx, PlanOutcome out, const Error& e
     std::vector<std::string> applied;
     for (const Step* s : cx.plan.steps()) {
       const StepRecord& rec = cx.records[s->name];
-      if (rec.status == StepStatus::completed || (step_may_have_effect(rec.status) && may_have_partial_effects(*s, rec)))
+      if (record_has_effect(rec))
         applied.push_back(s->name);
     }
     out.exit = aborted ? Exit::aborted : Exit::needs_human;

@@ -156,6 +156,9 @@ Result<StepRecord> step_after(const StepRecord& rec, StepTrigger on) {
   if (!t) return std::unexpected(t.error());
   StepRecord out = rec;
   out.status = t->to;
+  // Failing from `running` (intent recorded, work outside one transaction) may leave part of the effect.
+  if (on == ST::fail) out.partial = rec.status == SS::running || (rec.status == SS::failed && rec.partial);
+  if (t->to != SS::failed) out.partial = false;
   if (t->to == SS::pending) {  // nothing of it is in the database: no progress to resume from
     out.cursor.clear();
     out.finished_at.reset();
@@ -167,6 +170,17 @@ Result<StepRecord> step_after(const StepRecord& rec, StepTrigger on) {
 }
 
 bool step_may_have_effect(StepStatus s) { return s != SS::pending; }
+
+bool record_has_effect(const StepRecord& rec) {
+  switch (rec.status) {
+    case SS::pending: return false;
+    case SS::completed:
+    case SS::undoing:
+    case SS::running: return true;  // intent recorded: its work may have started (a kill loses what came after)
+    case SS::failed: return rec.partial;
+  }
+  return true;
+}
 
 const char* run_status_name(RunStatus s) {
   switch (s) {

@@ -36,10 +36,20 @@ std::vector<Drift> find_drift(const Plan& plan, const std::vector<StepRecord>& r
   for (const Step* s : plan.steps()) by_name[s->name] = s;
   std::vector<Drift> out;
   for (const auto& r : records) {
-    if (r.status != StepStatus::completed) continue;
+    // Applied, or stopped part-way: resuming or undoing an edited step would mix two versions of it.
+    if (!record_has_effect(r)) continue;
     auto it = by_name.find(r.step);
     std::string now = it == by_name.end() ? "" : step_checksum(*it->second);
-    if (now != r.checksum) out.push_back(Drift{r.step, r.checksum, now, r.applied_by, r.finished_at, ""});
+    Drift d{r.step, r.checksum, now, r.applied_by, r.finished_at, ""};
+    const char* part = r.status == StepStatus::completed ? "" : " (part-applied: " ;
+    if (now != r.checksum && r.status != StepStatus::completed && !now.empty())
+      d.message = "plan " + plan.id + ": step \"" + r.step + "\" was edited while it was" + part + step_status_name(r.status) +
+                  "): applied checksum " + r.checksum.substr(0, 12) + ", file checksum " + now.substr(0, 12) +
+                  ". Resuming or undoing it would mix two versions: restore the file, then finish it or roll it back";
+    if (now == r.checksum && it != by_name.end() && !r.phase.empty() && r.phase != phase_name(it->second->phase))
+      d.message = "plan " + plan.id + ": step \"" + r.step + "\" was moved from the " + r.phase + " phase to " +
+                  phase_name(it->second->phase) + " after it was applied; restore the file (the contract phase is the point of no return)";
+    if (now != r.checksum || !d.message.empty()) out.push_back(d);
   }
   return out;
 }

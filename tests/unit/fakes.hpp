@@ -69,6 +69,8 @@ class FakeDatabase final : public StateStore, public Target {
   }
   // One transaction: everything in it lands, or (a write that fails on demand, a kill before COMMIT) nothing.
   Result<void> commit(const StateChange& c) override {
+    if (c.run && c.run_was && runs_[static_cast<size_t>(c.run->id - 1)].status != *c.run_was)
+      return fail(Exit::blocked, "run " + std::to_string(c.run->id) + " changed under this command");
     if (auto f = before_commit(c); !f) return f;
     land(c);
     after_commit(c);

@@ -1,5 +1,6 @@
 // Backfill batches on the target (issue #5): the table's primary key from the catalog, and one batch
 // committed together with the step's cursor, so a kill at any instant resumes where the last batch ended.
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "adapters/pg/errors.hpp"
@@ -83,9 +84,13 @@ Result<std::string> PgDatabase::abort_requested(int64_t run_id) {
 
 Result<int> PgDatabase::request_abort(int64_t run_id, const std::string& by) {
   return guarded([&]() -> Result<int> {
-    pqxx::work w(*impl_->conn);
-    w.exec_params("UPDATE " + impl_->t("runs") + " SET abort_requested_at = now(), abort_requested_by = $2 WHERE run_id = $1",
-                  run_id, by);
+    pqxx::work w(*impl_->conn);  // the request and its event in one transaction
+    auto u = w.exec_params("UPDATE " + impl_->t("runs") + " SET abort_requested_at = now(), abort_requested_by = $2"
+                           " WHERE run_id = $1 RETURNING plan_id, phase",
+                           run_id, by);
+    if (!u.empty())
+      impl_->append_event_in(w, Event{"run.abort_requested", run_id, u[0][0].as<std::string>(), u[0][1].as<std::string>(), "",
+                                      nlohmann::json{{"by", by}}.dump(), std::chrono::system_clock::now()});
     w.commit();
     pqxx::nontransaction n(*impl_->conn);
     // Only the backend that drives this run, and only while it holds the run lock of this database: a runner

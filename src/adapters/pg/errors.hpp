@@ -2,6 +2,7 @@
 // How libpqxx exceptions become our Errors (private to src/adapters/pg): library exceptions stop here.
 #include <pqxx/except>
 
+#include <stdexcept>
 #include <string>
 
 #include "phasegate/error.hpp"
@@ -17,6 +18,14 @@ inline std::string clean_message(std::string m) {
   return m;
 }
 
+// Thrown inside a transaction when the run is no longer in the state the change expects (another process
+// moved it): the transaction rolls back and the command changes nothing.
+struct RunMoved : std::runtime_error {
+  explicit RunMoved(long long run_id)
+      : std::runtime_error("run " + std::to_string(run_id) +
+                           " changed under this command (another phasegate process moved it); nothing was changed by this command") {}
+};
+
 // Runs fn; SQL errors keep their SQLSTATE, a lost connection is 08006, anything else gets `other`.
 template <class Fn>
 auto guarded(Fn&& fn, Exit other = Exit::internal) -> decltype(fn()) {
@@ -24,6 +33,8 @@ auto guarded(Fn&& fn, Exit other = Exit::internal) -> decltype(fn()) {
     return fn();
   } catch (const pqxx::sql_error& e) {
     return std::unexpected(Error{Exit::failed, clean_message(e.what()), e.sqlstate()});
+  } catch (const RunMoved& e) {
+    return std::unexpected(Error{Exit::blocked, e.what()});
   } catch (const pqxx::broken_connection& e) {
     return std::unexpected(Error{Exit::failed, "lost the connection to the database: " + clean_message(e.what()), "08006"});
   } catch (const std::exception& e) {

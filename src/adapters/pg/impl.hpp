@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "adapters/pg/errors.hpp"
 #include "phasegate/pg.hpp"
 
 namespace phasegate {
@@ -84,21 +85,21 @@ struct PgDatabase::Impl {
     conn->prepare("pg_save_step",
         "INSERT INTO " + t("steps") +
             " (plan_id, step, phase, ordinal, status, attempts, checksum, run_id, applied_by, started_at, finished_at, error, cursor,"
-            " down_checksum)"
+            " down_checksum, partial)"
             " VALUES ($1, $2, $3, $4::int, $5, $6::int, $7, NULLIF($8::bigint, 0), NULLIF($9, ''),"
             " CASE WHEN $10::bigint < 0 THEN NULL ELSE to_timestamp($10::bigint / 1000.0) END,"
             " CASE WHEN $11::bigint < 0 THEN NULL ELSE to_timestamp($11::bigint / 1000.0) END, NULLIF($12, ''),"
-            " NULLIF($13, '')::jsonb, NULLIF($14, ''))"
+            " NULLIF($13, '')::jsonb, NULLIF($14, ''), $15::boolean)"
             " ON CONFLICT (plan_id, step) DO UPDATE SET phase = EXCLUDED.phase, ordinal = EXCLUDED.ordinal,"
             " status = EXCLUDED.status, attempts = EXCLUDED.attempts, checksum = EXCLUDED.checksum, run_id = EXCLUDED.run_id,"
             " applied_by = EXCLUDED.applied_by, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
-            " error = EXCLUDED.error, cursor = EXCLUDED.cursor, down_checksum = EXCLUDED.down_checksum");
+            " error = EXCLUDED.error, cursor = EXCLUDED.cursor, down_checksum = EXCLUDED.down_checksum, partial = EXCLUDED.partial");
     conn->prepare("pg_update_run",
         "UPDATE " + t("runs") + " SET status = $2, phase = $3, error = NULLIF($4, ''), cause = NULLIF($5, ''),"
         " release_commit = NULLIF($6, ''), updated_at = now(),"
         " runner_pid = CASE WHEN $2 = 'running' THEN pg_backend_pid() ELSE runner_pid END,"
         " finished_at = CASE WHEN $2 IN ('completed', 'failed', 'aborted', 'rolled_back', 'rollback_incomplete') THEN now() END"
-        " WHERE run_id = $1::bigint");
+        " WHERE run_id = $1::bigint AND ($7 = '' OR status = $7)");
     conn->prepare("pg_mark_plan",
         "INSERT INTO " + t("plans") + " (plan_id, digest, status, applied_at) VALUES ($1, $2, $3, CASE WHEN $3 = 'applied' THEN now() END)"
         " ON CONFLICT (plan_id) DO UPDATE SET digest = EXCLUDED.digest, status = EXCLUDED.status, updated_at = now(),"
@@ -122,15 +123,17 @@ struct PgDatabase::Impl {
     if (!prepared) prepare();
     w.exec_prepared("pg_save_step", s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts,
                     s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error, s.cursor,
-                    s.down_checksum);
+                    s.down_checksum, s.partial);
   }
 
   // Everything of one StateChange inside the caller's transaction.
   void commit_in(pqxx::transaction_base& w, const StateChange& c) {
     if (!prepared) prepare();
-    if (c.run)
-      w.exec_prepared("pg_update_run", c.run->id, run_status_name(c.run->status), c.run->phase, c.run->error, c.run->cause,
-                      c.run->release_commit);
+    if (c.run) {
+      auto r = w.exec_prepared("pg_update_run", c.run->id, run_status_name(c.run->status), c.run->phase, c.run->error,
+                               c.run->cause, c.run->release_commit, c.run_was ? run_status_name(*c.run_was) : "");
+      if (r.affected_rows() != 1) throw pg::RunMoved(c.run->id);
+    }
     for (const auto& s : c.steps) save_step_in(w, s);
     if (c.plan) w.exec_prepared("pg_mark_plan", c.plan->plan_id, c.plan->digest, c.plan->state);
     for (const auto& e : c.events) append_event_in(w, e);

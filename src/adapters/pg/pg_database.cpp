@@ -40,8 +40,16 @@ Result<std::unique_ptr<PgDatabase>> PgDatabase::connect(const std::string& url, 
     try {
       impl->conn = std::make_unique<pqxx::connection>(url);
     } catch (const pqxx::broken_connection& e) {
-      return fail(Exit::invalid, "cannot connect to the database: " + clean_message(e.what()));
+      return fail(Exit::unavailable, "cannot reach the target database (" + clean_message(e.what()) +
+                                         "); nothing was changed. Retry when it is up, or check the connection settings");
     }
+    // A lost connection must stay lost: libpqxx 6 would silently reconnect — a new session without our run
+    // lock, our session settings or our open transaction — and a runner that lost its lock would go on
+    // writing next to the one that took it over. Deprecated in 6.4 but the only switch it has.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    impl->conn->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
     impl->schema = schema;
     impl->url = url;
     pqxx::nontransaction n(*impl->conn);
@@ -85,7 +93,7 @@ Result<bool> PgDatabase::schema_exists() {
 }
 
 Result<void> PgDatabase::ensure_schema() {
-  return guarded([&]() -> Result<void> {
+  auto r = guarded([&]() -> Result<void> {
     auto migrations = pg::schema_migrations(impl_->schema);
     pqxx::work w(*impl_->conn);
     w.exec_params("SELECT pg_advisory_xact_lock($1::int, hashtext($2))", kSchemaLockClass, impl_->schema);
@@ -104,6 +112,11 @@ Result<void> PgDatabase::ensure_schema() {
     w.commit();
     return {};
   });
+  // A replica or a database in read-only mode (SQLSTATE 25006): the target cannot be written at all.
+  if (!r && r.error().sqlstate == "25006")
+    return fail(Exit::unavailable, "the target database is read-only (a standby, or default_transaction_read_only): " +
+                                       r.error().message + "; nothing was changed. Point DATABASE_URL at the primary");
+  return r;
 }
 
 namespace {
@@ -116,7 +129,7 @@ Result<std::vector<StepRecord>> PgDatabase::steps(const std::string& plan_id) {
     auto r = n.exec_params(
         "SELECT plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
         " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
-        " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, '') FROM " + impl_->t("steps") +
+        " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, ''), partial FROM " + impl_->t("steps") +
             " WHERE plan_id = $1 ORDER BY ordinal",
         plan_id);
     return read_steps_rows(r);
@@ -142,6 +155,7 @@ std::vector<StepRecord> read_steps_rows(const pqxx::result& r) {
       s.error = row[11].as<std::string>();
       s.cursor = row[12].as<std::string>();
       s.down_checksum = row[13].as<std::string>();
+      s.partial = row[14].as<bool>();
       out.push_back(std::move(s));
     }
     return out;
@@ -155,7 +169,7 @@ Result<std::vector<KnownPlan>> PgDatabase::known_plans() {
     auto r = n.exec(
         "SELECT plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
         " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
-        " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, '') FROM " + impl_->t("steps") +
+        " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, ''), partial FROM " + impl_->t("steps") +
         " WHERE plan_id IN (SELECT plan_id FROM " + impl_->t("steps") + " WHERE status <> 'pending') ORDER BY plan_id, ordinal");
     std::vector<KnownPlan> out;
     for (auto& s : read_steps_rows(r)) {

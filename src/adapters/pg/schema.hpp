@@ -39,9 +39,10 @@ inline std::vector<std::string> schema_migrations(const std::string& s) {
       // statement is cancelled).
       "ALTER TABLE " + s + ".runs ADD COLUMN abort_requested_at timestamptz, ADD COLUMN abort_requested_by text;",
       // v3: one lifecycle model (docs/state.md): a rolled-back step is pending again (its cursor cleared); a run
-      // records why it rolls back and the backend pid of the runner driving it (abort cancels only that one); a step records the checksum of the down it was applied with.
+      // records why it rolls back and the backend pid of the runner driving it (abort cancels only that one); a step
+      // records whether it failed part-way outside a transaction; a step records the checksum of the down it was applied with.
       "ALTER TABLE " + s + ".runs ADD COLUMN cause text, ADD COLUMN runner_pid int;"
-      "ALTER TABLE " + s + ".steps ADD COLUMN down_checksum text;"
+      "ALTER TABLE " + s + ".steps ADD COLUMN down_checksum text, ADD COLUMN partial boolean NOT NULL DEFAULT false;"
       "UPDATE " + s + ".steps SET status = 'pending', cursor = NULL WHERE status = 'rolled_back';"
       "CREATE INDEX steps_status_idx ON " + s + ".steps (status, plan_id);",
   };
