@@ -86,6 +86,9 @@ std::vector<Unit> units_of_plan(const Plan& plan);
 // Undo analysis (undo.cpp), shared by rollback and lint. Statements whose effect needs no undo: VALIDATE
 // CONSTRAINT (the constraint's own down drops it), ANALYZE, plain VACUUM.
 bool needs_no_undo(const sql::Script& script);
+// Whether running the statements again over their own effect is harmless: they need no undo, or every one
+// says IF NOT EXISTS / IF EXISTS / OR REPLACE. A rollback passes irreversible steps; the next run re-applies them.
+bool rerun_safe(const sql::Script& script);
 // Why a rollback need not run `step`'s down (or may pass a step without one): its statements need no undo,
 // or it is a backfill of a column (or table) that the down of an `older` step drops. nullopt: it needs one.
 std::optional<std::string> why_no_undo(const Step& step, const std::vector<const Step*>& older);

@@ -92,6 +92,7 @@ const std::vector<RuleInfo>& rules() {
       {"drop-in-expand", "error", "DROP COLUMN / TABLE / CONSTRAINT / NOT NULL outside the contract phase"},
       {"contract-irreversible", "warning", "a contract step without down and without irreversible = true"},
       {"missing-down", "warning", "an expand or migrate step without down and without irreversible = true (VALIDATE CONSTRAINT and ANALYZE need none)"},
+      {"irreversible-rerun", "warning", "an expand or migrate step with irreversible = true that is not idempotent: a rollback leaves it, the next run applies it again"},
       {"table-rewrite", "error", "VACUUM FULL, CLUSTER, SET LOGGED/UNLOGGED, TRUNCATE on a used table"},
       {"missing-lock-timeout", "warning", "(plain .sql) a strong lock taken with no SET lock_timeout before it"},
       {"big-table", "error", "(--db) a statement that rewrites or scans under a blocking lock a table over 100k rows / 1 GiB"},
@@ -142,6 +143,10 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
                    "\" has no down, so a rollback cannot undo it (and a re-run after a rollback would apply it again)",
                "add down = \"...\", or irreversible = true to say there is none on purpose", nullptr, nullptr);
       }
+      if (i == 0 && !unit.sql_file && unit.irreversible && unit.phase != Phase::contract && !rerun_safe(*parsed.script))
+        sink("irreversible-rerun", std::string(phase_name(unit.phase)) + " step \"" + unit.step +
+                 "\" is irreversible = true: a rollback leaves its effect and marks it pending, so the next run applies it again",
+             "make it idempotent (IF NOT EXISTS, IF EXISTS, CREATE OR REPLACE), or give it a down", nullptr, nullptr);
       for (const auto& action : st.actions) {
         Context cx{unit, st, action, history, statements.size(), in_tx, not_valid_in_unit, catalog,
                    [&](const char* r, std::string m, std::string h, const char* lvl) { sink(r, std::move(m), std::move(h), lvl, &action); }};

@@ -58,6 +58,15 @@ bool needs_no_undo(const sql::Script& script) {
   });
 }
 
+bool rerun_safe(const sql::Script& script) {
+  if (needs_no_undo(script)) return true;
+  return std::all_of(script.statements.begin(), script.statements.end(), [](const sql::Statement& st) {
+    auto tokens = sql::canonical_tokens(st.text).value_or("");
+    return tokens.find("if not exists") != std::string::npos || tokens.find("or replace") != std::string::npos ||
+           tokens.find("if exists") != std::string::npos;
+  });
+}
+
 std::optional<std::string> why_no_undo(const Step& step, const std::vector<const Step*>& older) {
   if (!step.sql.empty()) {
     auto parsed = sql::parse(step.sql);

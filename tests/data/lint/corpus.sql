@@ -394,3 +394,17 @@ ALTER TABLE "Order Items" ADD COLUMN "Token" uuid DEFAULT gen_random_uuid();
 -- expect: add-column-required,set-not-null
 ALTER TABLE t ADD COLUMN a int NOT NULL, ALTER COLUMN b SET NOT NULL;
 
+
+-- case: irreversible expand step that is not idempotent
+-- expect: irreversible-rerun
+-- phase: expand
+-- down: no
+-- irreversible: yes
+ALTER TABLE t ADD COLUMN x int;
+
+-- case: irreversible expand step with IF NOT EXISTS is fine
+-- expect: none
+-- phase: expand
+-- down: no
+-- irreversible: yes
+ALTER TABLE t ADD COLUMN IF NOT EXISTS x int;
