@@ -40,7 +40,7 @@ Result<std::optional<RunRecord>> find_run(PgDatabase& pg, int64_t id) {
 // The exit for how the run ended, read back from the database (never from what we hoped happened).
 int exit_for(const RunRecord& run, const std::vector<StepRecord>& steps, std::string& note) {
   const bool past_contract = std::any_of(steps.begin(), steps.end(), [](const StepRecord& r) {
-    return r.phase == "contract" && step_may_have_effect(r.status);
+    return r.phase == "contract" && record_has_effect(r);
   });
   switch (run.status) {
     case RunStatus::rolled_back: return 0;

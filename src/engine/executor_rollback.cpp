@@ -51,10 +51,13 @@ std::string RollbackOutcome::summary() const {
 std::optional<std::string> Executor::past_point_of_no_return(Context& cx) {
   // From the records, not the file: a contract step deleted from the file or moved to another phase since it
   // applied is still the point of no return.
-  for (const auto& [name, rec] : cx.records)
-    if (rec.phase == "contract" && step_may_have_effect(rec.status))
-      return "plan " + cx.plan.id + " is past the point of no return: contract step \"" + name + "\" is " +
-             step_status_name(rec.status) + ", so nothing was rolled back (undoing the expand now would destroy "
+  std::vector<const StepRecord*> recs;
+  for (const auto& [name, rec] : cx.records) recs.push_back(&rec);
+  std::sort(recs.begin(), recs.end(), [](const StepRecord* a, const StepRecord* b) { return a->ordinal < b->ordinal; });
+  for (const StepRecord* rec : recs)
+    if (rec->phase == "contract" && record_has_effect(*rec))
+      return "plan " + cx.plan.id + " is past the point of no return: contract step \"" + rec->step + "\" is " +
+             step_status_name(rec->status) + ", so nothing was rolled back (undoing the expand now would destroy "
              "data the contract moved). Fix forward: repair the cause and run phasegate run " + cx.plan.id + " --phase contract";
   return std::nullopt;
 }

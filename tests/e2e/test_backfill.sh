@@ -127,7 +127,7 @@ wait_scanned "slow touch" 1000
 run_id=$(q "SELECT max(run_id) FROM phasegate.runs WHERE plan_id = '0005-slow'")
 t0=$(date +%s%N)
 expect 0 pg abort "$run_id"
-contains "abort reports the stop" "$OUT" "run $run_id (0005-slow, runner backend pid"
+contains "abort reports the stop" "$OUT" "run $run_id (0005-slow) its runner (backend pid"
 contains "abort says where it stopped" "$OUT" "stopped before any step completed; nothing was rolled back"
 set +e; wait $runner; rc=$?; set -e
 check "the runner exits 6" "$rc" "6"
