@@ -78,6 +78,15 @@ struct PlanOutcome {
   bool contract_waiting = false;  // expand and migrate are done; the contract phase waits for its start
 };
 
+// run over many plans (Executor::run_in_order): each plan's outcome, the first failure's exit, and the plans
+// whose contract phase waits for its start.
+struct OrderedOutcome {
+  std::vector<PlanOutcome> plans;
+  Exit exit = Exit::ok;
+  std::string message;  // of the plan that stopped the run (or of `prepare`)
+  std::vector<std::string> waiting;
+};
+
 // What to undo besides the database (SPEC §1.1 [rollback]).
 struct RollbackRequest {
   std::string reason;
@@ -101,6 +110,11 @@ class Executor {
            CrashPoint crash = nullptr);
   // Creates or resumes the run of `plan` and drives it as far as the gates allow.
   PlanOutcome run_plan(const Plan& plan, const RunOptions& options);
+  // `plans` in file-name order, phase by phase (SPEC §5.1), stopping at the first that does not exit 0.
+  // `prepare` may adjust each plan's options (its release commit) or refuse; `done` sees each outcome.
+  OrderedOutcome run_in_order(const std::vector<const Plan*>& plans, const RunOptions& options,
+                              const std::function<Result<RunOptions>(const Plan&, RunOptions)>& prepare = nullptr,
+                              const std::function<void(const PlanOutcome&)>& done = nullptr);
   // Called after each event is durably recorded (progress output).
   void on_event(std::function<void(const Event&)> observer) { observer_ = std::move(observer); }
   // Facts for the approval and load guards; required when a plan uses them.

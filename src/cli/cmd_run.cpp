@@ -130,40 +130,30 @@ int cmd_run(const Global& g, const RunArgs& args) {
     }
   }
 
-  int exit = 0;
   nlohmann::json results = nlohmann::json::array();
-  std::vector<std::string> waiting;
-  for (const Plan* plan : plans) {
-    RunOptions o = options;
+  auto prepare = [&](const Plan& plan, RunOptions o) -> Result<RunOptions> {
     if (o.release_commit.empty()) {
-      auto resolved = resolve_release_commit(loaded->project, m.runner, plan->release_commit);
-      if (!resolved) return report(g, Error{Exit::invalid, plan->file + ": release_commit: " + resolved.error().message});
+      auto resolved = resolve_release_commit(loaded->project, m.runner, plan.release_commit);
+      if (!resolved) return fail(Exit::invalid, plan.file + ": release_commit: " + resolved.error().message);
       o.release_commit = *resolved;
     }
-    auto before = pg.steps(plan->id);
-    if (!before) return report(g, before.error());
-    const PlanStatus prior = plan_status(*plan, *before, std::nullopt);
-    for (const auto& d : prior.down_changed)
-      info("phasegate: warning: plan " + plan->id + ": the down of applied step \"" + d +
+    auto before = pg.steps(plan.id);
+    if (!before) return std::unexpected(before.error());
+    for (const auto& d : plan_status(plan, *before, std::nullopt).down_changed)
+      info("phasegate: warning: plan " + plan.id + ": the down of applied step \"" + d +
            "\" was edited since it was applied; a rollback runs the down in the file now");
-    o.contract_held_by = contract_held_by;
-    PlanOutcome out = executor.run_plan(*plan, o);
+    return o;
+  };
+  auto done = [&](const PlanOutcome& out) {
     results.push_back(outcome_json(out));
-    if (out.exit != Exit::ok) {
-      exit = static_cast<int>(out.exit);
-      std::cerr << "phasegate: " << out.message << "\n";
-      break;
-    }
-    if (!g.json) std::cout << out.message << "\n";
-    // A plan whose contract waits does not hold back the expand and migrate phases of later plans; their
-    // contract phases wait for it (plan order).
-    auto after = pg.steps(plan->id);
-    if (!after) return report(g, after.error());
-    if (contract_held_by.empty() && !plan_status(*plan, *after, std::nullopt).contract_pending.empty()) contract_held_by = plan->id;
-    if (out.contract_waiting) waiting.push_back(plan->id);
-  }
-  if (exit == 0 && !waiting.empty() && !g.json && !options.phase)
-    std::cout << "contract phases waiting for their start: " << join(waiting, ", ") << " (phasegate run PLAN --phase contract, in this order)\n";
+    if (out.exit == Exit::ok && !g.json) std::cout << out.message << "\n";
+  };
+  options.contract_held_by = contract_held_by;
+  OrderedOutcome all = executor.run_in_order(plans, options, prepare, done);
+  const int exit = static_cast<int>(all.exit);
+  if (exit != 0) std::cerr << "phasegate: " << all.message << "\n";
+  if (exit == 0 && !all.waiting.empty() && !g.json && !options.phase)
+    std::cout << "contract phases waiting for their start: " << join(all.waiting, ", ") << " (phasegate run PLAN --phase contract, in this order)\n";
   if (g.json) print_json({{"ok", exit == 0}, {"exit", exit}, {"plans", results}});
   return exit;
 }

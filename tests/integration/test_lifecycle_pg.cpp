@@ -136,17 +136,11 @@ std::unique_ptr<Runner> connect(World& w, CrashPoint crash) {
 }
 
 Exit run_all(World& w, Runner& r, std::optional<Phase> phase) {
-  std::string held;
-  for (const auto& g : w.gen) {
-    RunOptions o;
-    o.phase = phase;
-    o.contract_held_by = held;
-    PlanOutcome out = r.ex->run_plan(g.plan, o);
-    if (out.exit != Exit::ok) return out.exit;
-    auto st = plan_status(g.plan, r.db->steps(g.plan.id).value(), std::nullopt);
-    if (held.empty() && !st.contract_pending.empty()) held = g.plan.id;
-  }
-  return Exit::ok;
+  std::vector<const Plan*> plans;
+  for (const auto& g : w.gen) plans.push_back(&g.plan);
+  RunOptions o;
+  o.phase = phase;
+  return r.ex->run_in_order(plans, o).exit;
 }
 
 std::string do_op(World& w) {

@@ -6,7 +6,7 @@
 //   row twice and a completed backfill left no row unfilled; exits are truthful; every state change committed
 //   with an event; at most one open run per plan. Every schedule ends with a drain (faults off, a human repairs
 //   what a rollback left) after which every plan must be applied with every effect exactly once.
-// Seeds: PHASEGATE_SEEDS=N (default 300) from PHASEGATE_SEED0 (default 1); a failure prints its seed.
+// Seeds: PHASEGATE_SEEDS=N (default 1000) from PHASEGATE_SEED0 (default 1); a failure prints its seed.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -174,19 +174,13 @@ Executor make_executor(World& w, CrashPoint crash = nullptr) {
   return ex;
 }
 
-// `phasegate run [--phase contract]` over every plan in order, as cmd_run does it.
+// `phasegate run [--phase contract]` over every plan in order.
 Exit run_all(World& w, Executor& ex, std::optional<Phase> phase) {
-  std::string held;
-  for (const Plan& p : w.plans) {
-    RunOptions o;
-    o.phase = phase;
-    o.contract_held_by = held;
-    PlanOutcome out = ex.run_plan(p, o);
-    if (out.exit != Exit::ok) return out.exit;
-    auto st = plan_status(p, steps_of(w, p.id), std::nullopt);
-    if (held.empty() && !st.contract_pending.empty()) held = p.id;
-  }
-  return Exit::ok;
+  std::vector<const Plan*> plans;
+  for (const Plan& p : w.plans) plans.push_back(&p);
+  RunOptions o;
+  o.phase = phase;
+  return ex.run_in_order(plans, o).exit;
 }
 
 // Arms the faults of one operation: a kill just before or after some commit, or a state write that fails.
@@ -420,7 +414,7 @@ TEST_SUITE("engine::lifecycle_random") {
   TEST_CASE("randomized fault schedules keep status = database") {
     const char* n_env = std::getenv("PHASEGATE_SEEDS");
     const char* s_env = std::getenv("PHASEGATE_SEED0");
-    unsigned n = n_env ? static_cast<unsigned>(std::atoi(n_env)) : 300;
+    unsigned n = n_env ? static_cast<unsigned>(std::atoi(n_env)) : 1000;
     unsigned first = s_env ? static_cast<unsigned>(std::atoi(s_env)) : 1;
     int failures = 0;
     for (unsigned seed = first; seed < first + n && failures < 3; ++seed) {
