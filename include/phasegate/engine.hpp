@@ -139,6 +139,9 @@ class Executor {
  private:
   struct Context;
   std::optional<Error> lint_pending(const Plan& plan, const std::vector<StepRecord>& records);
+  std::optional<Error> refusal(Context& cx, const std::optional<RunRecord>& latest);
+  std::optional<PlanOutcome> begin_run(Context& cx, PlanOutcome& out, bool open);
+  PlanOutcome drive_phases(Context& cx, PlanOutcome out);
   Result<void> transition(Context& cx, RunTrigger on, const std::string& payload = "{}");
   Result<void> run_phase(Context& cx, const PhaseSpec& phase);
   PlanOutcome stop_phase(Context& cx, PlanOutcome out, const Error& e);

@@ -189,27 +189,80 @@ RunTrigger trigger_for(const Error& e) {
 }
 }  // namespace
 
+namespace {
+// A state-store read or write that failed is not "the run failed and was rolled back" (exit 1): the run stays
+// as it was last recorded and the next run resumes it; a human should look (exit 5).
+PlanOutcome refused(PlanOutcome out, const Error& e) {
+  out.exit = e.code == Exit::failed ? Exit::needs_human : e.code;
+  out.message = e.code == Exit::failed ? "could not read or record the state of plan " + out.plan_id + " (" + e.message +
+                                             "); nothing more was done, the next phasegate run resumes from what is recorded"
+                                       : e.message;
+  return out;
+}
+}  // namespace
+
+// What refuses a run of the plan before anything is touched (SPEC §5.1): a rollback left incomplete, lint errors
+// in pending steps, an earlier phase (or an earlier plan's contract) still pending.
+std::optional<Error> Executor::refusal(Context& cx, const std::optional<RunRecord>& latest) {
+  const Plan& plan = cx.plan;
+  if (latest && latest->status == RunStatus::rollback_incomplete)
+    return Error{Exit::needs_human, "plan " + plan.id + ": the rollback of run " + std::to_string(latest->id) + " is incomplete (" +
+                                        latest->error + "); undo what is left by hand, record it with phasegate mark " + plan.id +
+                                        " STEP --pending --yes, then finish with phasegate rollback " + plan.id};
+  std::vector<StepRecord> recs;
+  for (const auto& [name, r] : cx.records) recs.push_back(r);
+  if (auto lint = lint_pending(plan, recs)) return lint;
+  if (!cx.options.phase) return std::nullopt;
+  for (Phase p : kPhases) {
+    if (p == *cx.options.phase) break;
+    auto pending = pending_names(plan.phases[static_cast<int>(p)], cx.records);
+    if (!pending.empty())
+      return Error{Exit::invalid, "plan " + plan.id + ": phase " + phase_name(p) + " has pending steps (" + join(pending, ", ") +
+                                      "); run --phase " + phase_name(p) + " first"};
+  }
+  if (*cx.options.phase == Phase::contract && !cx.options.contract_held_by.empty() && !phase_done(plan.phases[2], cx.records))
+    return Error{Exit::invalid, "plan " + plan.id + ": contract phases run in plan order, and plan " + cx.options.contract_held_by +
+                                    "'s contract phase is not done; run phasegate run " + cx.options.contract_held_by +
+                                    " --phase contract first"};
+  return std::nullopt;
+}
+
+// A new run (created, with run.created in the same transaction) or the open one, then start / resume — unless an
+// abort was asked for while nobody drove it: that is honoured before anything is applied.
+std::optional<PlanOutcome> Executor::begin_run(Context& cx, PlanOutcome& out, bool open) {
+  if (!open) {
+    RunRecord fresh;
+    fresh.plan_id = cx.plan.id;
+    fresh.digest = cx.digest;
+    fresh.initiator = actor_.principal;
+    fresh.release_commit = cx.options.release_commit;
+    auto created = store_.create_run(fresh, actor_, Event{"run.created", 0, cx.plan.id, "", "",
+                                                          json{{"digest", cx.digest}, {"release_commit", fresh.release_commit}}.dump(),
+                                                          clock_.now()});
+    if (!created) return refused(out, created.error());
+    cx.run = *created;
+    if (observer_) observer_(Event{"run.created", cx.run.id, cx.plan.id, "", "", "{}", clock_.now()});
+  }
+  out.run_id = cx.run.id;
+  if (cx.run.status != RunStatus::created)
+    if (auto aborted = abort_check(cx)) return after_failure(cx, out, *aborted, true);
+  if (auto r = transition(cx, cx.run.status == RunStatus::created ? RunTrigger::start : RunTrigger::resume); !r)
+    return refused(out, r.error());
+  return std::nullopt;
+}
+
 PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   PlanOutcome out;
   out.plan_id = plan.id;
-  auto failed = [&](const Error& e) {
-    // A state-store read or write that failed is not "the run failed and was rolled back" (exit 1): the run
-    // stays as it was last recorded and the next run resumes it; a human should look (exit 5).
-    out.exit = e.code == Exit::failed ? Exit::needs_human : e.code;
-    out.message = e.code == Exit::failed ? "could not read or record the state of plan " + plan.id + " (" + e.message +
-                                               "); nothing more was done, the next phasegate run resumes from what is recorded"
-                                         : e.message;
-    return out;
-  };
   auto recs = store_.steps(plan.id);
-  if (!recs) return failed(recs.error());
+  if (!recs) return refused(out, recs.error());
   auto latest = store_.latest_run(plan.id);
-  if (!latest) return failed(latest.error());
+  if (!latest) return refused(out, latest.error());
   Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false};
   for (const auto& r : *recs) cx.records[r.step] = r;
   // The file must still say what was applied, before anything (a rollback too) acts on it.
-  if (auto drift = drift_error(plan, *recs, "run")) return failed(*drift);
-  // A rollback cut short is finished before anything else touches the plan; one left incomplete stops it.
+  if (auto drift = drift_error(plan, *recs, "run")) return refused(out, *drift);
+  // A rollback cut short is finished before anything else touches the plan.
   if (*latest && (*latest)->status == RunStatus::rolling_back) {
     cx.run = **latest;
     out.run_id = cx.run.id;
@@ -219,43 +272,23 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     if (finished.exit != Exit::ok || cx.run.cause != "by_hand") return finished;
     return run_plan(plan, options);
   }
-  if (*latest && (*latest)->status == RunStatus::rollback_incomplete) {
-    out.run_id = (*latest)->id;
-    out.status = (*latest)->status;
-    return failed(Error{Exit::needs_human, "plan " + plan.id + ": the rollback of run " + std::to_string((*latest)->id) +
-                                               " is incomplete (" + (*latest)->error + "); undo what is left by hand, record it with "
-                                               "phasegate mark " + plan.id + " STEP --pending --yes, then finish with phasegate rollback " + plan.id});
+  if (auto no = refusal(cx, *latest)) {
+    if (*latest) out.run_id = (*latest)->id;
+    return refused(out, *no);
   }
-  if (auto refused = lint_pending(plan, *recs)) return failed(*refused);
-  if (options.phase) {
-    for (Phase p : kPhases) {
-      if (p == *options.phase) break;
-      auto pending = pending_names(plan.phases[static_cast<int>(p)], cx.records);
-      if (!pending.empty())
-        return failed(Error{Exit::invalid, "plan " + plan.id + ": phase " + phase_name(p) + " has pending steps (" +
-                                               join(pending, ", ") + "); run --phase " + phase_name(p) + " first"});
-    }
-    if (*options.phase == Phase::contract && !options.contract_held_by.empty() && !phase_done(plan.phases[2], cx.records))
-      return failed(Error{Exit::invalid, "plan " + plan.id + ": contract phases run in plan order, and plan " +
-                                             options.contract_held_by + "'s contract phase is not done; run phasegate run " +
-                                             options.contract_held_by + " --phase contract first"});
-  }
-  std::optional<RunRecord> open;
-  if (*latest && is_open((*latest)->status)) open = **latest;
-  bool all_done = std::all_of(std::begin(plan.phases), std::end(plan.phases),
-                              [&](const PhaseSpec& p) { return phase_done(p, cx.records); });
-  if (all_done && !open) {  // an open run with every step done: the runner died after the last commit
-    out.message = "plan " + plan.id + " is already applied";
+  const bool open = *latest && is_open((*latest)->status);
+  if (open) cx.run = **latest;
+  if (!open && std::all_of(std::begin(plan.phases), std::end(plan.phases), [&](const PhaseSpec& p) { return phase_done(p, cx.records); })) {
+    out.message = "plan " + plan.id + " is already applied";  // (an open run with every step done: its runner died at the end)
     return out;
   }
-  if (open) cx.run = *open;
   if (options.phase && phase_done(plan.phases[static_cast<int>(*options.phase)], cx.records)) {
     auto unfinished = needs_finish(cx, plan.phases[static_cast<int>(*options.phase)]);
-    if (!unfinished) return failed(unfinished.error());
+    if (!unfinished) return refused(out, unfinished.error());
     if (!*unfinished) {
       out.run_id = cx.run.id;
       out.status = cx.run.status;
-      out.contract_waiting = open && open->status == RunStatus::waiting;
+      out.contract_waiting = open && cx.run.status == RunStatus::waiting;
       out.message = "plan " + plan.id + ": phase " + phase_name(*options.phase) + " is already applied; nothing to do";
       return out;
     }
@@ -265,40 +298,28 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     out.status = cx.run.status;
     out.blocked_by = cx.blocked_by;
     if (g.error().code == Exit::aborted) return after_failure(cx, out, g.error(), true);
-    return failed(g.error());  // nothing was created or changed
+    return refused(out, g.error());  // nothing was created or changed
   }
-  if (!open) {
-    RunRecord fresh;
-    fresh.plan_id = plan.id;
-    fresh.digest = cx.digest;
-    fresh.initiator = actor_.principal;
-    fresh.release_commit = options.release_commit;
-    auto created = store_.create_run(fresh, actor_, Event{"run.created", 0, plan.id, "", "",
-                                                          json{{"digest", cx.digest}, {"release_commit", options.release_commit}}.dump(),
-                                                          clock_.now()});
-    if (!created) return failed(created.error());
-    cx.run = *created;
-    if (observer_) observer_(Event{"run.created", cx.run.id, plan.id, "", "", "{}", clock_.now()});
-  }
-  out.run_id = cx.run.id;
-  // An abort asked for while nobody drove the run is honoured before anything is applied.
-  if (cx.run.status != RunStatus::created)
-    if (auto aborted = abort_check(cx)) return after_failure(cx, out, *aborted, true);
-  if (auto r = transition(cx, cx.run.status == RunStatus::created ? RunTrigger::start : RunTrigger::resume); !r)
-    return failed(r.error());
+  if (auto stopped = begin_run(cx, out, open)) return *stopped;
+  return drive_phases(cx, out);
+}
 
+// The phases in order, then the run's end: completed, or waiting at the contract gate / after --phase.
+PlanOutcome Executor::drive_phases(Context& cx, PlanOutcome out) {
+  const Plan& plan = cx.plan;
+  const auto& options = cx.options;
   for (Phase p : kPhases) {
     if (options.phase && p != *options.phase) continue;
     const auto& spec = plan.phases[static_cast<int>(p)];
     if (phase_done(spec, cx.records)) {
       auto unfinished = needs_finish(cx, spec);  // its restarts or smoke checks never ran
-      if (!unfinished) return failed(unfinished.error());
+      if (!unfinished) return refused(out, unfinished.error());
       if (!*unfinished) continue;
     }
     cx.run.phase = phase_name(p);
     if (p == Phase::contract) {
       if (auto reason = contract_gate_closed(cx, spec)) {
-        if (auto r = transition(cx, RunTrigger::gate_closed, reason_payload(*reason)); !r) return failed(r.error());
+        if (auto r = transition(cx, RunTrigger::gate_closed, reason_payload(*reason)); !r) return refused(out, r.error());
         out.status = cx.run.status;
         out.contract_waiting = true;
         out.message = "plan " + plan.id + ": expand and migrate applied; " + *reason;
@@ -310,19 +331,18 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     if (auto r = run_phase(cx, spec); !r) return stop_phase(cx, out, r.error());
   }
   out.steps_applied = cx.applied;
-  bool all = std::all_of(std::begin(plan.phases), std::end(plan.phases), [&](const PhaseSpec& p) { return phase_done(p, cx.records); });
-  if (all) {
-    if (auto r = transition(cx, RunTrigger::all_done, json{{"steps_applied", cx.applied}}.dump()); !r) return failed(r.error());
+  if (std::all_of(std::begin(plan.phases), std::end(plan.phases), [&](const PhaseSpec& p) { return phase_done(p, cx.records); })) {
+    if (auto r = transition(cx, RunTrigger::all_done, json{{"steps_applied", cx.applied}}.dump()); !r) return refused(out, r.error());
     out.status = RunStatus::completed;
     out.message = "plan " + plan.id + " applied (" + std::to_string(cx.applied) + " steps in this run)";
-  } else {
-    std::string reason = "phase " + (options.phase ? std::string(phase_name(*options.phase)) : cx.run.phase) +
-                         " finished; continue with phasegate run " + plan.id +
-                         (options.phase ? " (without --phase, or with the next phase)" : "");
-    if (auto r = transition(cx, RunTrigger::phase_limit, reason_payload(reason)); !r) return failed(r.error());
-    out.status = cx.run.status;
-    out.message = "plan " + plan.id + ": " + reason;
+    return out;
   }
+  std::string reason = "phase " + (options.phase ? std::string(phase_name(*options.phase)) : cx.run.phase) +
+                       " finished; continue with phasegate run " + plan.id +
+                       (options.phase ? " (without --phase, or with the next phase)" : "");
+  if (auto r = transition(cx, RunTrigger::phase_limit, reason_payload(reason)); !r) return refused(out, r.error());
+  out.status = cx.run.status;
+  out.message = "plan " + plan.id + ": " + reason;
   return out;
 }
 
