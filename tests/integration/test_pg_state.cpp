@@ -74,8 +74,13 @@ TEST_SUITE("adapters::pg") {
     REQUIRE_FALSE(second);
     CHECK(second.error().code == Exit::blocked);
     CHECK(second.error().message.find("phasegate-test") != std::string::npos);
-    a.reset();  // the session ends, the lock goes with it
-    CHECK(b->lock_runs());
+    a.reset();  // the session ends, the lock goes with it — once its backend has exited, which takes a moment
+    bool taken = false;
+    for (int i = 0; i < 200 && !taken; ++i) {
+      taken = bool(b->lock_runs());
+      if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK_MESSAGE(taken, "the lock was still held 10 s after its session closed");
   }
 
   TEST_CASE("a transactional step commits with its record; a failing one leaves nothing") {
