@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <pqxx/pqxx>
 #include <random>
+#include <thread>
 #include <unistd.h>
 
 #include "phasegate/adapters.hpp"
@@ -128,7 +129,13 @@ std::unique_ptr<Runner> connect(World& w, CrashPoint crash) {
   if (!db) return nullptr;  // the server is restarting
   r->db = std::move(*db);
   r->db->set_actor(Actor{"alice@example.com", "alice", "host"});
-  if (!r->db->lock_runs() || !r->db->ensure_schema()) return nullptr;
+  // The previous "process"'s backend releases the run lock a moment after its connection closed.
+  bool locked = false;
+  for (int i = 0; i < 200 && !locked; ++i) {
+    locked = bool(r->db->lock_runs());
+    if (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!locked || !r->db->ensure_schema()) return nullptr;
   r->db->set_crash_point(crash);
   r->ex = std::make_unique<Executor>(w.project, *r->db, *r->db, r->clock, Actor{"alice@example.com", "alice", "host"}, crash);
   r->ex->set_operations(&r->procs, &r->http);
