@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -66,6 +67,18 @@ int cmd_run(const Global& g, const RunArgs& args) {
       options.wait = *d;
     }
   }
+  // Release commits are resolved (SPEC §5.1) before anything is touched: a name that does not resolve is exit 2.
+  Machinery m;
+  options.release_commit = args.release_commit.empty() ? getenv_or("PHASEGATE_RELEASE_COMMIT") : args.release_commit;
+  std::map<std::string, std::string> release_of;  // plan id -> the full SHA its new run stores
+  for (const Plan* plan : plans) {
+    auto resolved = resolve_release_commit(loaded->project, m.runner,
+                                           options.release_commit.empty() ? plan->release_commit : options.release_commit);
+    if (!resolved)
+      return report(g, Error{Exit::invalid, (options.release_commit.empty() ? plan->file + ": release_commit: " : std::string()) +
+                                                resolved.error().message});
+    release_of[plan->id] = *resolved;
+  }
   auto db = open_database(loaded->project, "run");
   if (!db) return report(g, db.error());
   auto& pg = **db;
@@ -76,7 +89,6 @@ int cmd_run(const Global& g, const RunArgs& args) {
   pg.set_actor(actor);
   CrashPoint crash = crash_point_from_env();
   pg.set_crash_point(crash);
-  Machinery m;
   Executor executor(loaded->project, pg, pg, m.clock, actor, crash);
   wire(g, executor, m);
   // Backfill progress: a bar redrawn in place on a terminal, otherwise a log line every 10 s.
@@ -102,12 +114,6 @@ int cmd_run(const Global& g, const RunArgs& args) {
   PgGuardProbe probe(pg, signer.get());
   executor.set_guard_probe(&probe);
   if (args.phase != "all") options.phase = parse_phase(args.phase);
-  options.release_commit = args.release_commit.empty() ? getenv_or("PHASEGATE_RELEASE_COMMIT") : args.release_commit;
-  {
-    auto resolved = resolve_release_commit(loaded->project, m.runner, options.release_commit);
-    if (!resolved) return report(g, resolved.error());
-    options.release_commit = *resolved;
-  }
 
   // An applied plan whose file is gone or renamed is drift: nothing runs until it is back (SPEC §5.1).
   auto vanished = vanished_plan_messages(*loaded, pg);
@@ -132,11 +138,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
 
   nlohmann::json results = nlohmann::json::array();
   auto prepare = [&](const Plan& plan, RunOptions o) -> Result<RunOptions> {
-    if (o.release_commit.empty()) {
-      auto resolved = resolve_release_commit(loaded->project, m.runner, plan.release_commit);
-      if (!resolved) return fail(Exit::invalid, plan.file + ": release_commit: " + resolved.error().message);
-      o.release_commit = *resolved;
-    }
+    o.release_commit = release_of[plan.id];
     auto before = pg.steps(plan.id);
     if (!before) return std::unexpected(before.error());
     for (const auto& d : plan_status(plan, *before, std::nullopt).down_changed)

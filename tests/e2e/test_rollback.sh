@@ -44,7 +44,13 @@ sql = "ALTER TABLE books VALIDATE CONSTRAINT books_author_fk"
 TOML
 start_api
 echo 2 >"$WORK/project/app/RELEASE"
-expect 1 pg run --release-commit "$RELEASE"
+# SPEC §5.1: the release commit is resolved to a full SHA when the run is created; a name that does not resolve
+# is refused before anything is touched.
+expect 2 pg run --release-commit no-such-ref
+contains "an unknown release commit is refused" "$ERR" "does not name a commit"
+check "nothing was touched (no state schema)" "$(q "SELECT to_regclass('phasegate.runs') IS NULL")" "t"
+expect 1 pg run --release-commit "${RELEASE:0:8}"
+check "an abbreviated release commit was stored as the full SHA" "$(q "SELECT release_commit FROM phasegate.runs ORDER BY run_id DESC LIMIT 1")" "$RELEASE"
 after_run_pid=$(api_pid)
 contains "the failure is the orphaned row" "$ERR" 'violates foreign key constraint "books_author_fk"'
 check "the column is gone again" "$(q "SELECT count(*) FROM information_schema.columns WHERE table_name = 'books' AND column_name = 'reading_level'")" "0"
