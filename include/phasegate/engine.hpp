@@ -138,6 +138,8 @@ class Executor {
 
  private:
   struct Context;
+  Context context_for(const Plan& plan, const RunOptions& options);
+  Result<std::vector<StepRecord>> load_records(Context& cx);  // the plan's recorded steps, into cx.records too
   std::optional<Error> lint_pending(const Plan& plan, const std::vector<StepRecord>& records);
   std::optional<Error> refusal(Context& cx, const std::optional<RunRecord>& latest);
   std::optional<PlanOutcome> begin_run(Context& cx, PlanOutcome& out, bool open);

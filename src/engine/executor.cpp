@@ -189,17 +189,6 @@ RunTrigger trigger_for(const Error& e) {
 }
 }  // namespace
 
-namespace {
-// A state-store read or write that failed is not "the run failed and was rolled back" (exit 1): the run stays
-// as it was last recorded and the next run resumes it; a human should look (exit 5).
-PlanOutcome refused(PlanOutcome out, const Error& e) {
-  out.exit = e.code == Exit::failed ? Exit::needs_human : e.code;
-  out.message = e.code == Exit::failed ? "could not read or record the state of plan " + out.plan_id + " (" + e.message +
-                                             "); nothing more was done, the next phasegate run resumes from what is recorded"
-                                       : e.message;
-  return out;
-}
-}  // namespace
 
 // What refuses a run of the plan before anything is touched (SPEC §5.1): a rollback left incomplete, lint errors
 // in pending steps, an earlier phase (or an earlier plan's contract) still pending.
@@ -251,15 +240,25 @@ std::optional<PlanOutcome> Executor::begin_run(Context& cx, PlanOutcome& out, bo
   return std::nullopt;
 }
 
+Executor::Context Executor::context_for(const Plan& plan, const RunOptions& options) {
+  return Context{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false};
+}
+
+Result<std::vector<StepRecord>> Executor::load_records(Context& cx) {
+  auto recs = store_.steps(cx.plan.id);
+  if (recs)
+    for (const auto& r : *recs) cx.records[r.step] = r;
+  return recs;
+}
+
 PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   PlanOutcome out;
   out.plan_id = plan.id;
-  auto recs = store_.steps(plan.id);
+  Context cx = context_for(plan, options);
+  auto recs = load_records(cx);
   if (!recs) return refused(out, recs.error());
   auto latest = store_.latest_run(plan.id);
   if (!latest) return refused(out, latest.error());
-  Context cx{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false};
-  for (const auto& r : *recs) cx.records[r.step] = r;
   // The file must still say what was applied, before anything (a rollback too) acts on it.
   if (auto drift = drift_error(plan, *recs, "run")) return refused(out, *drift);
   // A rollback cut short is finished before anything else touches the plan.

@@ -31,4 +31,14 @@ struct Executor::Context {
   bool contract_waiting = false;
 };
 
+// A state-store read or write that failed is not "the run failed and was rolled back" (exit 1): the run stays
+// as it was last recorded and the next run resumes it; a human should look (exit 5).
+inline PlanOutcome refused(PlanOutcome out, const Error& e) {
+  out.exit = e.code == Exit::failed ? Exit::needs_human : e.code;
+  out.message = e.code == Exit::failed ? "could not read or record the state of plan " + out.plan_id + " (" + e.message +
+                                             "); nothing more was done, the next phasegate run resumes from what is recorded"
+                                       : e.message;
+  return out;
+}
+
 }  // namespace phasegate

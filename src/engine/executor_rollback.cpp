@@ -112,22 +112,15 @@ PlanOutcome Executor::resume_rollback(Context& cx, PlanOutcome out) {
 PlanOutcome Executor::rollback_plan(const Plan& plan, const std::string& reason) {
   PlanOutcome out;
   out.plan_id = plan.id;
-  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, true, false};
-  auto recs = store_.steps(plan.id);
+  Context cx = context_for(plan, RunOptions{});
+  cx.abort_seen = true;
+  auto recs = load_records(cx);
+  if (!recs) return refused(out, recs.error());
   auto latest = store_.latest_run(plan.id);
-  if (!recs || !latest) {
-    out.exit = (!recs ? recs.error() : latest.error()).code;
-    out.message = (!recs ? recs.error() : latest.error()).message;
-    return out;
-  }
-  for (const auto& r : *recs) cx.records[r.step] = r;
+  if (!latest) return refused(out, latest.error());
   // The downs come from the file: it must still describe what was applied (a step removed, moved or edited
   // since would be skipped or undone with the wrong down). Restore it first.
-  if (auto drift = drift_error(plan, *recs, "roll back")) {
-    out.exit = drift->code;
-    out.message = drift->message;
-    return out;
-  }
+  if (auto drift = drift_error(plan, *recs, "roll back")) return refused(out, *drift);
   if (*latest && (*latest)->status == RunStatus::rolling_back) {
     cx.run = **latest;
     out.run_id = cx.run.id;
@@ -155,11 +148,7 @@ PlanOutcome Executor::rollback_plan(const Plan& plan, const std::string& reason)
     fresh.digest = cx.digest;
     fresh.initiator = actor_.principal;
     auto created = store_.create_run(fresh, actor_, Event{"run.created", 0, plan.id, "", "", json{{"for", "rollback"}}.dump(), clock_.now()});
-    if (!created) {
-      out.exit = created.error().code;
-      out.message = created.error().message;
-      return out;
-    }
+    if (!created) return refused(out, created.error());
     cx.run = *created;
   }
   out.run_id = cx.run.id;
@@ -186,14 +175,10 @@ PlanOutcome Executor::abort_run(const Plan& plan, const RunRecord& run, const st
   PlanOutcome out;
   out.plan_id = plan.id;
   out.run_id = run.id;
-  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), run, {}, 0, {}, {}, {}, {}, false, false};
-  auto recs = store_.steps(plan.id);
-  if (!recs) {
-    out.exit = recs.error().code;
-    out.message = recs.error().message;
-    return out;
-  }
-  for (const auto& r : *recs) cx.records[r.step] = r;
+  Context cx = context_for(plan, RunOptions{});
+  cx.run = run;
+  auto recs = load_records(cx);
+  if (!recs) return refused(out, recs.error());
   if (auto drift = drift_error(plan, *recs, "abort and roll back")) {
     out.exit = drift->code;
     out.message = drift->message + " (the abort was not recorded)";
@@ -208,10 +193,9 @@ Result<void> Executor::mark_step(const Plan& plan, const std::string& step, bool
   for (const Step* s : plan.steps())
     if (s->name == step) found = s;
   if (!found) return fail(Exit::invalid, "plan " + plan.id + " has no step \"" + step + "\"");
-  Context cx{plan, RunOptions{}, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, true, false};
-  auto recs = store_.steps(plan.id);
-  if (!recs) return std::unexpected(recs.error());
-  for (const auto& r : *recs) cx.records[r.step] = r;
+  Context cx = context_for(plan, RunOptions{});
+  cx.abort_seen = true;
+  if (auto recs = load_records(cx); !recs) return std::unexpected(recs.error());
   auto latest = store_.latest_run(plan.id);
   if (!latest) return std::unexpected(latest.error());
   if (*latest) cx.run = **latest;

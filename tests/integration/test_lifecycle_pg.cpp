@@ -44,16 +44,6 @@ struct Sql {
   }
 };
 
-Step sql_step(const std::string& name, Phase ph, int ordinal, std::string sql, std::string down) {
-  Step s;
-  s.name = name;
-  s.phase = ph;
-  s.ordinal = ordinal;
-  s.sql = std::move(sql);
-  s.down = std::move(down);
-  return s;
-}
-
 // What a step leaves in the catalog, as one query returning true when the effect is there (or "" when the
 // step has no effect we can see: VALIDATE, the failing probe).
 struct Generated {
@@ -78,12 +68,12 @@ Generated generate(std::mt19937& rng, int index) {
     p.phases[static_cast<int>(s.phase)].steps.push_back(std::move(s));
   };
   const std::string t = "t_" + tag;
-  add(sql_step("table", Phase::expand, 0, "CREATE TABLE " + t + " (id int)", "DROP TABLE " + t), "SELECT to_regclass('" + t + "') IS NOT NULL");
+  add(test::sql_step("table", Phase::expand, 0, "CREATE TABLE " + t + " (id int)", "DROP TABLE " + t), "SELECT to_regclass('" + t + "') IS NOT NULL");
   if (pick(2))
-    add(sql_step("index", Phase::expand, 0, "CREATE INDEX CONCURRENTLY i_" + tag + " ON base (v)", "DROP INDEX CONCURRENTLY IF EXISTS i_" + tag),
+    add(test::sql_step("index", Phase::expand, 0, "CREATE INDEX CONCURRENTLY i_" + tag + " ON base (v)", "DROP INDEX CONCURRENTLY IF EXISTS i_" + tag),
         "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'i_" + tag + "' AND i.indisvalid)");
   const std::string col = "n_" + tag;
-  add(sql_step("column", Phase::expand, 0, "ALTER TABLE base ADD COLUMN " + col + " int NOT NULL DEFAULT 0",
+  add(test::sql_step("column", Phase::expand, 0, "ALTER TABLE base ADD COLUMN " + col + " int NOT NULL DEFAULT 0",
                "ALTER TABLE base DROP COLUMN " + col),
       "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'base' AND column_name = '" + col + "')");
   Step fill;
@@ -93,12 +83,12 @@ Generated generate(std::mt19937& rng, int index) {
   fill.backfill = Backfill{"base", col + " = " + col + " + 1", "", 5 + pick(30), Millis(200), Millis(0)};
   add(fill, "");
   if (pick(2)) {  // fails while ok_<tag> is empty; nothing to undo
-    Step probe = sql_step("probe", Phase::migrate, 0, "SELECT 1 / (SELECT count(*) FROM ok_" + tag + ")", "");
+    Step probe = test::sql_step("probe", Phase::migrate, 0, "SELECT 1 / (SELECT count(*) FROM ok_" + tag + ")", "");
     probe.irreversible = true;
     add(probe, "");
   }
   if (pick(3)) {
-    add(sql_step("contract", Phase::contract, 0, "CREATE TABLE ct_" + tag + " (id int)", "DROP TABLE ct_" + tag),
+    add(test::sql_step("contract", Phase::contract, 0, "CREATE TABLE ct_" + tag + " (id int)", "DROP TABLE ct_" + tag),
         "SELECT to_regclass('ct_" + tag + "') IS NOT NULL");
     p.phases[2].start = pick(2) ? "auto" : "manual";
   }

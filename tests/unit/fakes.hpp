@@ -291,6 +291,17 @@ class FakeHttp final : public HttpClient {
   Result<HttpResponse> post(const std::string& url, const std::string&, Millis t) override { return get(url, t); }
 };
 
+// One SQL step built in code.
+inline Step sql_step(const std::string& name, Phase ph, int ordinal, std::string sql, std::string down) {
+  Step s;
+  s.name = name;
+  s.phase = ph;
+  s.ordinal = ordinal;
+  s.sql = std::move(sql);
+  s.down = std::move(down);
+  return s;
+}
+
 // A plan built in code: each step is {phase, name, sql}.
 inline Plan make_plan(const std::string& id, std::vector<std::tuple<Phase, std::string, std::string>> steps) {
   Plan p;

@@ -87,16 +87,6 @@ struct World {
   bool chance(int percent) { return pick(100) < percent; }
 };
 
-Step sql_step(const std::string& name, Phase ph, int ordinal, std::string sql, std::string down) {
-  Step s;
-  s.name = name;
-  s.phase = ph;
-  s.ordinal = ordinal;
-  s.sql = std::move(sql);
-  s.down = std::move(down);
-  return s;
-}
-
 // One generated plan: expand steps (tables, a concurrent index, a column), maybe a backfill of that column and
 // a VALIDATE in migrate, maybe a contract phase; some steps without down, some irreversible.
 Plan generate_plan(World& w, int index) {
