@@ -140,6 +140,9 @@ struct Project {
   std::string state_schema = "phasegate";
   std::string url_env = "DATABASE_URL";
   std::string url;
+  // [database] reconnect_timeout: how long a connection lost mid-run (server restart, failover) is retried
+  // with backoff before the run stops with exit 75 (resumable).
+  Millis reconnect_timeout{120'000};
   GuardSettings guards;
   std::map<std::string, Window> windows;
   std::optional<ApprovalSettings> approvals;

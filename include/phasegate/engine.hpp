@@ -108,7 +108,10 @@ class Executor {
  public:
   Executor(const Project& project, StateStore& store, Target& target, Clock& clock, Actor actor,
            CrashPoint crash = nullptr);
-  // Creates or resumes the run of `plan` and drives it as far as the gates allow.
+  // Creates or resumes the run of `plan` and drives it as far as the gates allow. A connection lost on the
+  // way (server restart, failover) is reconnected within [database] reconnect_timeout and the run resumed
+  // from what the database says (a step whose commit was cut off is read back, never applied twice);
+  // Exit::blocked (75, resumable) when the server does not come back in time.
   PlanOutcome run_plan(const Plan& plan, const RunOptions& options);
   // `plans` in file-name order, phase by phase (SPEC §5.1), stopping at the first that does not exit 0.
   // `prepare` may adjust each plan's options (its release commit) or refuse; `done` sees each outcome.
@@ -143,6 +146,10 @@ class Executor {
   std::optional<Error> lint_pending(const Plan& plan, const std::vector<StepRecord>& records);
   std::optional<Error> refusal(Context& cx, const std::optional<RunRecord>& latest);
   std::optional<PlanOutcome> begin_run(Context& cx, PlanOutcome& out, bool open);
+  PlanOutcome run_plan_once(const Plan& plan, const RunOptions& options);
+  // After the state store's session broke: reconnects (backoff, reconnect_timeout) and records
+  // run.reconnected; the error (exit 75 or the signal's) when it did not come back.
+  Result<void> reconnect(const std::string& plan_id, int64_t run_id, const std::string& what_broke);
   PlanOutcome drive_phases(Context& cx, PlanOutcome out);
   Result<void> transition(Context& cx, RunTrigger on, const std::string& payload = "{}");
   Result<void> run_phase(Context& cx, const PhaseSpec& phase);

@@ -16,6 +16,8 @@ enum class Exit : int {
   unavailable = 69,    // cannot reach or write the target database when the command starts; nothing was changed
   internal = 70,       // a bug
   blocked = 75,        // a guard said wait (window, approvals, load, lock held); retry later
+  interrupted = 130,   // phasegate got SIGINT/SIGTERM/SIGHUP: stopped where it was, resumable (the process
+                       // exits 128 + the signal: 130, 143, 129)
 };
 
 struct Error {
@@ -25,6 +27,9 @@ struct Error {
   std::string message;
   std::string sqlstate;  // set when the error came from PostgreSQL
 };
+
+// An operator's abort or a signal to phasegate: the run stops (not a failure of the step).
+inline bool stops_run(const Error& e) { return e.code == Exit::aborted || e.code == Exit::interrupted; }
 
 template <class T>
 using Result = std::expected<T, Error>;
@@ -39,6 +44,7 @@ const char* exit_name(Exit code);
 namespace sqlstate {
 inline constexpr const char* kLockNotAvailable = "55P03";  // lock_timeout hit
 inline constexpr const char* kQueryCanceled = "57014";     // pg_cancel_backend (abort) or statement_timeout
+inline constexpr const char* kConnectionLost = "08006";    // the connection broke (server restart, failover, network)
 }  // namespace sqlstate
 
 }  // namespace phasegate

@@ -49,6 +49,7 @@ enum class RunTrigger {
   fail_hold,        // ... and nothing may be rolled back: on_failure = "pause", or past the point of no return
   abort,            // an operator aborted; roll back
   abort_hold,       // ... and nothing may (or needs to) be rolled back
+  interrupt,        // phasegate got SIGINT/SIGTERM/SIGHUP: stopped where it was, resumed by the next run
   rollback,         // `phasegate rollback PLAN` takes over the plan's run (or a new one)
   resume_rollback,  // a rollback cut short (crash, server restart) is continued
   rollback_done,    // every step of the plan is pending again, master and services done

@@ -32,6 +32,10 @@ class PgDatabase final : public StateStore, public Target {
 
   // One runner per target database: a session advisory lock. Exit::blocked names the holder.
   Result<void> lock_runs();
+  bool connected() override;
+  Result<void> reconnect(Millis budget) override;
+  // Cancels the statement in flight (thread-safe; for SIGINT/SIGTERM to phasegate).
+  void cancel_current();
   Result<bool> schema_exists();
 
   Result<void> ensure_schema() override;

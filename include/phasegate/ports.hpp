@@ -134,6 +134,11 @@ class StateStore {
   // Whether this run recorded phase.completed for `phase` (its restarts and smoke checks passed).
   virtual Result<bool> phase_completed(int64_t run_id, const std::string& phase) = 0;
   Result<void> append_event(const Event& event) { return commit(StateChange{}.add(event)); }
+  // The session broke (server restart, failover, network): nothing can be read or written until reconnect.
+  virtual bool connected() { return true; }
+  // A new session within `budget` (backoff), holding what the old one held (the run lock). Exit::unavailable
+  // when the server did not come back in time, Exit::blocked when another runner holds the run lock.
+  virtual Result<void> reconnect(Millis) { return fail(Exit::unavailable, "this state store cannot reconnect"); }
 };
 
 enum class IndexState { absent, valid, invalid };
@@ -209,7 +214,11 @@ class GuardProbe {
   virtual Result<std::string> target_id() = 0;  // "<system_identifier>/<database>"
 };
 
-// Runs external programs (hooks, ssh-keygen, systemctl, kubectl): argv only, never a shell.
+// Runs external programs (hooks, ssh-keygen, systemctl, kubectl): argv only, never a shell, in a process
+// group of their own. A program that exits normally leaves whatever it started in the background alone (a
+// restart command's daemon keeps running); only a timeout, an interrupt or a signal to phasegate stops the
+// whole group. A SIGINT/SIGTERM/SIGHUP to phasegate (phasegate/interrupt.hpp) is forwarded to the group,
+// then SIGKILL after `grace`.
 struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0]: a path (relative to cwd) or a bare name looked up on PATH
   std::string cwd;                // empty: the current directory
@@ -228,9 +237,13 @@ struct ProcessResult {
   int exit_code = -1;   // -1 when killed by a signal
   int signal = 0;       // the signal that ended it, 0 if none
   bool timed_out = false;
-  bool interrupted = false;  // stopped because `interrupt` said so
+  bool interrupted = false;  // stopped because `interrupt` said so, or because phasegate got a signal
+  int forwarded = 0;         // the signal to phasegate that stopped it (0: none)
   std::string out, err;  // captured (bounded) output
   bool truncated = false;
+  // Processes it started are still running in its process group after it exited (a daemon): their output,
+  // which phasegate no longer reads, goes on into this file (kept, like nohup.out). Empty: none left.
+  std::string background_output;
   Millis elapsed{0};
   bool ok() const { return exit_code == 0 && !timed_out && !interrupted; }
   std::string describe() const;  // "exit 3", "killed by signal 9 after timeout 2s", ...

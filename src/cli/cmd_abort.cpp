@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/output.hpp"
+#include "phasegate/interrupt.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
 #include "phasegate/text.hpp"
@@ -69,6 +70,8 @@ int exit_for(const RunRecord& run, const std::vector<StepRecord>& steps, std::st
 int cmd_abort(const Global& g, const std::string& run_arg) {
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
+  // A signal (Ctrl-C) does not cut a rollback short: it waits until the rollback is over (a second one kills).
+  install_interrupt_handlers();
   auto db = open_database(loaded->project, "abort");
   if (!db) return report(g, db.error());
   auto& pg = **db;

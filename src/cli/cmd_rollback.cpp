@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/output.hpp"
+#include "phasegate/interrupt.hpp"
 #include "phasegate/engine.hpp"
 #include "phasegate/text.hpp"
 
@@ -18,6 +19,8 @@ int cmd_rollback(const Global& g, const std::string& plan_arg) {
   auto selected = select_plan(*loaded, plan_arg);
   if (!selected) return report(g, selected.error());
   const Plan& plan = **selected;
+  // A signal (Ctrl-C) does not cut a rollback short: it waits until the rollback is over (a second one kills).
+  install_interrupt_handlers();
   auto db = open_database(loaded->project, "rollback");
   if (!db) return report(g, db.error());
   auto& pg = **db;

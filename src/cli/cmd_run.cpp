@@ -10,6 +10,7 @@
 #include "cli/output.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
+#include "phasegate/interrupt.hpp"
 #include "phasegate/text.hpp"
 
 namespace phasegate::cli {
@@ -82,6 +83,14 @@ int cmd_run(const Global& g, const RunArgs& args) {
   auto db = open_database(loaded->project, "run");
   if (!db) return report(g, db.error());
   auto& pg = **db;
+  // SIGINT/SIGTERM/SIGHUP: the statement in flight is cancelled, a running program gets the signal, the
+  // run stops where it is (resumable); a second signal stops at once (phasegate/interrupt.hpp).
+  install_interrupt_handlers();
+  const int cancel_id = on_interrupt([&pg] { pg.cancel_current(); });
+  struct Forget {
+    int id;
+    ~Forget() { forget_interrupt(id); }
+  } forget{cancel_id};
   if (auto r = pg.lock_runs(); !r) return report(g, r.error());
   if (auto r = pg.ensure_schema(); !r) return report(g, r.error());
 
@@ -152,7 +161,8 @@ int cmd_run(const Global& g, const RunArgs& args) {
   };
   options.contract_held_by = contract_held_by;
   OrderedOutcome all = executor.run_in_order(plans, options, prepare, done);
-  const int exit = static_cast<int>(all.exit);
+  // Interrupted: 128 + the signal, as a shell reports a program a signal stopped (130 SIGINT, 143 SIGTERM).
+  const int exit = all.exit == Exit::interrupted && interrupt_signal() ? 128 + interrupt_signal() : static_cast<int>(all.exit);
   if (exit != 0) std::cerr << "phasegate: " << all.message << "\n";
   if (exit == 0 && !all.waiting.empty() && !g.json && !options.phase)
     std::cout << "contract phases waiting for their start: " << join(all.waiting, ", ") << " (phasegate run PLAN --phase contract, in this order)\n";

@@ -61,6 +61,11 @@ void print_event(const Global& g, const Event& e) {
   }
   if (k == "step.marked") return info("  " + paint(g, "33", "marked") + " " + where + "  " + text("was") + " -> " + text("now"));
   if (k == "rollback.resumed") return info(paint(g, "1;33", "rollback resumed") + " (run " + std::to_string(e.run_id) + ", cut short before)");
+  if (k == "run.disconnected")
+    return info(paint(g, "1;33", "connection lost") + "  " + text("error") + "; reconnecting (up to " +
+                format_duration(Millis(payload.value("reconnect_timeout_ms", 0LL))) + ")");
+  if (k == "run.reconnected") return info(paint(g, "32", "reconnected") + " after " + field("reconnect_ms") + " ms; resuming from what the database recorded");
+  if (k == "run.interrupted") return info(paint(g, "1;33", "interrupted") + "  " + text("error"));
   if (k == "rollback.completed") return info(paint(g, "32", "rollback completed") + "  " + field("total_ms") + " ms");
   if (k == "rollback.failed") return info(paint(g, "31", "ROLLBACK INCOMPLETE") + "  " + field("left"));
   std::string reason = text("reason");

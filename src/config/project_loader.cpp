@@ -292,6 +292,7 @@ std::optional<Project> load_project(const std::string& file, Diagnostics& diags)
     TableReader r(*t, file, "database", diags);
     p.url_env = r.str("url_env").value_or("DATABASE_URL");
     p.url = r.str("url").value_or("");
+    if (auto v = r.duration("reconnect_timeout")) p.reconnect_timeout = *v;
     if (!p.url.empty() && url_has_password(p.url))
       r.error(r.pos("url"), "database.url contains a password; keep secrets out of the file: use url_env "
                             "(default DATABASE_URL) or ~/.pgpass");

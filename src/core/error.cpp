@@ -14,6 +14,7 @@ const char* exit_name(Exit code) {
     case Exit::unavailable: return "unavailable";
     case Exit::internal: return "internal";
     case Exit::blocked: return "blocked";
+    case Exit::interrupted: return "interrupted";
   }
   return "internal";
 }
@@ -27,7 +28,8 @@ namespace phasegate {
 std::string ProcessResult::describe() const {
   std::string s = signal ? "killed by signal " + std::to_string(signal) : "exit " + std::to_string(exit_code);
   if (timed_out) s += " after its timeout";
-  if (interrupted) s += " (interrupted: the run was aborted)";
+  if (forwarded) s += " (interrupted: phasegate got signal " + std::to_string(forwarded) + ")";
+  else if (interrupted) s += " (interrupted: the run was aborted)";
   return s + " (" + format_duration(elapsed) + ")";
 }
 

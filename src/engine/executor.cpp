@@ -15,6 +15,10 @@
 
 namespace phasegate {
 
+namespace {
+constexpr int kMaxOutages = 20;  // broken connections one command reconnects after, then it stops (exit 75)
+}  // namespace
+
 Executor::Executor(const Project& project, StateStore& store, Target& target, Clock& clock, Actor actor, CrashPoint crash)
     : project_(project), store_(store), target_(target), clock_(clock), actor_(std::move(actor)), crash_(std::move(crash)) {}
 
@@ -184,6 +188,7 @@ namespace {
 // wait, or a failure.
 RunTrigger trigger_for(const Error& e) {
   if (e.code == Exit::aborted) return RunTrigger::abort;
+  if (e.code == Exit::interrupted) return RunTrigger::interrupt;
   if (e.code == Exit::blocked) return e.sqlstate == sqlstate::kLockNotAvailable ? RunTrigger::lock_exhausted : RunTrigger::guard_wait;
   return RunTrigger::fail;
 }
@@ -234,7 +239,8 @@ std::optional<PlanOutcome> Executor::begin_run(Context& cx, PlanOutcome& out, bo
   }
   out.run_id = cx.run.id;
   if (cx.run.status != RunStatus::created)
-    if (auto aborted = abort_check(cx)) return after_failure(cx, out, *aborted, true);
+    if (auto aborted = abort_check(cx))
+      return aborted->code == Exit::interrupted ? refused(out, *aborted) : after_failure(cx, out, *aborted, true);
   if (auto r = transition(cx, cx.run.status == RunStatus::created ? RunTrigger::start : RunTrigger::resume); !r)
     return refused(out, r.error());
   return std::nullopt;
@@ -251,7 +257,47 @@ Result<std::vector<StepRecord>> Executor::load_records(Context& cx) {
   return recs;
 }
 
+Result<void> Executor::reconnect(const std::string& plan_id, int64_t run_id, const std::string& what_broke) {
+  const TimePoint began = clock_.now();
+  if (observer_)  // not recorded yet (nothing can be): the progress output says it now
+    observer_(Event{"run.disconnected", run_id, plan_id, "", "",
+                    json{{"error", what_broke}, {"reconnect_timeout_ms", project_.reconnect_timeout.count()}}.dump(), clock_.now()});
+  auto r = store_.reconnect(project_.reconnect_timeout);
+  if (!r) {
+    Error e = r.error();
+    if (e.code != Exit::interrupted) e.code = Exit::blocked;
+    e.message = "plan " + plan_id + ": lost the connection to the target database (" + what_broke + "); " + e.message +
+                ". The run stays as last recorded and is resumable: run phasegate run again when the database is up";
+    return std::unexpected(e);
+  }
+  auto ms = std::chrono::duration_cast<Millis>(clock_.now() - began).count();
+  Event ev{"run.reconnected", run_id, plan_id, "", "", json{{"error", what_broke}, {"reconnect_ms", ms}}.dump(), clock_.now()};
+  if (auto w = store_.append_event(ev); !w) return w;
+  if (observer_) observer_(ev);
+  return {};
+}
+
 PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
+  for (int outage = 1;; ++outage) {
+    PlanOutcome out = run_plan_once(plan, options);
+    if (store_.connected()) return out;
+    // The session broke somewhere in there: nothing after the break was recorded or applied (one session,
+    // never silently re-established), so what the database says is the truth to resume from.
+    if (outage > kMaxOutages) {
+      out.exit = Exit::blocked;
+      out.message = "plan " + plan.id + ": the connection to the target database broke " + std::to_string(outage) +
+                    " times during this command; stopping here, resumable: run phasegate run again (" + out.message + ")";
+      return out;
+    }
+    if (auto r = reconnect(plan.id, out.run_id, out.message); !r) {
+      out.exit = r.error().code;
+      out.message = r.error().message;
+      return out;
+    }
+  }
+}
+
+PlanOutcome Executor::run_plan_once(const Plan& plan, const RunOptions& options) {
   PlanOutcome out;
   out.plan_id = plan.id;
   Context cx = context_for(plan, options);
@@ -269,7 +315,7 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
     // A failed or aborted run's rollback ends that run's story (exit 1 / 6 / 5); one asked for by hand was
     // only interrupted bookkeeping: once it is complete, this run applies the plan from the start.
     if (finished.exit != Exit::ok || cx.run.cause != "by_hand") return finished;
-    return run_plan(plan, options);
+    return run_plan_once(plan, options);
   }
   if (auto no = refusal(cx, *latest)) {
     if (*latest) out.run_id = (*latest)->id;
@@ -373,13 +419,13 @@ Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
     if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);  // before the next step, always
     if (auto g = guard_gate(cx, Gate::step); !g) return g;  // finish-step / load: pause before this step
     if (auto r = run_step(cx, step); !r) {
-      if (r.error().code != Exit::blocked && r.error().code != Exit::aborted)
+      if (r.error().code != Exit::blocked && !stops_run(r.error()))
         (void)emit(cx, "phase.failed", phase, step.name, json{{"error", r.error().message}}.dump());
       return r;
     }
   }
   if (auto r = finish_phase(cx, spec); !r) {  // restarts, then smoke checks
-    if (r.error().code != Exit::aborted)
+    if (!stops_run(r.error()))
       (void)emit(cx, "phase.failed", phase, "", json{{"error", r.error().message}}.dump());
     return r;
   }
@@ -419,7 +465,7 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
     if (auto r = step_to(cx, step, StepTrigger::intend, started); !r) return r;
     crash("after-intent:" + step.name);
     auto r = step.backfill ? run_backfill(cx, step, t) : run_command_step(cx, step, t);
-    if (!r && r.error().code != Exit::blocked && r.error().code != Exit::aborted)
+    if (!r && r.error().code != Exit::blocked && !stops_run(r.error()))
       return fail_step(r.error(), step.backfill ? "backfill" : "command");
     if (!r) return r;  // paused or aborted: the step stays `running` (a backfill with its cursor) and resumes
     return done();
@@ -441,7 +487,7 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
   if (!r) {
     // Blocked or aborted: nothing of a transactional step was applied (it stays as it was); a non-transactional
     // one keeps its intent so the resume or the rollback reconciles (earlier statements may have run).
-    if (r.error().code == Exit::blocked || r.error().code == Exit::aborted) return r;
+    if (r.error().code == Exit::blocked || stops_run(r.error())) return r;
     return fail_step(r.error(), "sql");
   }
   return done();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/executor_context.hpp"
+#include "phasegate/interrupt.hpp"
 #include "phasegate/text.hpp"
 
 namespace phasegate {
@@ -110,6 +111,12 @@ Result<void> Executor::guard_gate(Context& cx, Gate at) {
 // `phasegate abort RUN` sets a flag (and cancels our running statement): checked before every step, between
 // batches, while a guard waits and while a program of the run runs.
 std::optional<Error> Executor::abort_check(Context& cx) {
+  if (int sig = interrupt_pending())
+    return Error{Exit::interrupted,
+                 "plan " + cx.plan.id + ": phasegate got " + signal_name(sig) + " and stopped where it was" +
+                     (cx.run.id ? "; run " + std::to_string(cx.run.id) + " is resumable: phasegate run " + cx.plan.id +
+                                      " continues it, phasegate abort " + std::to_string(cx.run.id) + " rolls it back"
+                                : "; nothing was started")};
   if (cx.run.id == 0 || cx.abort_seen) return std::nullopt;
   auto by = store_.abort_requested(cx.run.id);
   if (!by || by->empty()) return std::nullopt;

@@ -17,8 +17,12 @@ std::string tail(const std::string& s) {
 }
 
 json process_json(const ProcessResult& r) {
-  return {{"exit", r.exit_code}, {"signal", r.signal}, {"timed_out", r.timed_out}, {"elapsed_ms", r.elapsed.count()},
-          {"stdout", tail(r.out)}, {"stderr", tail(r.err)}};
+  json j{{"exit", r.exit_code}, {"signal", r.signal}, {"timed_out", r.timed_out}, {"elapsed_ms", r.elapsed.count()},
+         {"stdout", tail(r.out)}, {"stderr", tail(r.err)}};
+  if (r.interrupted) j["interrupted"] = true;
+  // Processes it left running (a daemon it started): alive, and where their inherited output goes.
+  if (!r.background_output.empty()) j["background_output"] = r.background_output;
+  return j;
 }
 
 Millis remaining(TimePoint now, TimePoint deadline) {
@@ -82,7 +86,7 @@ Result<void> Executor::run_command_step(Context& cx, const Step& step, const Tim
   auto& rec = cx.records[step.name];
   const std::string phase = phase_name(step.phase);
   auto result = run_program(cx, hook(cx, step.command, "step", phase, step.name, t.statement_timeout, true));
-  if (!result && result.error().code == Exit::aborted) return std::unexpected(result.error());
+  if (!result && stops_run(result.error())) return std::unexpected(result.error());
   if (!result)
     return fail(Exit::failed, "plan " + cx.plan.id + ", step \"" + step.name + "\": " + result.error().message);
   if (!result->ok())
@@ -173,7 +177,7 @@ Result<void> Executor::restart_service(Context& cx, const std::string& phase, co
     return run_program(cx, hook(cx, std::move(args), event, phase, "", std::max(left, Millis(1000))));
   };
   auto restarted = run(argv, "service.restart");
-  if (!restarted && restarted.error().code == Exit::aborted) return std::unexpected(restarted.error());
+  if (!restarted && stops_run(restarted.error())) return std::unexpected(restarted.error());
   if (!restarted) return unhealthy(join(argv, " ") + ": " + restarted.error().message, nullptr);
   if (!restarted->ok()) return unhealthy(join(argv, " ") + " " + outcome_of(*restarted), process_json(*restarted));
   if (s.kind == "systemd") {
@@ -195,12 +199,13 @@ Result<void> Executor::restart_service(Context& cx, const std::string& phase, co
     while (true) {
       ++checks;
       auto ok = healthy_once(cx, s, std::max(remaining(clock_.now(), until), Millis(1000)), why);
-      if (!ok && ok.error().code == Exit::aborted) return std::unexpected(ok.error());
+      if (!ok && stops_run(ok.error())) return std::unexpected(ok.error());
       if (!ok) return unhealthy(ok.error().message, nullptr);
       if (*ok) break;
       if (clock_.now() + kHealthPoll >= until)
         return unhealthy("not healthy within " + format_duration(budget) + " (" + std::to_string(checks) + " checks; last: " + why + ")", nullptr);
       clock_.sleep_for(kHealthPoll);
+      if (auto stop = abort_check(cx)) return std::unexpected(*stop);  // an abort or a signal ends the wait
     }
   }
   return emit(cx, "service.healthy", phase, "",
@@ -218,12 +223,13 @@ Result<void> Executor::run_smoke(Context& cx, const std::string& phase, const st
   std::string last_failure;
   for (int i = 0; i < s.count; ++i) {
     if (i > 0) clock_.sleep_for(s.interval);
+    if (auto stop = abort_check(cx); stop && i > 0) return std::unexpected(*stop);
     bool ok = false;
     std::string what;
     if (!s.command.empty()) {
       if (!runner_) return fail(Exit::internal, "a command smoke check needs a process runner (a bug)");
       auto r = run_program(cx, hook(cx, s.command, "smoke", phase, "", s.timeout));
-      if (!r && r.error().code == Exit::aborted) return std::unexpected(r.error());
+      if (!r && stops_run(r.error())) return std::unexpected(r.error());
       if (!r) return fail(Exit::failed, "smoke check " + name + ": " + r.error().message);
       ok = r->ok();
       what = join(s.command, " ") + " " + outcome_of(*r);

@@ -14,6 +14,10 @@ OrderedOutcome Executor::run_in_order(const std::vector<const Plan*>& plans, con
     o.contract_held_by = held;
     if (prepare) {
       auto prepared = prepare(*plan, o);
+      if (!prepared && !store_.connected()) {  // the session broke between plans: reconnect, then ask again
+        if (auto r = reconnect(plan->id, 0, prepared.error().message); !r) prepared = std::unexpected(r.error());
+        else prepared = prepare(*plan, o);
+      }
       if (!prepared) {
         all.exit = prepared.error().code;
         all.message = prepared.error().message;
@@ -31,6 +35,14 @@ OrderedOutcome Executor::run_in_order(const std::vector<const Plan*>& plans, con
     }
     if (out.contract_waiting) all.waiting.push_back(plan->id);
     auto after = store_.steps(plan->id);
+    if (!after && !store_.connected()) {
+      if (auto r = reconnect(plan->id, out.run_id, after.error().message); !r) {
+        all.exit = r.error().code;
+        all.message = r.error().message;
+        return all;
+      }
+      after = store_.steps(plan->id);
+    }
     if (!after) {
       all.exit = Exit::needs_human;
       all.message = "could not read the state of plan " + plan->id + ": " + after.error().message;

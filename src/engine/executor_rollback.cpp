@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/executor_context.hpp"
+#include "phasegate/interrupt.hpp"
 #include "phasegate/lint.hpp"
 #include "phasegate/sql.hpp"
 #include "phasegate/text.hpp"
@@ -75,6 +76,7 @@ json ms_json(const std::optional<Millis>& d) { return d ? json(d->count()) : jso
 // The run is rolling_back (committed): undo, then record rollback.completed or rollback.failed with the
 // final state in one transaction.
 PlanOutcome Executor::roll_back(Context& cx, PlanOutcome out, const RollbackRequest& req) {
+  InterruptShield finish_first;  // a signal to phasegate waits until the rollback is over (a second one kills)
   RollbackOutcome rb = rollback_in(cx, req);
   json payload{{"undone", rb.undone}, {"notes", rb.notes}, {"left", rb.left}, {"database_ms", ms_json(rb.database_done)},
                {"master_ms", ms_json(rb.master_done)}, {"services_ms", ms_json(rb.services_done)}, {"total_ms", ms_json(rb.total)}};

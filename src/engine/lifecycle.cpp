@@ -51,7 +51,7 @@ constexpr RunStatus kRunStatuses[] = {S::created, S::running, S::waiting, S::blo
                                       S::aborted, S::rolling_back, S::rolled_back, S::rollback_incomplete};
 constexpr RunTrigger kRunTriggers[] = {T::start, T::resume, T::phase_limit, T::gate_closed, T::lock_exhausted,
                                        T::guard_wait, T::all_done, T::fail, T::fail_hold, T::abort, T::abort_hold,
-                                       T::rollback, T::resume_rollback, T::rollback_done, T::rollback_left};
+                                       T::interrupt, T::rollback, T::resume_rollback, T::rollback_done, T::rollback_left};
 
 constexpr RunTransition kRunTransitions[] = {
     {S::created, T::start, S::running, "run.started"},
@@ -73,6 +73,7 @@ constexpr RunTransition kRunTransitions[] = {
     {S::running, T::abort_hold, S::aborted, "run.aborted"},
     {S::waiting, T::abort_hold, S::aborted, "run.aborted"},
     {S::blocked, T::abort_hold, S::aborted, "run.aborted"},
+    {S::running, T::interrupt, S::blocked, "run.interrupted"},  // a signal to phasegate: resumable, like a guard's wait
     {S::created, T::rollback, S::rolling_back, "rollback.started"},  // a run made for `phasegate rollback PLAN`
     {S::running, T::rollback, S::rolling_back, "rollback.started"},  // its runner died (the caller holds the run lock)
     {S::waiting, T::rollback, S::rolling_back, "rollback.started"},  // the operator takes over an open run
@@ -100,7 +101,7 @@ constexpr PlanRule kPlanRules[] = {
     {PlanState::rollback_incomplete, "its latest run's rollback left something a human must undo", f_incomplete},
     {PlanState::applied, "every step is completed", f_applied},
     {PlanState::running, "its latest run is created or running", f_running},
-    {PlanState::blocked, "its latest run waits for a guard (window, approvals, lock, load)", f_blocked},
+    {PlanState::blocked, "its latest run waits for a guard (window, approvals, lock, load) or was interrupted by a signal", f_blocked},
     {PlanState::waiting, "expand and migrate are completed; the contract phase waits for its start", f_waiting},
     {PlanState::failed, "its latest run failed or was aborted without a rollback and steps are (part) applied", f_failed},
     {PlanState::rolled_back, "its latest run was rolled back and no step has an effect", f_rolled_back},
@@ -222,6 +223,7 @@ const char* trigger_name(RunTrigger t) {
     case T::fail_hold: return "fail_hold";
     case T::abort: return "abort";
     case T::abort_hold: return "abort_hold";
+    case T::interrupt: return "interrupt";
     case T::rollback: return "rollback";
     case T::resume_rollback: return "resume_rollback";
     case T::rollback_done: return "rollback_done";

@@ -1,5 +1,7 @@
 # Shared helpers for e2e tests: the built binary against a real PostgreSQL (scripts/pg.sh).
 set -euo pipefail
+# A command that fails outside a check stops the script (set -e): say which, where, and with what status.
+trap '_rc=$?; [[ $- != *e* ]] || echo "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: \"$BASH_COMMAND\" exited $_rc (the script stops here)" >&2' ERR
 : "${PHASEGATE_BIN:?set by ctest}" "${PHASEGATE_TEST_URL:?start a server: eval \"\$(scripts/pg.sh start)\"}"
 PSQL="${PHASEGATE_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}/psql"
 WORK=$(mktemp -d /tmp/phasegate-e2e.XXXXXX)
@@ -67,6 +69,15 @@ except Exception as e:
     r = "<%s: %s>" % (type(e).__name__, e)
 print(r if isinstance(r, str) else json.dumps(r))
 PY
+}
+# alive PID: the process exists and is not a zombie (containers whose init reaps late keep zombies around).
+alive() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; [[ -n $st && "${st##*) }" != Z* ]]; }
+# wait_for DESCRIPTION CMD...: polls CMD every 0.1 s for up to 60 s (a loaded machine is slow, never flaky);
+# a timeout is a failed check that names what it waited for.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
+  echo "FAIL: timed out waiting for: $what"; FAILS=$((FAILS + 1)); return 1
 }
 col_exists() { q "SELECT count(*) FROM information_schema.columns WHERE table_name = '$1' AND column_name = '$2'"; }
 finish() {

@@ -11,7 +11,6 @@ trap 'for p in "${BG[@]}"; do kill -9 -- "-$p" 2>/dev/null || true; done; rm -rf
 
 # bg OUTFILE CMD...: start CMD in the background in its own process group; $BGPID is its pid.
 bg() { local out=$1; shift; setsid "$@" >"$out.out" 2>"$out.err" & BGPID=$!; BG+=("$BGPID"); }
-alive() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; [[ -n $st && "${st##*) }" != Z* ]]; }  # zombie = gone
 # wait_exit PID SECONDS DESC: $RC = PID's exit code once it ends; after SECONDS (polled) it is a failure, the
 # process group is killed and $RC = "still running".
 wait_exit() {

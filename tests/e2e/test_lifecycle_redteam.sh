@@ -131,10 +131,15 @@ check "abort of a runner that died: exit 0 (rolled back by abort itself)" "$aexi
 contains "abort says it finished the run itself" "$(cat "$WORK/a.out" "$WORK/a.err")" "stopped without finishing; aborted here"
 check "the run is rolled back, the column gone" "$(q "SELECT status FROM phasegate.runs WHERE run_id = 1") $(col_exists t a)" "rolled_back 0"
 
-# --- 6. a runner whose connection is dropped stops: it never writes without the run lock ---
+# --- 6. a runner whose connection is dropped reconnects and takes the run lock again before it writes; when
+#        someone else holds the lock by then, it never writes without it: exit 75, nothing applied ---
 new_db e2e_rt_conn
 q "CREATE TABLE log (what text)"
 new_project
+cat >>"$WORK/project/phasegate.toml" <<'TOML'
+[database]
+reconnect_timeout = "2s"
+TOML
 plan 0001-conn <<'TOML'
 [[expand.steps]]
 name = "wait"
@@ -145,16 +150,32 @@ name = "insert"
 sql = "INSERT INTO log VALUES ('inserted')"
 down = "DELETE FROM log"
 TOML
-"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/c.out" 2>"$WORK/c.err" &
-runner=$!
-for _ in $(seq 300); do [[ "$(q "SELECT count(*) FROM phasegate.steps WHERE step = 'wait' AND status = 'running'" 2>/dev/null)" == 1 ]] && break; sleep 0.1; done
-q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'phasegate run%'" >/dev/null
-set +e; wait "$runner"; rexit=$?; set -e
-check "the cut-off runner exits 5 (never 0 or 1)" "$rexit" "5"
-check "the cut-off runner applied nothing after it lost its session" "$(q "SELECT count(*) FROM log")" "0"
+start_runner() {  # starts the runner and waits for its command step to run
+  "$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/c.out" 2>"$WORK/c.err" &
+  runner=$!
+  for _ in $(seq 300); do [[ "$(q "SELECT count(*) FROM phasegate.steps WHERE step = 'wait' AND status = 'running'" 2>/dev/null)" == 1 ]] && break; sleep 0.1; done
+}
+cut_off() {  # terminates the runner's session and waits for the runner
+  q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'phasegate run%'" >/dev/null
+  set +e; wait "$runner"; rexit=$?; set -e
+}
+# 6a. Someone takes the run lock the moment the runner's session is gone (a waiter on the same advisory lock).
+start_runner
+"$PSQL" "$DATABASE_URL" -qAtX -c "SELECT pg_advisory_lock(1347900487, hashtext('phasegate'))" -c "SELECT pg_sleep(6)" >/dev/null &
+holder=$!
+for _ in $(seq 300); do [[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" == 1 ]] && break; sleep 0.1; done
+cut_off
+check "a runner that cannot take the lock back exits 75 (never 0, 1 or 5)" "$rexit" "75"
+contains "it says another session holds the lock" "$(cat "$WORK/c.err")" "run lock is held by another session"
+check "it applied nothing without the lock" "$(q "SELECT count(*) FROM log")" "0"
 check "no rollback was recorded by the cut-off runner" "$(q "SELECT count(*) FROM phasegate.events WHERE kind LIKE 'rollback.%'")" "0"
-expect 0 pg run
-check "the next run resumes and completes" "$(q "SELECT count(*) FROM log") $(q "SELECT status FROM phasegate.runs WHERE run_id = 1")" "1 completed"
+wait "$holder" || true
+# 6b. Nobody took it: the runner reconnects, takes the lock again, re-runs the interrupted command step, goes on.
+start_runner
+cut_off
+check "the cut-off runner reconnected and finished" "$rexit" "0"
+check "the step after it applied once" "$(q "SELECT count(*) FROM log") $(q "SELECT string_agg(status, ',') FROM phasegate.runs")" "1 completed"
+check "run.reconnected recorded" "$(q "SELECT count(*) FROM phasegate.events WHERE kind = 'run.reconnected'")" "1"
 
 # --- 7. cannot reach or write the target: exit 69, nothing changed ---
 new_project

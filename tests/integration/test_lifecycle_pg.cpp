@@ -171,7 +171,28 @@ std::string do_op(World& w) {
   if (!r) return "could not connect";
   std::string name;
   try {
-    if (kind < 55) {
+    if (kind < 25 && std::getenv("PHASEGATE_PG_DIR") && std::getenv("PHASEGATE_PG_BIN")) {
+      // The server restarts while the run goes on (the runner reconnects within reconnect_timeout and
+      // resumes from what the database says); the restart lands at a random point of the run.
+      name = "run with a server restart mid-way";
+      const int delay_ms = w.pick(120);
+      std::thread restarter([&w, delay_ms] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        std::string cmd = std::string(std::getenv("PHASEGATE_PG_BIN")) + "/pg_ctl";
+        std::string dir = std::string(std::getenv("PHASEGATE_PG_DIR")) + "/data";
+        std::string as = ::geteuid() == 0 ? "runuser -u postgres -- " : "";
+        (void)std::system((as + cmd + " -D " + dir + " -w -m fast restart >/dev/null 2>&1").c_str());
+      });
+      struct Join {
+        std::thread& t;
+        ~Join() { t.join(); }
+      } join{restarter};
+      Exit e = run_all(w, *r, std::nullopt);
+      name += " -> " + std::to_string(static_cast<int>(e));
+      if (auto evs = r->db->events(std::nullopt))
+        if (std::any_of(evs->begin(), evs->end(), [](const EventRow& ev) { return ev.kind == "run.reconnected"; }))
+          name += " (reconnected)";
+    } else if (kind < 55) {
       name = "run";
       name += " -> " + std::to_string(static_cast<int>(run_all(w, *r, std::nullopt)));
     } else if (kind < 68) {
@@ -196,6 +217,7 @@ std::string do_op(World& w) {
   } catch (const std::bad_expected_access<Error>& e) {  // a state read failed (the server went away mid-op)
     name += " -> read failed: " + e.error().message;
   }
+  if (name.rfind("run with a server restart", 0) == 0) w.sql.reconnect();  // the restart has finished (joined)
   return name;  // the Runner goes: its connection closes, the server rolls back whatever was open
 }
 
@@ -300,7 +322,7 @@ TEST_SUITE("engine::lifecycle_pg") {
       int ops = 5 + w.pick(8);
       for (int i = 0; i < ops && bad.empty(); ++i) {
         log.push_back(do_op(w));
-        for (const char* what : {"killed", "server restart", "rollback", "abort", "-> 1", "-> 5", "-> 6", "-> 75", "read failed"})
+        for (const char* what : {"killed", "server restart", "restart mid-way -> 0", "(reconnected)", "rollback", "abort", "-> 1", "-> 5", "-> 6", "-> 75", "read failed"})
           if (log.back().find(what) != std::string::npos) ++seen[what];
         check(w, bad, false);
       }

@@ -37,6 +37,7 @@ class FakeDatabase final : public StateStore, public Target {
 
   Result<void> ensure_schema() override { return {}; }
   Result<std::vector<StepRecord>> steps(const std::string& plan_id) override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
     std::vector<StepRecord> out;
     for (const auto& [k, s] : steps_)
       if (s.plan_id == plan_id) out.push_back(s);
@@ -44,11 +45,13 @@ class FakeDatabase final : public StateStore, public Target {
     return out;
   }
   Result<std::optional<RunRecord>> open_run(const std::string& plan_id) override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
     for (auto it = runs_.rbegin(); it != runs_.rend(); ++it)
       if (it->plan_id == plan_id && !is_terminal(it->status)) return std::optional<RunRecord>(*it);
     return std::optional<RunRecord>{};
   }
   Result<std::optional<RunRecord>> latest_run(const std::string& plan_id) override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
     for (auto it = runs_.rbegin(); it != runs_.rend(); ++it)
       if (it->plan_id == plan_id) return std::optional<RunRecord>(*it);
     return std::optional<RunRecord>{};
@@ -64,7 +67,7 @@ class FakeDatabase final : public StateStore, public Target {
     if (auto f = before_commit(c); !f) return std::unexpected(f.error());
     runs_.push_back(r);
     events_.push_back(created);
-    after_commit(c);
+    if (auto f = after_commit(c); !f) return std::unexpected(f.error());
     return r;
   }
   // One transaction: everything in it lands, or (a write that fails on demand, a kill before COMMIT) nothing.
@@ -73,10 +76,10 @@ class FakeDatabase final : public StateStore, public Target {
       return fail(Exit::blocked, "run " + std::to_string(c.run->id) + " changed under this command");
     if (auto f = before_commit(c); !f) return f;
     land(c);
-    after_commit(c);
-    return {};
+    return after_commit(c);
   }
   Result<std::vector<KnownPlan>> known_plans() override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
     std::map<std::string, KnownPlan> by;
     for (const auto& [k, s] : steps_)
       if (s.status != StepStatus::pending) by[s.plan_id].plan_id = s.plan_id;
@@ -95,8 +98,25 @@ class FakeDatabase final : public StateStore, public Target {
   std::set<int> fail_commit;
   std::function<void(int)> kill_before, kill_after;
   std::vector<StateChange> committed;  // every transaction that landed, in order
+  // A broken session (server restart, failover): commit N (1-based) in lose_before never lands, in
+  // lose_after lands but its caller hears the connection broke (the outcome a real COMMIT leaves unknown);
+  // from then on every call fails with 08006 until reconnect(), which works unless reconnect_refused.
+  bool down = false;
+  std::set<int> lose_before, lose_after;
+  bool reconnect_refused = false;
+  int reconnects = 0;
+  bool connected() override { return !down; }
+  Result<void> reconnect(Millis) override {
+    if (reconnect_refused) return fail(Exit::unavailable, "injected: the server did not come back");
+    down = false;
+    ++reconnects;
+    return {};
+  }
 
-  Result<bool> check(const std::string& sql, const Timeouts&) override { return checks.count(sql) ? checks[sql] : true; }
+  Result<bool> check(const std::string& sql, const Timeouts&) override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
+    return checks.count(sql) ? checks[sql] : true;
+  }
   Result<void> apply_atomically(const std::string& sql, const Timeouts&, const std::function<StateChange()>& completion) override {
     if (auto r = attempt(sql); !r) return r;
     StateChange c = completion();
@@ -104,8 +124,7 @@ class FakeDatabase final : public StateStore, public Target {
     executed.push_back(sql);
     if (on_commit_sql) on_commit_sql(sql);
     land(c);
-    after_commit(c);
-    return {};
+    return after_commit(c);
   }
   Result<void> apply_autocommit(const std::vector<std::string>& statements, const Timeouts&) override {
     for (const auto& s : statements) {
@@ -116,6 +135,7 @@ class FakeDatabase final : public StateStore, public Target {
     return {};
   }
   Result<IndexState> index_state(const std::string&, const std::string& name) override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
     return indexes.count(name) ? indexes[name] : IndexState::absent;
   }
   std::vector<Blocker> last_blockers() override { return lock_timed_out ? blockers : std::vector<Blocker>{}; }
@@ -127,6 +147,7 @@ class FakeDatabase final : public StateStore, public Target {
   }
   // A backfill table: integer keys in order; each batch "updates" keys not in bf_skip and counts it.
   Result<BackfillTable> backfill_table(const std::string& table) override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
     if (table != "books") return fail(Exit::failed, "backfill table " + table + " does not exist");
     return BackfillTable{"public.books", {{"id", "bigint"}}, static_cast<long long>(bf_keys.size())};
   }
@@ -156,11 +177,15 @@ class FakeDatabase final : public StateStore, public Target {
     for (long long k : touched) bf_updates[k] += 1;  // commit: rows and cursor together
     if (on_batch_commit) on_batch_commit(sql, touched);
     land(c);
-    after_commit(c);
+    if (auto f = after_commit(c); !f) return std::unexpected(f.error());
     return b;
   }
-  Result<std::string> abort_requested(int64_t run_id) override { return aborts.count(run_id) ? aborts[run_id] : std::string(); }
+  Result<std::string> abort_requested(int64_t run_id) override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
+    return aborts.count(run_id) ? aborts[run_id] : std::string();
+  }
   Result<bool> phase_completed(int64_t run_id, const std::string& phase) override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
     for (const auto& e : events_)
       if (e.run_id == run_id && e.phase == phase && e.kind == "phase.completed") return true;
     return false;
@@ -186,8 +211,15 @@ class FakeDatabase final : public StateStore, public Target {
   }
 
  private:
+  Result<void> up() const {
+    if (down) return fail(Exit::failed, "injected: lost the connection to the database", "08006");
+    return {};
+  }
   Result<void> before_commit(const StateChange&) {
+    if (auto u = up(); !u) return u;
     ++commits;
+    if (lose_before.count(commits)) down = true;
+    if (auto u = up(); !u) return u;
     if (kill_before) kill_before(commits);
     if (fail_commit.count(commits)) return fail(Exit::failed, "injected: the state store write failed", "08006");
     return {};
@@ -199,10 +231,13 @@ class FakeDatabase final : public StateStore, public Target {
     for (const auto& e : c.events) events_.push_back(e);
     committed.push_back(c);
   }
-  void after_commit(const StateChange&) {
+  Result<void> after_commit(const StateChange&) {
     if (kill_after) kill_after(commits);
+    if (lose_after.count(commits)) down = true;
+    return up();
   }
   Result<void> attempt(const std::string& sql) {
+    if (auto u = up(); !u) return u;
     lock_timed_out = false;
     if (on_apply) on_apply(sql);
     if (lock_timeouts[sql] > 0) {

@@ -9,12 +9,15 @@
 // Seeds: PHASEGATE_SEEDS=N (default 1000) from PHASEGATE_SEED0 (default 1); a failure prints its seed.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <cstdlib>
 #include <iterator>
 #include <random>
 #include <sstream>
 
 #include "fakes.hpp"
+#include "phasegate/interrupt.hpp"
 
 using namespace phasegate;
 using namespace phasegate::test;
@@ -140,6 +143,7 @@ struct Op {
   std::string name;
   Exit exit = Exit::ok;
   bool killed = false;
+  bool server_gone = false;  // the connection broke and the server did not come back within reconnect_timeout
 };
 
 void wire(World& w) {
@@ -178,13 +182,35 @@ void arm_faults(World& w) {
   w.db.kill_before = nullptr;
   w.db.kill_after = nullptr;
   w.db.fail_commit.clear();
+  w.db.lose_before.clear();
+  w.db.lose_after.clear();
   int at = w.db.commits + 1 + w.pick(12);
-  switch (w.pick(6)) {
+  switch (w.pick(10)) {
     case 0: w.db.kill_before = [at](int n) { if (n == at) throw Killed{}; }; break;
     case 1: w.db.kill_after = [at](int n) { if (n == at) throw Killed{}; }; break;
     case 2: w.db.fail_commit.insert(at); break;
+    case 3: w.db.lose_before.insert(at); break;  // a server restart: that commit never landed; reconnected
+    case 4: w.db.lose_after.insert(at); break;   // ... it landed, but the runner heard the connection break
+    case 5:                                      // ... and the server stays down past reconnect_timeout
+      w.db.lose_after.insert(at);
+      w.db.reconnect_refused = true;
+      break;
+    case 6: w.db.kill_before = [at](int n) { if (n == at) set_interrupt_signal(SIGTERM); }; break;  // a signal to phasegate
     default: break;
   }
+}
+
+// The server is back, signals are handled: the next operation starts clean.
+void clear_faults(World& w, Op& op) {
+  op.server_gone = w.db.down && w.db.reconnect_refused;
+  w.db.kill_before = nullptr;
+  w.db.kill_after = nullptr;
+  w.db.fail_commit.clear();
+  w.db.lose_before.clear();
+  w.db.lose_after.clear();
+  w.db.down = false;
+  w.db.reconnect_refused = false;
+  set_interrupt_signal(0);
 }
 
 Op do_op(World& w) {
@@ -248,9 +274,7 @@ Op do_op(World& w) {
     op.killed = true;
     w.db.on_apply = nullptr;
   }
-  w.db.kill_before = nullptr;
-  w.db.kill_after = nullptr;
-  w.db.fail_commit.clear();
+  clear_faults(w, op);
   return op;
 }
 
@@ -299,7 +323,9 @@ void check_invariants(World& w, const Op& op, std::vector<std::string>& bad) {
     auto status = plan_status(p, recs, *w.db.latest_run(p.id));
     if (status.state == PlanState::applied && !status.pending.empty()) bad.push_back(p.id + ": applied with pending steps");
   }
-  // Exits are truthful.
+  // Exits are truthful. A run whose server never came back says "retry later" (75), never 0, 1 or 6.
+  if (!op.killed && op.server_gone && op.name.rfind("run", 0) == 0 && op.exit != Exit::blocked)
+    bad.push_back("the server did not come back but run exited " + std::to_string(static_cast<int>(op.exit)));
   if (!op.killed && op.name == "run" && op.exit == Exit::ok)
     for (const Plan& p : w.plans)
       if (!plan_status(p, steps_of(w, p.id), std::nullopt).pending.empty())

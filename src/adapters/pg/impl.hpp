@@ -68,6 +68,10 @@ struct PgDatabase::Impl {
   std::string url;
   std::vector<Blocker> last_blockers;  // sampled during the latest apply_*
   std::unique_ptr<pqxx::connection> conn;
+  std::mutex conn_mu;  // conn's replacement (reconnect) against cancel_current from the signal watcher
+  std::string application_name;
+  int backend_pid = 0;
+  bool holds_run_lock = false;  // lock_runs succeeded: a reconnect takes the lock again
   std::string schema;  // already a valid lowercase identifier (checked by the loader)
   Actor actor;
   CrashPoint crash;

@@ -6,6 +6,7 @@
 #include "adapters/pg/errors.hpp"
 #include "adapters/pg/impl.hpp"
 #include "adapters/pg/schema.hpp"
+#include "phasegate/interrupt.hpp"
 #include "phasegate/pg.hpp"
 #include "phasegate/text.hpp"
 
@@ -33,32 +34,98 @@ std::string event_hash(const std::string& prev_hash, const std::string& kind, lo
 PgDatabase::PgDatabase(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PgDatabase::~PgDatabase() = default;
 
+namespace {
+// A session as phasegate wants it: named, never silently re-established by libpqxx, and (PG 14+) noticing a
+// vanished client while a query runs.
+std::unique_ptr<pqxx::connection> open_session(const std::string& url, const std::string& application_name) {
+  auto conn = std::make_unique<pqxx::connection>(url);
+  // A lost connection must stay lost: libpqxx 6 would silently reconnect — a new session without our run
+  // lock, our session settings or our open transaction — and a runner that lost its lock would go on
+  // writing next to the one that took it over. Deprecated in 6.4 but the only switch it has. Reconnecting
+  // is ours (PgDatabase::reconnect): it takes the run lock again before anything else.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  conn->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+  pqxx::nontransaction n(*conn);
+  n.exec("SET application_name = " + n.quote(application_name.substr(0, 63)));
+  // A runner killed with -9 leaves its backend (and our advisory lock) behind until the server notices
+  // the socket is gone; PostgreSQL 14+ checks every interval while a query runs.
+  if (conn->server_version() >= 140000) n.exec("SET client_connection_check_interval = '2s'");
+  return conn;
+}
+}  // namespace
+
 Result<std::unique_ptr<PgDatabase>> PgDatabase::connect(const std::string& url, const std::string& schema,
                                                         const std::string& application_name) {
   return guarded([&]() -> Result<std::unique_ptr<PgDatabase>> {
     auto impl = std::make_unique<Impl>();
     try {
-      impl->conn = std::make_unique<pqxx::connection>(url);
+      impl->conn = open_session(url, application_name);
     } catch (const pqxx::broken_connection& e) {
       return fail(Exit::unavailable, "cannot reach the target database (" + clean_message(e.what()) +
                                          "); nothing was changed. Retry when it is up, or check the connection settings");
     }
-    // A lost connection must stay lost: libpqxx 6 would silently reconnect — a new session without our run
-    // lock, our session settings or our open transaction — and a runner that lost its lock would go on
-    // writing next to the one that took it over. Deprecated in 6.4 but the only switch it has.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    impl->conn->inhibit_reactivation(true);
-#pragma GCC diagnostic pop
     impl->schema = schema;
     impl->url = url;
-    pqxx::nontransaction n(*impl->conn);
-    n.exec("SET application_name = " + n.quote(application_name.substr(0, 63)));
-    // A runner killed with -9 leaves its backend (and our advisory lock) behind until the server notices
-    // the socket is gone; PostgreSQL 14+ checks every interval while a query runs.
-    if (impl->conn->server_version() >= 140000) n.exec("SET client_connection_check_interval = '2s'");
+    impl->application_name = application_name;
+    impl->backend_pid = impl->conn->backendpid();
     return std::unique_ptr<PgDatabase>(new PgDatabase(std::move(impl)));
   });
+}
+
+bool PgDatabase::connected() {
+  std::lock_guard lock(impl_->conn_mu);
+  return impl_->conn && impl_->conn->is_open();
+}
+
+// A new session after the old one broke (SPEC §1.1 reconnect_timeout): tried with exponential backoff
+// (250 ms doubling to 5 s) within `budget`; the run lock taken again when the old session held it — a
+// runner that finds it held by someone else (who took over meanwhile) gives up: Exit::blocked.
+Result<void> PgDatabase::reconnect(Millis budget) {
+  using Steady = std::chrono::steady_clock;
+  const auto deadline = Steady::now() + budget;
+  Millis wait{250};
+  std::string last = "no attempt within reconnect_timeout";
+  for (int attempt = 1;; ++attempt) {
+    try {
+      auto conn = open_session(impl_->url, impl_->application_name);
+      bool locked = true;
+      if (impl_->holds_run_lock) {
+        pqxx::nontransaction n(*conn);
+        locked = n.exec_params("SELECT pg_try_advisory_lock($1::int, hashtext($2))", kRunLockClass, impl_->schema)[0][0].as<bool>();
+      }
+      if (locked) {
+        std::lock_guard lock(impl_->conn_mu);
+        impl_->conn = std::move(conn);
+        impl_->prepared = false;
+        impl_->backend_pid = impl_->conn->backendpid();
+        return {};
+      }
+      // The old session's backend may not have noticed it is gone yet (it keeps the lock until then), or
+      // another runner took over: wait for the lock within the budget.
+      last = "the run lock is held by another session (the old one not yet gone, or another runner took over)";
+    } catch (const std::exception& e) {
+      last = clean_message(e.what());
+    }
+    auto now = Steady::now();
+    if (now >= deadline)
+      return fail(last.starts_with("the run lock") ? Exit::blocked : Exit::unavailable,
+                  "could not reconnect to the target database within reconnect_timeout (" + std::to_string(attempt) +
+                      " attempts): " + last);
+    std::this_thread::sleep_for(std::min(wait, std::chrono::duration_cast<Millis>(deadline - now)));
+    wait = std::min(wait * 2, Millis(5000));
+    if (interrupt_pending()) return fail(Exit::interrupted, "interrupted while reconnecting to the target database");
+  }
+}
+
+// From another thread (the signal watcher): cancels the statement in flight, if any (PQcancel).
+void PgDatabase::cancel_current() {
+  std::lock_guard lock(impl_->conn_mu);
+  try {
+    if (impl_->conn && impl_->conn->is_open()) impl_->conn->cancel_query();
+  } catch (const std::exception&) {
+  }
 }
 
 void PgDatabase::set_actor(const Actor& actor) { impl_->actor = actor; }
@@ -68,7 +135,10 @@ Result<void> PgDatabase::lock_runs() {
   return guarded([&]() -> Result<void> {
     pqxx::nontransaction n(*impl_->conn);
     auto r = n.exec_params("SELECT pg_try_advisory_lock($1::int, hashtext($2))", kRunLockClass, impl_->schema);
-    if (r[0][0].as<bool>()) return {};
+    if (r[0][0].as<bool>()) {
+      impl_->holds_run_lock = true;
+      return {};
+    }
     auto h = n.exec_params(
         "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''), "
         "coalesce(a.client_addr::text, 'local'), coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', "

@@ -1,159 +1,246 @@
-// ProcessRunner over Boost.Process: argv without a shell, its own process group (so a timeout reaches
-// every descendant: SIGTERM, then SIGKILL after the grace period), stdin fed and stdout/stderr captured
-// through asio pipes, bounded. The only translation unit that includes Boost.Process.
+// ProcessRunner over Boost.Process: argv without a shell, its own process group, the environment handed
+// to execve directly (no env(1) in between: a program path with '=' in it is a path, and Boost 1.74's
+// bp::environment reads past shorter entries under ASan), stdin from a file and stdout/stderr into files.
+// Files rather than pipes: a daemon the program leaves behind (`nohup app &`, an init script, pg_ctl start)
+// keeps the output it inherited, and must neither hold phasegate up (a pipe stays open) nor die of
+// SIGPIPE when phasegate stops reading. The only translation unit that includes Boost.Process.
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/process/args.hpp>
-#include <boost/process/async_pipe.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/exe.hpp>
-#include <boost/process/group.hpp>
-#include <boost/process/io.hpp>
+#include <boost/process/extend.hpp>
 #include <boost/process/search_path.hpp>
 #include <boost/process/start_dir.hpp>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "phasegate/adapters.hpp"
+#include "phasegate/interrupt.hpp"
+
+extern char** environ;
 
 namespace phasegate {
 
 namespace bp = boost::process;
-namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-// Reads a pipe until EOF, keeping the first `limit` bytes.
-struct Capture {
-  Capture(bp::async_pipe& p, std::string& sink, std::size_t limit, bool& truncated)
-      : pipe(p), out(sink), limit(limit), truncated(truncated) {}
-  bp::async_pipe& pipe;
-  std::string& out;
-  std::size_t limit;
-  bool& truncated;
-  std::array<char, 4096> buf{};
-  bool open = true;
-  void arm() {
-    pipe.async_read_some(asio::buffer(buf), [this](const boost::system::error_code& ec, std::size_t n) {
-      if (n > 0) {
-        std::size_t keep = out.size() < limit ? std::min(n, limit - out.size()) : 0;
-        out.append(buf.data(), keep);
-        if (keep < n) truncated = true;
-      }
-      if (ec) open = false;
-      else arm();
-    });
+// The child's environment: phasegate's, without `unset`, with `env` added or replacing.
+struct Environment {
+  std::vector<std::string> entries;
+  std::vector<char*> pointers;
+  explicit Environment(const ProcessSpec& spec) {
+    auto dropped = [&](std::string_view entry) {
+      auto key = entry.substr(0, entry.find('='));
+      for (const auto& k : spec.unset_env)
+        if (key == k) return true;
+      for (const auto& [k, v] : spec.env)
+        if (key == k) return true;
+      return false;
+    };
+    for (char** e = environ; e && *e; ++e)
+      if (!dropped(*e)) entries.emplace_back(*e);
+    for (const auto& [k, v] : spec.env) entries.push_back(k + "=" + v);
+    for (auto& s : entries) pointers.push_back(s.data());
+    pointers.push_back(nullptr);
+  }
+  std::string get(const std::string& key) const {
+    for (const auto& s : entries)
+      if (s.size() > key.size() && s.compare(0, key.size(), key) == 0 && s[key.size()] == '=') return s.substr(key.size() + 1);
+    return {};
   }
 };
 
-Result<std::string> resolve(const ProcessSpec& spec) {
+// Runs in Boost's executor: the environment before fork; in the child before exec, its own process group,
+// the three files as stdin/stdout/stderr, and default signal handling (phasegate ignores SIGPIPE and may
+// have signals blocked; a program must not inherit that).
+struct ChildSetup : bp::extend::handler {
+  char** envp;
+  int in, out, err;
+  template <class Executor>
+  void on_setup(Executor& e) const {
+    e.env = envp;
+  }
+  template <class Executor>
+  void on_exec_setup(Executor&) const {
+    ::setpgid(0, 0);
+    ::dup2(in, STDIN_FILENO);
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(err, STDERR_FILENO);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  }
+};
+
+// A file in $TMPDIR (close-on-exec in phasegate; the child gets it through dup2).
+struct TempFile {
+  std::string path;
+  int fd = -1;
+  explicit TempFile(const char* what) {
+    const char* dir = std::getenv("TMPDIR");
+    std::string tmpl = std::string(dir && *dir ? dir : "/tmp") + "/phasegate-" + what + "-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    fd = ::mkostemp(buf.data(), O_CLOEXEC);
+    if (fd >= 0) path = buf.data();
+  }
+  ~TempFile() {
+    if (fd >= 0) ::close(fd);
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+  void keep() { path.clear(); }  // the file stays (processes left behind still write to it)
+  // The first `limit` bytes; `truncated` when there were more.
+  std::string head(std::size_t limit, bool& truncated) const {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return {};
+    std::string s(std::min<std::size_t>(limit, static_cast<std::size_t>(st.st_size)), '\0');
+    ssize_t n = s.empty() ? 0 : ::pread(fd, s.data(), s.size(), 0);
+    s.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (static_cast<std::size_t>(st.st_size) > limit) truncated = true;
+    return s;
+  }
+};
+
+// Live (not zombie) members of process group `pgid`, from /proc; kill(-pgid, 0) where there is no /proc.
+bool group_alive(pid_t pgid) {
+  DIR* d = ::opendir("/proc");
+  if (!d) return ::kill(-pgid, 0) == 0;
+  bool alive = false;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (std::sscanf(line.c_str() + close + 1, " %c %ld %ld", &state, &ppid, &pgrp) == 3 && pgrp == pgid && state != 'Z') {
+      alive = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return alive;
+}
+
+Result<std::string> resolve(const ProcessSpec& spec, const Environment& env) {
   const std::string& name = spec.argv.front();
   if (name.find('/') == std::string::npos) {
-    auto found = bp::search_path(name);
+    std::vector<boost::filesystem::path> dirs;
+    std::string path = env.get("PATH");
+    for (size_t at = 0; at <= path.size();) {
+      size_t colon = path.find(':', at);
+      if (colon == std::string::npos) colon = path.size();
+      dirs.emplace_back(colon == at ? "." : path.substr(at, colon - at));
+      at = colon + 1;
+    }
+    auto found = bp::search_path(name, dirs);
     if (found.empty()) return fail(Exit::invalid, "cannot run \"" + name + "\": not found on PATH");
     return found.string();
   }
   std::filesystem::path p(name);
   if (p.is_relative() && !spec.cwd.empty()) p = std::filesystem::path(spec.cwd) / p;
-  if (::access(p.c_str(), X_OK) != 0) return fail(Exit::invalid, "cannot run \"" + p.string() + "\": not an executable file");
-  return p.string();
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || ::access(p.c_str(), X_OK) != 0)
+    return fail(Exit::invalid, "cannot run \"" + p.string() + "\": not an executable file");
+  return std::filesystem::absolute(p).string();
 }
 
 }  // namespace
 
 BoostProcessRunner::BoostProcessRunner() {
-  // A child that exits without reading its stdin must not kill us with SIGPIPE on the write.
+  // phasegate itself must not die of SIGPIPE writing to a closed socket or pipe (children get SIG_DFL back).
   ::signal(SIGPIPE, SIG_IGN);
 }
 
 Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
   if (spec.argv.empty()) return fail(Exit::invalid, "empty command");
-  auto exe = resolve(spec);
+  Environment env(spec);
+  auto exe = resolve(spec, env);
   if (!exe) return std::unexpected(exe.error());
-  ProcessResult res;
-  asio::io_context ios;
-  bp::async_pipe in(ios), out(ios), err(ios);
-  // The child's environment is phasegate's, changed by env(1) (exec only, no shell): Boost 1.74's
-  // basic_environment_impl::find compares each entry over the key's length and reads past shorter entries
-  // (AddressSanitizer aborts on it), so we never build a bp::environment.
-  std::string program = *exe;
-  std::vector<std::string> args;
-  if (!spec.env.empty() || !spec.unset_env.empty()) {
-    program = "/usr/bin/env";
-    for (const auto& k : spec.unset_env) args.insert(args.end(), {"-u", k});
-    for (const auto& [k, v] : spec.env) args.push_back(k + "=" + v);
-    args.push_back(std::filesystem::absolute(*exe).string());
+  TempFile in("in"), out("out"), err("err");
+  if (in.fd < 0 || out.fd < 0 || err.fd < 0)
+    return fail(Exit::internal, "cannot create a temporary file for the output of \"" + spec.argv.front() + "\" in $TMPDIR");
+  for (size_t at = 0; at < spec.stdin_data.size();) {
+    ssize_t n = ::write(in.fd, spec.stdin_data.data() + at, spec.stdin_data.size() - at);
+    if (n <= 0) return fail(Exit::internal, "cannot write the input of \"" + spec.argv.front() + "\" to a temporary file");
+    at += static_cast<size_t>(n);
   }
-  args.insert(args.end(), spec.argv.begin() + 1, spec.argv.end());
-  bp::group group;
+  ::lseek(in.fd, 0, SEEK_SET);
+  ::unlink(in.path.c_str());
+  in.keep();
+
+  ProcessResult res;
+  std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
   std::error_code ec;
   auto start = SteadyClock::now();
-  bp::child child(bp::exe = program, bp::args = args, bp::start_dir = spec.cwd.empty() ? "." : spec.cwd,
-                  bp::std_in < in, bp::std_out > out, bp::std_err > err, group, ec);
+  bp::child child(bp::exe = *exe, bp::args = args, bp::start_dir = spec.cwd.empty() ? "." : spec.cwd,
+                  ChildSetup{{}, env.pointers.data(), in.fd, out.fd, err.fd}, ec);
   if (ec) return fail(Exit::invalid, "cannot run \"" + spec.argv.front() + "\": " + ec.message());
-
-  Capture cout_(out, res.out, spec.capture_limit, res.truncated), cerr_(err, res.err, spec.capture_limit, res.truncated);
-  cout_.arm();
-  cerr_.arm();
-  asio::async_write(in, asio::buffer(spec.stdin_data), [&](const boost::system::error_code&, std::size_t) {
-    boost::system::error_code ignore;
-    in.close(ignore);
-  });
-  const pid_t pgid = child.id();  // the child leads its own group
+  const pid_t pgid = child.id();  // it leads its own group (setpgid before exec; Boost returns after exec)
+  set_running_group(pgid);
   auto signal_group = [&](int sig) { ::kill(-pgid, sig) == 0 || ::kill(pgid, sig); };
   auto term_at = start + spec.timeout, kill_at = term_at + spec.grace;
   auto ask_at = start + spec.interrupt_poll;
   bool termed = false, killed = false;
   std::error_code wait_ec;
-  for (;;) {
-    if (ios.stopped()) ios.restart();
-    if (ios.run_for(std::chrono::milliseconds(20)) == 0 && ios.stopped())
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (!child.running(wait_ec)) break;
+  while (child.running(wait_ec)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     auto now = SteadyClock::now();
-    if (!termed && spec.interrupt && now >= ask_at) {
-      ask_at = now + spec.interrupt_poll;
-      if (spec.interrupt()) {  // e.g. an operator aborted the run: stop it like a timeout, from now
+    if (!termed) {
+      if (int sig = interrupt_pending()) {  // phasegate was told to stop: so is the program, the same way
         res.interrupted = termed = true;
+        res.forwarded = sig;
         kill_at = now + spec.grace;
-        signal_group(SIGTERM);
+        signal_group(sig);
         continue;
       }
-    }
-    if (!termed && now >= term_at) {
-      res.timed_out = termed = true;
-      signal_group(SIGTERM);
-    } else if (termed && !killed && now >= kill_at) {
+      if (spec.interrupt && now >= ask_at) {
+        ask_at = now + spec.interrupt_poll;
+        if (spec.interrupt()) {  // e.g. an operator aborted the run: stop it like a timeout, from now
+          res.interrupted = termed = true;
+          kill_at = now + spec.grace;
+          signal_group(SIGTERM);
+          continue;
+        }
+      }
+      if (now >= term_at) {
+        res.timed_out = termed = true;
+        signal_group(SIGTERM);
+      }
+    } else if (!killed && now >= kill_at) {
       killed = true;
       signal_group(SIGKILL);
     }
   }
-  if (termed) signal_group(SIGKILL);  // descendants that outlived the leader
-  // Drain what the child wrote; a daemon it left behind may hold the pipes open, so do not wait for EOF.
-  auto drain_until = SteadyClock::now() + std::chrono::milliseconds(100);
-  while ((cout_.open || cerr_.open) && SteadyClock::now() < drain_until) {
-    if (ios.stopped()) ios.restart();
-    ios.run_for(std::chrono::milliseconds(10));
-  }
-  boost::system::error_code ignore;
-  out.close(ignore);
-  err.close(ignore);
-  in.close(ignore);
-  ios.restart();
-  ios.poll();
+  set_running_group(0);
+  if (termed) signal_group(SIGKILL);  // what it started goes with it when it was stopped
   int status = child.native_exit_code();
   if (WIFSIGNALED(status)) {
     res.signal = WTERMSIG(status);
     res.exit_code = -1;
   } else {
     res.exit_code = WEXITSTATUS(status);
+  }
+  res.out = out.head(spec.capture_limit, res.truncated);
+  res.err = err.head(spec.capture_limit, res.truncated);
+  // A normal exit leaves its background processes alone; they keep writing where they were told to.
+  if (!termed && group_alive(pgid)) {
+    res.background_output = out.path + " and " + err.path;
+    out.keep();
+    err.keep();
   }
   res.elapsed = std::chrono::duration_cast<Millis>(SteadyClock::now() - start);
   return res;
