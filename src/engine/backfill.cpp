@@ -40,8 +40,8 @@ std::string batch_sql(const BackfillTable& t, const Backfill& b, bool has_cursor
     alias.push_back(a);
     params.push_back("$" + std::to_string(i + 1) + "::" + t.key[i].type);
     desc.push_back(a + " DESC");
-    joined.push_back(t.qualified + "." + c + " = b." + a);
-    last.push_back("l." + a + "::text");
+    joined.push_back(t.qualified + "." + c + " = __phasegate_b." + a);
+    last.push_back("__phasegate_l." + a + "::text");
   }
   const std::string limit = "$" + std::to_string(has_cursor ? t.key.size() + 1 : 1);
   std::string walk = "SELECT " + join(aliased, ", ") + " FROM " + t.qualified;
@@ -53,11 +53,13 @@ std::string batch_sql(const BackfillTable& t, const Backfill& b, bool has_cursor
   for (const auto& c : cols) qualified.push_back(t.qualified + "." + c);
   std::string cond = join(joined, " AND ");
   if (has_cursor) cond += " AND (" + join(qualified, ", ") + ") > (" + join(params, ", ") + ")";
-  cond += " AND (" + join(qualified, ", ") + ") <= (SELECT " + join(alias, ", ") + " FROM b ORDER BY " + join(desc, ", ") + " LIMIT 1)";
+  cond += " AND (" + join(qualified, ", ") + ") <= (SELECT " + join(alias, ", ") + " FROM __phasegate_b ORDER BY " + join(desc, ", ") + " LIMIT 1)";
   if (!b.where.empty()) cond += " AND (" + b.where + ")";
-  return "WITH b AS MATERIALIZED (" + walk + "),\n u AS (UPDATE " + t.qualified + " SET " + b.set + " FROM b WHERE " + cond +
-         " RETURNING 1)\nSELECT (SELECT count(*) FROM u), (SELECT count(*) FROM b), " + join(last, ", ") +
-         " FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT * FROM b ORDER BY " + join(desc, ", ") + " LIMIT 1) l ON true";
+  // Our CTE and alias names are prefixed: a table called b, u or l must not collide with them.
+  return "WITH __phasegate_b AS MATERIALIZED (" + walk + "),\n __phasegate_u AS (UPDATE " + t.qualified + " SET " + b.set +
+         " FROM __phasegate_b WHERE " + cond + " RETURNING 1)\nSELECT (SELECT count(*) FROM __phasegate_u), (SELECT count(*) FROM __phasegate_b), " +
+         join(last, ", ") + " FROM (SELECT 1) __phasegate_one LEFT JOIN LATERAL (SELECT * FROM __phasegate_b ORDER BY " + join(desc, ", ") +
+         " LIMIT 1) __phasegate_l ON true";
 }
 
 int next_batch_size(int current, Millis took, Millis target, int max) {

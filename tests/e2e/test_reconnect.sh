@@ -40,6 +40,29 @@ check "the reconnect is in the log" "$(q "SELECT count(*) FROM phasegate.events 
 check "nothing was rolled back" "$(q "SELECT count(*) FROM phasegate.events WHERE kind LIKE 'rollback.%' OR kind = 'run.failed'")" "0"
 contains "the progress output said it reconnected" "$(cat "$WORK/err")" "reconnect"
 
+# --- a restart in the middle of a backfill: it continues from its committed cursor, no row skipped or filled twice ---
+new_db e2e_reconnect_bf
+q "CREATE TABLE b (id int PRIMARY KEY, v int NOT NULL DEFAULT 0); INSERT INTO b (id) SELECT g FROM generate_series(1, 3000) g"
+new_project
+plan 0001-bf <<'TOML'
+[[migrate.steps]]
+name = "bump"
+backfill = { table = "b", set = "v = v + 1", batch_rows = 100, target_batch_time = "1s", pause = "100ms" }
+TOML
+set +e
+"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/out" 2>"$WORK/err" &
+runner=$!
+set -e
+halfway() { [[ $(q "SELECT count(*) FROM b WHERE v = 1") -ge 500 ]]; }
+wait_for "the backfill is under way" halfway
+check "the restart lands mid-backfill" "$(q "SELECT count(*) < 3000 FROM b WHERE v = 1")" "t"
+as_pg "$PHASEGATE_PG_BIN/pg_ctl" -D "$PHASEGATE_PG_DIR/data" -w -m fast restart >/dev/null
+set +e; wait "$runner"; rc=$?; set -e
+check "the backfill survived the restart" "$rc" "0"
+[[ $rc == 0 ]] || { echo "stderr: $(cat "$WORK/err")"; }
+check "every row filled exactly once" "$(q "SELECT count(*) FILTER (WHERE v = 1) || '/' || count(*) FROM b")" "3000/3000"
+check "it reconnected once and resumed" "$(q "SELECT count(*) FROM phasegate.events WHERE kind = 'run.reconnected'")" "1"
+
 # --- the database does not come back in time: exit 75, resumable ---
 new_db e2e_reconnect_gone
 q "CREATE TABLE t (id int PRIMARY KEY)"

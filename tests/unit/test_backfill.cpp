@@ -54,10 +54,10 @@ TEST_SUITE("engine::backfill") {
     auto next = backfill::batch_sql(t, b, true);
     CHECK(next.find("WHERE (order_id, line) > ($1::bigint, $2::integer)") != std::string::npos);
     CHECK(next.find("LIMIT $3::int") != std::string::npos);
-    CHECK(next.find("UPDATE public.\"Order Items\" SET total = qty * price FROM b WHERE public.\"Order Items\".order_id = "
-                    "b.__phasegate_k1 AND public.\"Order Items\".line = b.__phasegate_k2 AND (public.\"Order Items\".order_id, "
+    CHECK(next.find("UPDATE public.\"Order Items\" SET total = qty * price FROM __phasegate_b WHERE public.\"Order Items\".order_id = "
+                    "__phasegate_b.__phasegate_k1 AND public.\"Order Items\".line = __phasegate_b.__phasegate_k2 AND (public.\"Order Items\".order_id, "
                     "public.\"Order Items\".line) > ($1::bigint, $2::integer) AND (public.\"Order Items\".order_id, "
-                    "public.\"Order Items\".line) <= (SELECT __phasegate_k1, __phasegate_k2 FROM b ORDER BY __phasegate_k1 DESC, "
+                    "public.\"Order Items\".line) <= (SELECT __phasegate_k1, __phasegate_k2 FROM __phasegate_b ORDER BY __phasegate_k1 DESC, "
                     "__phasegate_k2 DESC LIMIT 1) AND (total IS NULL)") != std::string::npos);
     // And it is SQL PostgreSQL's parser accepts.
     CHECK(sql::parse(next).script.has_value());
