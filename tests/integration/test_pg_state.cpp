@@ -192,3 +192,22 @@ TEST_SUITE("adapters::pg") {
     CHECK(broken == 0);
   }
 }
+
+// Credentials are never echoed (docs/secrets.md): what a command printed is stored masked, and hashed as stored.
+TEST_SUITE("adapters::pg secrets") {
+  TEST_CASE("credentials in a command's output never reach the events table") {
+    auto url = fresh_database("pg_it_secret_events");
+    auto db = open(url + " password=S3cr3t-zz-integration");  // trust auth: accepted, and remembered
+    REQUIRE(db->ensure_schema());
+    REQUIRE(db->append_event(Event{"step.completed", 0, "p", "expand", "s",
+                                   "{\"stdout\": \"DATABASE_URL=host=h password=S3cr3t-zz-integration\\n\"}", std::chrono::system_clock::now()}));
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    auto payload = n.exec("SELECT payload::text FROM phasegate.events")[0][0].as<std::string>();
+    CHECK_MESSAGE(payload.find("S3cr3t-zz-integration") == std::string::npos, payload);
+    CHECK_MESSAGE(payload.find("password=****") != std::string::npos, payload);
+    auto events = db->events(std::nullopt);
+    REQUIRE(events);
+    CHECK((*events)[0].chain_ok);  // the masked payload is what was hashed
+  }
+}

@@ -10,6 +10,7 @@
 
 #include "adapters/pg/errors.hpp"
 #include "phasegate/pg.hpp"
+#include "phasegate/secrets.hpp"
 
 namespace phasegate {
 
@@ -122,7 +123,7 @@ struct PgDatabase::Impl {
   void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
     if (!prepared) prepare();
     w.exec_prepared("pg_save_step", s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts,
-                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error, s.cursor,
+                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), secrets::redact(s.error), s.cursor,
                     s.down_checksum, s.partial);
   }
 
@@ -130,7 +131,7 @@ struct PgDatabase::Impl {
   void commit_in(pqxx::transaction_base& w, const StateChange& c) {
     if (!prepared) prepare();
     if (c.run) {
-      auto r = w.exec_prepared("pg_update_run", c.run->id, run_status_name(c.run->status), c.run->phase, c.run->error,
+      auto r = w.exec_prepared("pg_update_run", c.run->id, run_status_name(c.run->status), c.run->phase, secrets::redact(c.run->error),
                                c.run->cause, c.run->release_commit, c.run_was ? run_status_name(*c.run_was) : "");
       if (r.affected_rows() != 1) throw pg::RunMoved(c.run->id);
     }
@@ -142,7 +143,8 @@ struct PgDatabase::Impl {
   void append_event_in(pqxx::transaction_base& w, const Event& e) {
     if (!prepared) prepare();
     long long at = to_ms(e.at);
-    std::string payload = e.payload.empty() ? "{}" : e.payload;
+    // A command step's output may echo DATABASE_URL: credentials are masked before they are stored (and hashed).
+    std::string payload = e.payload.empty() ? "{}" : secrets::redact_json(e.payload);
     w.exec_prepared("pg_event_append", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user,
                     actor.host, payload, event_hash_suffix(e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, payload));
   }
