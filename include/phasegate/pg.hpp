@@ -74,7 +74,14 @@ class PgDatabase final : public StateStore, public Target {
   Result<int64_t> insert_approval(const std::string& plan_id, const std::string& digest, const std::string& target,
                                   const std::string& principal, const std::string& document, const std::string& signature,
                                   TimePoint expires, const std::string& comment);
-  Result<int> revoke_approvals(const std::string& plan_id, const std::string& principal);  // how many
+  // Withdraws approvals with their signed revocations (`revoke`), and records the approval.revoked event naming
+  // them (with the documents) in the same transaction. Returns the ids withdrawn (not ones revoked meanwhile).
+  struct Revocation {
+    int64_t approval_id = 0;
+    std::string document, signature;
+  };
+  Result<std::vector<int64_t>> record_revocations(const std::string& plan_id, const std::string& principal,
+                                                  const std::vector<Revocation>& revocations);
 
   Result<std::vector<EventRow>> events(std::optional<int64_t> run_id);
   // The chain's end against the head (src/adapters/pg/chain.cpp); `links` also checks every event's prev_hash
