@@ -41,6 +41,27 @@ std::string render(const ApprovalDocument& d);
 // Error when the text is not a phasegate-approval-v1 document.
 Result<ApprovalDocument> parse_approval(const std::string& text);
 
+// The longest an approval may be valid (SPEC §1.1 valid_for "max 7d"), enforced when signing and when counting;
+// the slack covers the clocks of the approver's machine and the database disagreeing.
+inline constexpr Millis kMaxApprovalLifetime{7LL * 86'400'000};
+inline constexpr Millis kApprovalClockSlack{5LL * 60'000};
+
+// `revoke` signs one of these per approval it withdraws, with the approver's key and the approval namespace; the
+// header tells it from an approval. `approval_signature` is sha256(hex) of the approval's signature text, so the
+// revocation names exactly one signed approval.
+struct RevocationDocument {
+  std::string plan, target, principal;
+  int64_t approval = 0;
+  std::string approval_signature;
+  TimePoint revoked{};
+};
+std::string render(const RevocationDocument& d);
+Result<RevocationDocument> parse_revocation(const std::string& text);
+// sha256 of an approval's signature text, as a revocation names it.
+std::string approval_fingerprint(const std::string& signature);
+// Principals compare without regard to ASCII case (`Alice` and `alice` are one operator).
+bool same_principal(const std::string& a, const std::string& b);
+
 struct QuorumQuestion {
   int needed = 0;
   std::string plan, digest, target;
@@ -64,9 +85,11 @@ struct Quorum {
   bool met() const { return static_cast<int>(counted.size()) >= needed; }
   std::string summary() const;  // "1 of 2 approvals (alice); not counted: ..."
 };
-// Counts distinct principals whose signature verified, whose document names this plan, digest and target
-// and the same principal it was stored under, that have not expired or been revoked; the initiator only
-// with allow_initiator.
+// Counts distinct principals (case-insensitive) whose signature verified, whose document names this plan, digest
+// and target and the same principal it was stored under, that have not expired, are valid for at most 7d (from
+// when they were recorded and from now), and carry no sign of revocation (revoked_at, a stored revocation, or an
+// approval.revoked event naming them — a revocation only ever withdraws, so an unverified one withdraws too); the
+// initiator only with allow_initiator (docs/guards/approvals.md).
 Quorum count_approvals(const QuorumQuestion& q, const std::vector<ApprovalRecord>& approvals);
 
 // ---- load (§3.4) and the verdict shape every guard returns -----------------------------------------

@@ -18,6 +18,15 @@ struct EventRow {
   bool chain_ok = true;  // the stored hash matches a recomputation from the row and its predecessor
 };
 
+// The end of the event chain against its anchor, the head row written with every append (docs/state.md).
+struct ChainCheck {
+  bool anchored = true;  // false: a state schema older than v4 (no anchor yet; the next run upgrades it)
+  int64_t head_id = 0, newest_id = 0;
+  std::string head_hash, newest_hash;
+  std::vector<std::string> problems;  // empty: the newest event is the one the head records (and links hold)
+  bool ok() const { return problems.empty(); }
+};
+
 struct RunRow {
   RunRecord run;
   std::string initiator, os_user, host, created_at, finished_at;
@@ -69,9 +78,19 @@ class PgDatabase final : public StateStore, public Target {
   Result<int64_t> insert_approval(const std::string& plan_id, const std::string& digest, const std::string& target,
                                   const std::string& principal, const std::string& document, const std::string& signature,
                                   TimePoint expires, const std::string& comment);
-  Result<int> revoke_approvals(const std::string& plan_id, const std::string& principal);  // how many
+  // Withdraws approvals with their signed revocations (`revoke`), and records the approval.revoked event naming
+  // them (with the documents) in the same transaction. Returns the ids withdrawn (not ones revoked meanwhile).
+  struct Revocation {
+    int64_t approval_id = 0;
+    std::string document, signature;
+  };
+  Result<std::vector<int64_t>> record_revocations(const std::string& plan_id, const std::string& principal,
+                                                  const std::vector<Revocation>& revocations);
 
   Result<std::vector<EventRow>> events(std::optional<int64_t> run_id);
+  // The chain's end against the head (src/adapters/pg/chain.cpp); `links` also checks every event's prev_hash
+  // against its predecessor's hash over the whole table (a full scan: `log` does, `status` does not).
+  Result<ChainCheck> check_chain(bool links);
   Result<std::vector<RunRow>> runs(const std::string& plan_id = "");
   void set_actor(const Actor& actor);
   void set_crash_point(CrashPoint crash);

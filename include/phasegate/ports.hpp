@@ -200,10 +200,15 @@ struct LoadFacts {
 struct ApprovalRecord {
   int64_t id = 0;
   std::string plan_id, principal, document, signature, comment;
-  TimePoint created_at{};
+  TimePoint created_at{};  // when it was recorded (the row's created_at)
   std::optional<TimePoint> revoked_at;
   bool signature_ok = false;
   std::string signature_problem;  // ssh-keygen's complaint when the signature does not verify
+  // The signed withdrawal `revoke` stored with it (state schema v4), and ssh-keygen's verdict on it.
+  std::string revocation, revocation_signature;
+  bool revocation_ok = false;
+  std::string revocation_problem;
+  int64_t revoked_event = 0;  // an approval.revoked event of the (hash-chained) log names this approval
 };
 
 class GuardProbe {

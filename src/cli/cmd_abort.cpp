@@ -77,6 +77,9 @@ int cmd_abort(const Global& g, const std::string& run_arg) {
   auto& pg = **db;
   auto exists = pg.schema_exists();
   if (!exists) return report(g, exists.error());
+  // abort writes events: the schema must be the one this binary appends to (it upgrades, never creates).
+  if (*exists)
+    if (auto r = pg.ensure_schema(); !r) return report(g, r.error());
   int64_t id = 0;
   try {
     id = std::stoll(run_arg);

@@ -89,7 +89,7 @@ int cmd_approve(const Global& g, const ApproveArgs& args) {
   if (!args.valid_for.empty()) {
     auto d = parse_duration(args.valid_for);
     if (!d || *d <= Millis(0)) return report(g, Error{Exit::invalid, "--valid-for: not a duration: \"" + args.valid_for + "\" (e.g. 12h)"});
-    if (*d > Millis(7LL * 86'400'000)) return report(g, Error{Exit::invalid, "--valid-for: at most 7d"});
+    if (*d > guards::kMaxApprovalLifetime) return report(g, Error{Exit::invalid, "--valid-for: at most 7d"});
     valid_for = *d;
   }
   const std::string key = absolute(args.key);
@@ -154,18 +154,46 @@ int cmd_approvals(const Global& g, const std::string& plan_arg, const std::strin
   return 0;
 }
 
-int cmd_revoke(const Global& g, const std::string& plan_arg, const std::string& key) {
+// revoke: one signed revocation document per approval stored under the key's principal (any case), verified
+// like an approval before it is stored; the rows and the approval.revoked event (with the documents) commit
+// together. Rows that are not the key's (a forgery stored under the principal's name) are withdrawn too: a
+// revocation only ever takes approvals away.
+int cmd_revoke(const Global& g, const std::string& plan_arg, const std::string& key_arg) {
   Session s;
   int exit = 0;
   if (auto r = open_session(g, plan_arg, s, exit); !r) return exit ? exit : report(g, r.error());
-  auto principal = principal_of_key(s, absolute(key));  // proves the caller holds the approver's key
+  const std::string key = absolute(key_arg);
+  auto principal = principal_of_key(s, key);  // proves the caller holds the approver's key
   if (!principal) return report(g, principal.error());
-  auto n = s.db->revoke_approvals(s.plan->id, *principal);
-  if (!n) return report(g, n.error());
+  auto target = s.db->target_id();
+  if (!target) return report(g, target.error());
+  auto rows = s.db->approval_rows(s.plan->id);
+  if (!rows) return report(g, rows.error());
+  auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  std::vector<PgDatabase::Revocation> revocations;
+  for (const auto& a : *rows) {
+    if (a.revoked_at || !a.revocation.empty() || !guards::same_principal(a.principal, *principal)) continue;
+    std::string document = guards::render(guards::RevocationDocument{s.plan->id, *target, *principal, a.id,
+                                                                     guards::approval_fingerprint(a.signature), now});
+    auto signature = s.signer->sign(key, document);
+    if (!signature) return report(g, signature.error());
+    if (auto v = s.signer->verify(*principal, document, *signature); !v)
+      return report(g, Error{Exit::invalid, "the revocation of approval #" + std::to_string(a.id) + " does not verify for " + *principal +
+                                                " against " + s.loaded.project.approvals->allowed_signers + ": " + v.error().message +
+                                                "; nothing was revoked"});
+    revocations.push_back({a.id, document, *signature});
+  }
   s.db->set_actor(current_actor(*principal));
-  if (*n > 0) (void)record_event(*s.db, "approval.revoked", s.plan->id, {{"principal", *principal}, {"revoked", *n}});
-  if (g.json) print_json({{"ok", true}, {"exit", 0}, {"plan", s.plan->id}, {"principal", *principal}, {"revoked", *n}});
-  else std::cout << (*n ? "revoked " + std::to_string(*n) + " approval(s) of " : "nothing to revoke for ") << *principal << " on " << s.plan->id << "\n";
+  std::vector<int64_t> done;
+  if (!revocations.empty()) {
+    auto r = s.db->record_revocations(s.plan->id, *principal, revocations);
+    if (!r) return report(g, r.error());
+    done = *r;
+  }
+  const auto n = done.size();
+  if (g.json) print_json({{"ok", true}, {"exit", 0}, {"plan", s.plan->id}, {"principal", *principal}, {"revoked", n}, {"approvals", done}});
+  else std::cout << (n ? "revoked " + std::to_string(n) + " approval(s) of " : "nothing to revoke for ") << *principal << " on " << s.plan->id
+                 << (n ? " (signed revocations)" : "") << "\n";
   return 0;
 }
 

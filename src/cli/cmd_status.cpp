@@ -120,10 +120,33 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
                   << " steps\tfile missing" << run_note(st) << "\n  " << paint(g, "31", "drift") << ": " << st.drift.front().describe(st.plan_id) << "\n";
     }
   }
+  // The event log's end against its anchor (cheap: no walk of the chain; `log` walks it). Said loudly, but the
+  // exit code stays about the schema: a CI gate or an app start-up is not stopped by an altered audit trail.
+  nlohmann::json event_log = {{"ok", true}, {"problems", nlohmann::json::array()}};
+  if (*exists) {
+    auto chain = pg.check_chain(false);
+    if (!chain) return report(g, chain.error());
+    event_log = {{"ok", chain->ok()}, {"anchored", chain->anchored}, {"problems", chain->problems}};
+    for (const auto& p : chain->problems) {
+      if (!g.json) std::cout << paint(g, "1;31", "event log TAMPERED") << ": " << p << "\n";
+      std::cerr << "phasegate: warning: the event log was altered: " << p << "; phasegate log shows the chain (exit 5)\n";
+    }
+  }
   int exit = check && failing ? static_cast<int>(Exit::pending) : 0;
-  if (g.json) print_json({{"ok", !(check && failing)}, {"exit", exit}, {"plans", list}});
+  if (g.json) print_json({{"ok", !(check && failing)}, {"exit", exit}, {"plans", list}, {"event_log", event_log}});
   return exit;
 }
+
+namespace {
+// Prints why the event log is not the one phasegate wrote; returns the exit code of a tampered log.
+int report_tampered(const Global& g, const ChainCheck& chain, const std::vector<std::string>& broken) {
+  for (const auto& p : chain.problems) std::cerr << "phasegate: " << paint(g, "1;31", "TAMPERED EVENT LOG") << ": " << p << "\n";
+  for (const auto& b : broken) std::cerr << "phasegate: " << paint(g, "1;31", "TAMPERED EVENT LOG") << ": " << b << "\n";
+  std::cerr << "phasegate: the event log of this database was altered outside phasegate; a human must act (exit 5): "
+               "find out who had write access, and keep this output\n";
+  return static_cast<int>(Exit::needs_human);
+}
+}  // namespace
 
 int cmd_log(const Global& g, const std::string& run_arg) {
   auto loaded = load_all(g);
@@ -134,6 +157,22 @@ int cmd_log(const Global& g, const std::string& run_arg) {
   auto exists = pg.schema_exists();
   if (!exists) return report(g, exists.error());
   if (!*exists) return report(g, Error{Exit::invalid, "no runs yet: the state schema " + loaded->project.state_schema + " does not exist"});
+  // The whole chain, whichever run is shown: its end against the head, and every link.
+  auto chain = pg.check_chain(true);
+  if (!chain) return report(g, chain.error());
+  auto chain_json = [&](bool ok) {
+    return nlohmann::json{{"ok", ok}, {"anchored", chain->anchored}, {"head", {{"id", chain->head_id}, {"hash", chain->head_hash}}},
+                          {"newest", {{"id", chain->newest_id}, {"hash", chain->newest_hash}}}, {"problems", chain->problems}};
+  };
+  // Nothing to show, but the head says there was: the events are gone. That is the answer, not "no runs".
+  auto nothing = [&](const std::string& why) {
+    if (chain->ok()) return report(g, Error{Exit::invalid, why});
+    if (g.json)
+      print_json({{"ok", false}, {"exit", static_cast<int>(Exit::needs_human)}, {"chain_ok", false}, {"chain", chain_json(false)},
+                  {"events", nlohmann::json::array()}, {"error", why}});
+    std::cerr << "phasegate: " << why << "\n";
+    return report_tampered(g, *chain, {});
+  };
   std::optional<int64_t> run_id;
   if (!run_arg.empty()) {
     try {
@@ -144,16 +183,20 @@ int cmd_log(const Global& g, const std::string& run_arg) {
   } else {
     auto runs = pg.runs();
     if (!runs) return report(g, runs.error());
-    if (runs->empty()) return report(g, Error{Exit::invalid, "no runs yet"});
+    if (runs->empty()) return nothing("no runs yet");
     run_id = runs->back().run.id;
   }
   auto events = pg.events(run_id);
   if (!events) return report(g, events.error());
-  if (events->empty()) return report(g, Error{Exit::invalid, "no events for run " + std::to_string(*run_id)});
+  if (events->empty()) return nothing("no events for run " + std::to_string(*run_id));
   bool chain_ok = true;
+  std::vector<std::string> broken;
   nlohmann::json list = nlohmann::json::array();
   for (const auto& e : *events) {
     chain_ok = chain_ok && e.chain_ok;
+    if (!e.chain_ok)
+      broken.push_back("event #" + std::to_string(e.id) + " (" + e.kind + ") does not verify: its hash is not sha256(prev_hash || its fields); "
+                       "it was edited");
     list.push_back({{"id", e.id}, {"at", e.at}, {"run", e.run_id}, {"plan", e.plan_id}, {"phase", e.phase}, {"step", e.step},
                     {"kind", e.kind}, {"actor", {{"principal", e.principal}, {"os_user", e.os_user}, {"host", e.host}}},
                     {"payload", nlohmann::json::parse(e.payload)}, {"hash", e.hash}, {"chain_ok", e.chain_ok}});
@@ -164,8 +207,11 @@ int cmd_log(const Global& g, const std::string& run_arg) {
                 << "(" << who << ")" << (e.chain_ok ? "" : paint(g, "31", "  HASH CHAIN BROKEN")) << "\n";
     }
   }
-  if (g.json) print_json({{"ok", true}, {"exit", 0}, {"run", *run_id}, {"chain_ok", chain_ok}, {"events", list}});
-  if (!chain_ok) std::cerr << "phasegate: warning: the event hash chain does not verify; the log was altered\n";
+  // A tampered log is still printed (it is the evidence), then exit 5: a human must act (docs/exit-codes.md).
+  bool ok = chain_ok && chain->ok();
+  int exit = ok ? 0 : static_cast<int>(Exit::needs_human);
+  if (g.json) print_json({{"ok", ok}, {"exit", exit}, {"run", *run_id}, {"chain_ok", ok}, {"chain", chain_json(ok)}, {"events", list}});
+  if (!ok) return report_tampered(g, *chain, broken);
   return 0;
 }
 

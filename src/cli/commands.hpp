@@ -25,6 +25,10 @@ struct ApproveArgs {
   std::string plan, key, principal, valid_for, comment;
 };
 
+// From here on stdout and stderr pass through secrets::redact line by line (docs/secrets.md): no command can
+// echo a credential, whatever message carries it. Also remembers $PGPASSWORD and $DATABASE_URL's password.
+void redact_console();
+
 int cmd_init(const Global& g, const std::string& name);
 int cmd_new(const Global& g, const std::string& name);
 int cmd_validate(const Global& g, const std::vector<std::string>& plans);

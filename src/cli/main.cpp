@@ -11,6 +11,7 @@
 using namespace phasegate;
 
 int main(int argc, char** argv) {
+  cli::redact_console();
   cli::Global g;
   CLI::App app{"phasegate: phased PostgreSQL schema changes (expand -> migrate -> contract) behind guards", "phasegate"};
   app.set_version_flag("--version", "phasegate 0.1.0");

@@ -2,20 +2,83 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <iostream>
+#include <map>
+#include <streambuf>
 #include <nlohmann/json.hpp>
 
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
+#include "phasegate/secrets.hpp"
 #include "phasegate/text.hpp"
 
 namespace fs = std::filesystem;
 
 namespace phasegate::cli {
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+namespace {
+// Forwards to `to` a line at a time, each through secrets::redact. A partial line goes out on an explicit flush
+// (a prompt, a progress bar) or at exit; stderr's lines are flushed as they end, as an unbuffered stream's would be.
+class RedactingBuf final : public std::streambuf {
+ public:
+  RedactingBuf(std::streambuf* to, bool flush_lines) : to_(to), flush_lines_(flush_lines) {}
+  void emit() {
+    if (line_.empty()) return;
+    std::string out = secrets::redact(line_);
+    line_.clear();
+    to_->sputn(out.data(), static_cast<std::streamsize>(out.size()));
+    if (flush_lines_) to_->pubsync();
+  }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    line_ += traits_type::to_char_type(c);
+    if (c == '\n' || c == '\r') emit();
+    return c;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    for (std::streamsize i = 0; i < n; ++i) overflow(traits_type::to_int_type(s[i]));
+    return n;
+  }
+  int sync() override {
+    emit();
+    return to_->pubsync();
+  }
+
+ private:
+  std::streambuf* to_;
+  bool flush_lines_;
+  std::string line_;
+};
+RedactingBuf* g_out = nullptr;
+RedactingBuf* g_err = nullptr;
+
+void remember_env_secrets(const std::string& url_env) {
+  for (const std::string& var : {url_env, std::string("DATABASE_URL")})
+    if (const char* v = std::getenv(var.c_str())) secrets::remember_conninfo(v);
+  if (const char* v = std::getenv("PGPASSWORD")) secrets::remember(v);
+}
+}  // namespace
+
+void redact_console() {
+  if (g_out) return;
+  remember_env_secrets("DATABASE_URL");
+  // Never destroyed: the standard streams outlive every static object, so must their buffers.
+  g_out = new RedactingBuf(std::cout.rdbuf(), false);
+  g_err = new RedactingBuf(std::cerr.rdbuf(), true);
+  std::cout.rdbuf(g_out);
+  std::cerr.rdbuf(g_err);
+  std::cerr.unsetf(std::ios::unitbuf);  // whole lines reach the filter; each is flushed as it ends
+  std::atexit([] {
+    g_out->emit();
+    g_err->emit();
+  });
+}
+
+void print_json(const nlohmann::json& j) { std::cout << secrets::redact_json(j.dump(2), 2) << "\n"; }
 
 std::string paint(const Global& g, const char* ansi, const std::string& text) {
   if (!g.color) return text;
@@ -98,8 +161,9 @@ void print_diagnostics(const Global& g, const Diagnostics& diags) {
 }
 
 int report(const Global& g, const Error& e) {
-  if (g.json) print_json({{"ok", false}, {"exit", static_cast<int>(e.code)}, {"error", e.message}});
-  std::cerr << "phasegate: " << e.message << "\n";
+  std::string message = secrets::redact(e.message);
+  if (g.json) print_json({{"ok", false}, {"exit", static_cast<int>(e.code)}, {"error", message}});
+  std::cerr << "phasegate: " << message << "\n";
   return static_cast<int>(e.code);
 }
 
@@ -124,6 +188,8 @@ std::expected<Loaded, int> load_all(const Global& g) {
   auto project = load_project(shown.empty() ? *file : shown, diags);
   Loaded loaded;
   if (project) {
+    remember_env_secrets(project->url_env);
+    secrets::remember_conninfo(project->url);
     loaded.project = *project;
     validate_project(loaded.project, diags);
     loaded.plans = load_plans(loaded.project, diags);

@@ -103,7 +103,54 @@ expect 75 pg run
 contains "revoked approval not counted" "$ERR" "revoked at"
 no_table "after revoke"
 
+# --- revocations are signed documents (issue #12) ---
+check "each revocation is a signed document stored with its approval" \
+  "$(q "SELECT count(*) FROM phasegate.approvals WHERE revocation LIKE 'phasegate-revocation-v1%' AND revocation_signature LIKE '-----BEGIN SSH SIGNATURE-----%'")" "4"
+bob_valid=$(q "SELECT max(approval_id) FROM phasegate.approvals WHERE principal = 'bob@example.com'")
+contains "the revoked event names the approvals and carries the signed documents" \
+  "$(q "SELECT payload->>'approvals' || ' ' || (payload->'revocations'->0->>'document') FROM phasegate.events WHERE kind = 'approval.revoked'")" \
+  "$bob_valid] phasegate-revocation-v1"
+expect 0 pg approvals 0001-books
+contains "a verified revocation says who signed it" "$OUT" "#$bob_valid bob@example.com: revoked at"
+contains "... signed by bob" "$OUT" "(signed by bob@example.com)"
+# Undoing a revocation by hand (the row cleared): the hash-chained event still withdraws the approval.
+q "UPDATE phasegate.approvals SET revoked_at = NULL, revocation = NULL, revocation_signature = NULL WHERE approval_id = $bob_valid"
+revoked_event=$(q "SELECT event_id FROM phasegate.events WHERE kind = 'approval.revoked'")
+expect 75 pg run
+contains "an un-revoked row does not count again" "$ERR" "#$bob_valid bob@example.com: revoked by event #$revoked_event, but its approvals row no longer says so"
+no_table "after the revocation was undone by hand"
+# A revocation forged without the key (revoked_at set by hand, or a document with a signature that does not
+# verify) cannot add an approval, only take one away: it withdraws, and says it is not trusted.
+q "UPDATE phasegate.approvals SET revoked_at = now() WHERE approval_id = 2"
+q "UPDATE phasegate.approvals SET revoked_at = now(), revocation = (SELECT revocation FROM phasegate.approvals WHERE approval_id = 4),
+   revocation_signature = (SELECT revocation_signature FROM phasegate.approvals WHERE approval_id = 4) WHERE approval_id = 1"
+expect 0 pg approvals 0001-books
+contains "an unsigned revocation withdraws, and says so" "$OUT" "#2 alice@example.com: revoked at"
+contains "... unsigned" "$OUT" "unsigned revocation"
+contains "a revocation copied from another approval is not trusted, and withdraws" "$OUT" "#1 alice@example.com: revoked at"
+contains "... names another approval" "$OUT" "it names another approval (#4 of bob@example.com"
+
+# --- the 7d cap holds for stored approvals, not only when signing ---
+doc=$(q "SELECT document FROM phasegate.approvals WHERE approval_id = 1")
+far=$(date -u -d '+30 days' +%Y-%m-%dT%H:%M:%SZ)
+longdoc=$(sed -e "s/^expires: .*/expires: $far/" -e "s/^principal: .*/principal: bob@example.com/" <<<"$doc")
+insert_signed bob@example.com bob phasegate-approval "$longdoc"
+expect 75 pg run
+contains "an approval signed for 30 days and inserted by hand does not count" "$ERR" "more than the 7d maximum"
+expect 2 approve alice --valid-for 8d
+contains "approve refuses more than 7d" "$ERR" "--valid-for: at most 7d"
+no_table "after the long-lived approval"
+
+expect 0 approve alice --comment "again, after the forged revocations"
 expect 0 approve bob --comment "second look"
+# --- principals compare without case ---
+expect 75 pg run --as ALICE@Example.COM
+contains "the initiator in other case does not count either" "$ERR" "initiator of the run does not count"
+echo "BOB@example.com $(cat "$WORK/keys/bob.pub")" >>"$P/ops/allowed_signers"
+expect 0 approve bob --principal BOB@example.com
+expect 0 pg approvals 0001-books --json
+check "BOB and bob are one approver" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin)["quorum"]; print([c["principal"] for c in d["counted"]], [r["reason"].startswith("same principal as approval #") for r in d["not_counted"] if r["principal"] == "BOB@example.com"])')" \
+  "['alice@example.com', 'bob@example.com'] [True]"
 expect 0 pg run
 check "two valid approvals: applied" "$(q "SELECT to_regclass('books') IS NOT NULL")" "t"
 check "events: recorded and revoked" "$(q "SELECT string_agg(DISTINCT kind, ',' ORDER BY kind) FROM phasegate.events WHERE kind LIKE 'approval.%'")" \

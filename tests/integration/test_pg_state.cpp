@@ -192,3 +192,184 @@ TEST_SUITE("adapters::pg") {
     CHECK(broken == 0);
   }
 }
+
+// Tamper evidence (issue #12): the head row anchors the chain's end, TRUNCATE is refused, the v3 -> v4 upgrade
+// anchors an existing chain. The attacker is a superuser who disables the triggers, as anyone owning the tables can.
+TEST_SUITE("adapters::pg event chain anchor") {
+  namespace {
+  void append_n(PgDatabase& db, int n) {
+    for (int i = 0; i < n; ++i)
+      REQUIRE(db.append_event(Event{"status.announced", 0, "", "", "", "{\"i\": " + std::to_string(i) + "}", std::chrono::system_clock::now()}));
+  }
+  // A state schema at `url` holding a chain of n events phasegate appended.
+  std::unique_ptr<PgDatabase> chain_of(const std::string& url, int n) {
+    auto db = open(url);
+    REQUIRE(db->ensure_schema());
+    append_n(*db, n);
+    return db;
+  }
+  std::string problems_of(const ChainCheck& c) {
+    std::string all;
+    for (const auto& p : c.problems) all += p + "\n";
+    return all.empty() ? "<no problem>" : all;
+  }
+  }  // namespace
+
+  TEST_CASE("a chain phasegate wrote: no problem, the head is the newest event") {
+    auto url = fresh_database("pg_it_anchor_ok");
+    auto db = open(url);
+    REQUIRE(db->ensure_schema());
+    auto empty = db->check_chain(true);
+    REQUIRE(empty);
+    CHECK_MESSAGE(empty->ok(), problems_of(*empty));
+    append_n(*db, 3);
+    auto c = db->check_chain(true);
+    REQUIRE(c);
+    CHECK_MESSAGE(c->ok(), problems_of(*c));
+    CHECK(c->anchored);
+    CHECK(c->head_id == 3);
+    CHECK(c->newest_id == 3);
+    CHECK(c->head_hash == c->newest_hash);
+  }
+
+  TEST_CASE("deleting the newest events behind the triggers' back is detected") {
+    for (std::string how : {"SET session_replication_role = replica", "ALTER TABLE phasegate.events DISABLE TRIGGER ALL"}) {
+      CAPTURE(how);
+      auto url = fresh_database("pg_it_anchor_delete");
+      auto db = chain_of(url, 4);
+      {
+        pqxx::connection c(url);
+        pqxx::nontransaction n(c);
+        CHECK_THROWS(n.exec("DELETE FROM phasegate.events WHERE event_id > 2"));  // the trigger refuses
+        n.exec(how);
+        n.exec("DELETE FROM phasegate.events WHERE event_id > 2");
+      }
+      // What `log` used to show: a shorter chain whose every link verifies.
+      auto events = db->events(std::nullopt);
+      REQUIRE(events);
+      REQUIRE(events->size() == 2);
+      for (const auto& e : *events) CHECK(e.chain_ok);
+      auto c = db->check_chain(true);
+      REQUIRE(c);
+      CHECK_FALSE(c->ok());
+      CHECK_MESSAGE(problems_of(*c).find("events missing after #2: the chain head records event #4") != std::string::npos, problems_of(*c));
+      CHECK(c->head_id == 4);
+      CHECK(c->newest_id == 2);
+      auto cheap = db->check_chain(false);  // what status asks: the anchor alone sees it too
+      REQUIRE(cheap);
+      CHECK_FALSE(cheap->ok());
+    }
+  }
+
+  TEST_CASE("TRUNCATE of the events is refused; done with the triggers disabled it is detected") {
+    auto url = fresh_database("pg_it_anchor_truncate");
+    auto db = chain_of(url, 3);
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    try {
+      n.exec("TRUNCATE phasegate.events");
+      FAIL("TRUNCATE of the events was allowed");
+    } catch (const pqxx::sql_error& e) {
+      CHECK_MESSAGE(std::string(e.what()).find("append-only") != std::string::npos, e.what());
+    }
+    CHECK(n.exec("SELECT count(*) FROM phasegate.events")[0][0].as<int>() == 3);
+    CHECK_THROWS(n.exec("DELETE FROM phasegate.event_head"));
+    CHECK_THROWS(n.exec("TRUNCATE phasegate.event_head"));
+    n.exec("SET session_replication_role = replica");
+    n.exec("TRUNCATE phasegate.events");
+    auto check = db->check_chain(true);
+    REQUIRE(check);
+    CHECK_FALSE(check->ok());
+    CHECK_MESSAGE(problems_of(*check).find("the events table is empty but the chain head records event #3") != std::string::npos,
+                  problems_of(*check));
+  }
+
+  TEST_CASE("deleting from the middle or the oldest end breaks a link") {
+    auto url = fresh_database("pg_it_anchor_middle");
+    auto db = chain_of(url, 5);
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    n.exec("SET session_replication_role = replica");
+    n.exec("DELETE FROM phasegate.events WHERE event_id = 3");  // from the middle
+    auto check = db->check_chain(true);
+    REQUIRE(check);
+    CHECK_MESSAGE(problems_of(*check).find("event #4 does not follow #2") != std::string::npos, problems_of(*check));
+    n.exec("DELETE FROM phasegate.events WHERE event_id = 1");  // the oldest
+    check = db->check_chain(true);
+    REQUIRE(check);
+    CHECK_MESSAGE(problems_of(*check).find("the oldest event #2 does not start the chain") != std::string::npos, problems_of(*check));
+  }
+
+  TEST_CASE("v3 -> v4: an existing chain is anchored at its newest event; the upgrade is idempotent") {
+    auto url = fresh_database("pg_it_anchor_upgrade");
+    auto migrations = pg::schema_migrations("phasegate");
+    REQUIRE(migrations.size() == 4);
+    {
+      // A state schema as phasegate v3 left it, with three events appended by v3's statement.
+      pqxx::connection c(url);
+      pqxx::work w(c);
+      w.exec("CREATE SCHEMA phasegate; CREATE TABLE phasegate.schema_version (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+      for (int i = 0; i < 3; ++i) {
+        w.exec(migrations[static_cast<size_t>(i)]);
+        w.exec("INSERT INTO phasegate.schema_version (version) VALUES (" + std::to_string(i + 1) + ")");
+      }
+      Actor a{"tester", "ci", "host"};
+      for (int i = 0; i < 3; ++i) {
+        long long at = 1'700'000'000'000LL + i;
+        std::string payload = "{\"i\":" + std::to_string(i) + "}";
+        w.exec_params(
+            "WITH h AS (SELECT hash FROM phasegate.event_head WHERE id = 1 FOR UPDATE),"
+            " n AS (SELECT h.hash AS prev, encode(sha256(convert_to(h.hash || $3, 'UTF8')), 'hex') AS hash FROM h),"
+            " ins AS (INSERT INTO phasegate.events (at, at_ms, kind, principal, os_user, host, payload, prev_hash, hash)"
+            " SELECT to_timestamp($1::bigint / 1000.0), $1::bigint, 'status.announced', 'tester', 'ci', 'host', $2::jsonb, n.prev, n.hash FROM n)"
+            " UPDATE phasegate.event_head SET hash = n.hash FROM n WHERE id = 1",
+            at, payload, event_hash_suffix("status.announced", at, 0, "", "", "", a, payload));
+      }
+      w.commit();
+    }
+    auto db = open(url);
+    auto before = db->check_chain(true);
+    REQUIRE(before);
+    CHECK_FALSE(before->anchored);  // v3: nothing to check the end against
+    CHECK_MESSAGE(before->ok(), problems_of(*before));
+    REQUIRE(db->ensure_schema());
+    auto c = db->check_chain(true);
+    REQUIRE(c);
+    CHECK(c->anchored);
+    CHECK_MESSAGE(c->ok(), problems_of(*c));
+    CHECK(c->head_id == 3);
+    auto events = db->events(std::nullopt);
+    REQUIRE(events);
+    for (const auto& e : *events) CHECK(e.chain_ok);
+    {
+      pqxx::connection conn(url);
+      pqxx::work w(conn);
+      w.exec(migrations[3]);  // again: changes nothing, fails nothing
+      w.commit();
+    }
+    append_n(*db, 1);
+    c = db->check_chain(true);
+    REQUIRE(c);
+    CHECK_MESSAGE(c->ok(), problems_of(*c));
+    CHECK(c->head_id == 4);
+  }
+}
+
+// Credentials are never echoed (docs/secrets.md): what a command printed is stored masked, and hashed as stored.
+TEST_SUITE("adapters::pg secrets") {
+  TEST_CASE("credentials in a command's output never reach the events table") {
+    auto url = fresh_database("pg_it_secret_events");
+    auto db = open(url + " password=S3cr3t-zz-integration");  // trust auth: accepted, and remembered
+    REQUIRE(db->ensure_schema());
+    REQUIRE(db->append_event(Event{"step.completed", 0, "p", "expand", "s",
+                                   "{\"stdout\": \"DATABASE_URL=host=h password=S3cr3t-zz-integration\\n\"}", std::chrono::system_clock::now()}));
+    pqxx::connection c(url);
+    pqxx::nontransaction n(c);
+    auto payload = n.exec("SELECT payload::text FROM phasegate.events")[0][0].as<std::string>();
+    CHECK_MESSAGE(payload.find("S3cr3t-zz-integration") == std::string::npos, payload);
+    CHECK_MESSAGE(payload.find("password=****") != std::string::npos, payload);
+    auto events = db->events(std::nullopt);
+    REQUIRE(events);
+    CHECK((*events)[0].chain_ok);  // the masked payload is what was hashed
+  }
+}

@@ -47,7 +47,9 @@ ApprovalRecord approval(int64_t id, const std::string& principal, const std::str
   a.plan_id = plan;
   a.principal = principal;
   a.document = guards::render({plan, digest, target, principal, expires});
+  a.signature = "-----BEGIN SSH SIGNATURE-----\n" + principal + std::to_string(id) + "\n-----END SSH SIGNATURE-----\n";
   a.signature_ok = true;
+  a.created_at = expires - std::chrono::hours(12);  // recorded with a 12h valid_for
   return a;
 }
 }  // namespace
@@ -175,6 +177,88 @@ TEST_SUITE("guards::approvals") {
     auto stolen = approval(0, "bob", digest, target, later);
     stolen.principal = "dave";  // stored under another name than the signed document says
     with(stolen, "document names principal bob");
+  }
+  TEST_CASE("the 7d cap holds when counting, not only when signing") {
+    auto one = approval(1, "alice", digest, target, later);
+    auto rejected = [&](ApprovalRecord a) {
+      a.id = 2;
+      auto q = guards::count_approvals(question(), {one, a});
+      CHECK_MESSAGE(!q.met(), "an approval over the cap counted");
+      return q.rejected.empty() ? std::string("<nothing rejected>") : q.rejected[0].reason;
+    };
+    // Inserted by hand: recorded now, valid for 8 days.
+    auto long_lived = approval(0, "bob", digest, target, now + std::chrono::hours(8 * 24));
+    long_lived.created_at = now;
+    CHECK_MESSAGE(rejected(long_lived).find("valid for 8d after it was recorded") != std::string::npos, rejected(long_lived));
+    // Its recorded time forged to make the lifetime look short: still more than 7d from now.
+    auto forged_time = approval(0, "bob", digest, target, now + std::chrono::hours(30 * 24));
+    forged_time.created_at = now + std::chrono::hours(29 * 24);
+    CHECK_MESSAGE(rejected(forged_time).find("more than the 7d maximum from now") != std::string::npos, rejected(forged_time));
+    // Exactly 7d, and 7d plus a clock skew inside the slack, count.
+    for (auto extra : {Millis(0), Millis(60'000)}) {
+      auto at_cap = approval(2, "bob", digest, target, now + guards::kMaxApprovalLifetime + extra);
+      at_cap.created_at = now;
+      CHECK_MESSAGE(guards::count_approvals(question(), {one, at_cap}).met(), "extra ms: " << extra.count());
+    }
+  }
+  TEST_CASE("principals compare without case: initiator and distinct approvers") {
+    auto q = question();
+    q.initiator = "Carol@Example.COM";
+    auto r = guards::count_approvals(q, {approval(1, "alice", digest, target, later), approval(2, "carol@example.com", digest, target, later)});
+    CHECK_FALSE(r.met());
+    REQUIRE(r.rejected.size() == 1);
+    CHECK_MESSAGE(r.rejected[0].reason.find("initiator") != std::string::npos, r.rejected[0].reason);
+    auto twice = guards::count_approvals(question(), {approval(1, "Bob@example.com", digest, target, later),
+                                                      approval(2, "bob@example.com", digest, target, later)});
+    CHECK_FALSE(twice.met());
+    REQUIRE(twice.rejected.size() == 1);
+    CHECK_MESSAGE(twice.rejected[0].reason.find("same principal as approval #1") != std::string::npos, twice.rejected[0].reason);
+    CHECK(guards::same_principal("ALICE@example.com", "alice@EXAMPLE.com"));
+    CHECK_FALSE(guards::same_principal("alice", "alice2"));
+  }
+  TEST_CASE("the revocation document renders and parses back") {
+    guards::RevocationDocument d{"0042-x", "123/app", "bob@example.com", 7, "ab12", at("2026-11-21T12:00:00Z")};
+    CHECK(guards::render(d) == "phasegate-revocation-v1\nplan: 0042-x\ntarget: 123/app\nprincipal: bob@example.com\napproval: 7\n"
+                               "approval-signature: sha256:ab12\nrevoked: 2026-11-21T12:00:00Z\n");
+    auto back = guards::parse_revocation(guards::render(d));
+    REQUIRE(back);
+    CHECK(back->approval == 7);
+    CHECK(back->approval_signature == "ab12");
+    CHECK_FALSE(guards::parse_revocation(guards::render(d) + "extra: 1\n"));
+    CHECK_FALSE(guards::parse_revocation("phasegate-approval-v1\nplan: 0042-x\n"));
+  }
+  TEST_CASE("every sign of a revocation withdraws; the reason says how far it can be trusted") {
+    auto one = approval(1, "alice", digest, target, later);
+    auto reason = [&](ApprovalRecord a) {
+      auto q = guards::count_approvals(question(), {one, a});
+      CHECK_MESSAGE(!q.met(), "a revoked approval counted");
+      return q.rejected.empty() ? std::string("<nothing rejected>") : q.rejected[0].reason;
+    };
+    auto bob = approval(2, "bob", digest, target, later);
+    auto signed_revocation = [&](ApprovalRecord a, int64_t names, const std::string& by) {
+      a.revocation = guards::render(guards::RevocationDocument{"0007-lvl", target, by, names, guards::approval_fingerprint(a.signature), now});
+      a.revocation_signature = "sig";
+      a.revocation_ok = true;
+      a.revoked_at = now;
+      return a;
+    };
+    auto genuine = signed_revocation(bob, 2, "Bob");
+    CHECK_MESSAGE(reason(genuine).find("signed by Bob") != std::string::npos, reason(genuine));
+    auto unverified = genuine;
+    unverified.revocation_ok = false;
+    unverified.revocation_problem = "Signature verification failed";
+    CHECK_MESSAGE(reason(unverified).find("its revocation does not verify (Signature verification failed)") != std::string::npos, reason(unverified));
+    auto moved = signed_revocation(bob, 9, "bob");  // a genuine revocation of another approval copied onto this row
+    CHECK_MESSAGE(reason(moved).find("it names another approval (#9") != std::string::npos, reason(moved));
+    auto cleared = genuine;
+    cleared.revoked_at.reset();  // someone un-revoked the row but left the signed revocation
+    CHECK_MESSAGE(reason(cleared).find("revoked_at was cleared by hand") != std::string::npos, reason(cleared));
+    auto unsigned_row = bob;
+    unsigned_row.revoked_at = now;  // revoked_at written by hand (or by a phasegate before v4)
+    CHECK_MESSAGE(reason(unsigned_row).find("unsigned revocation") != std::string::npos, reason(unsigned_row));
+    auto undone = bob;
+    undone.revoked_event = 41;  // the row forgot, the event log did not
+    CHECK_MESSAGE(reason(undone).find("revoked by event #41, but its approvals row no longer says so") != std::string::npos, reason(undone));
   }
   TEST_CASE("the initiator counts with allow_initiator") {
     auto q = question();

@@ -9,6 +9,7 @@ namespace phasegate::lint {
 // lint --db: sizes from the catalog and sessions with old transactions on the plan's tables.
 Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
                              const std::set<std::string>& functions) {
+  secrets::remember_conninfo(url);
   try {
     pqxx::connection conn(url);
     pqxx::nontransaction n(conn);

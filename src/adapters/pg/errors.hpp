@@ -6,16 +6,18 @@
 #include <string>
 
 #include "phasegate/error.hpp"
+#include "phasegate/secrets.hpp"
 
 namespace phasegate::pg {
 
-// Drops libpq's "ERROR:  " prefix and trailing newlines; folds DETAIL/HINT lines onto one line.
+// Drops libpq's "ERROR:  " prefix and trailing newlines; folds DETAIL/HINT lines onto one line; masks credentials
+// (libpq quotes a malformed URI, or a password's bad %-escape, verbatim: docs/secrets.md).
 inline std::string clean_message(std::string m) {
   if (m.rfind("ERROR:  ", 0) == 0) m = m.substr(8);
   while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
   for (auto& c : m)
     if (c == '\n') c = ' ';
-  return m;
+  return secrets::redact(m);
 }
 
 // Thrown inside a transaction when the run is no longer in the state the change expects (another process

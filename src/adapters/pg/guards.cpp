@@ -1,5 +1,7 @@
 // Facts for the guards from the target database: load (SPEC §3.4), the target's identity and stored
 // approvals (§3.2), and the blocker watch that names who held the lock a step waited for (§3.3).
+#include <nlohmann/json.hpp>
+
 #include "adapters/pg/errors.hpp"
 #include "adapters/pg/impl.hpp"
 
@@ -82,9 +84,17 @@ Result<std::string> PgDatabase::target_id() {
 Result<std::vector<ApprovalRecord>> PgDatabase::approval_rows(const std::string& plan_id) {
   return guarded([&]() -> Result<std::vector<ApprovalRecord>> {
     pqxx::nontransaction n(*impl_->conn);
+    // The revocation columns through to_jsonb, so a state schema before v4 (status does not upgrade) reads as
+    // "none". An approval.revoked event names the approvals it withdrew (before v4: the principal, and so every
+    // approval of theirs recorded before it): the log remembers a revocation a changed row forgot.
     auto rows = n.exec_params("SELECT approval_id, plan_id, principal, document, signature, coalesce(comment, ''),"
-                              " (extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM revoked_at) * 1000)::bigint"
-                              " FROM " + impl_->t("approvals") + " WHERE plan_id = $1 ORDER BY approval_id",
+                              " (extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM revoked_at) * 1000)::bigint,"
+                              " coalesce(to_jsonb(a) ->> 'revocation', ''), coalesce(to_jsonb(a) ->> 'revocation_signature', ''),"
+                              " (SELECT coalesce(min(e.event_id), 0) FROM " + impl_->t("events") + " e WHERE e.kind = 'approval.revoked'"
+                              "   AND e.plan_id = a.plan_id AND (e.payload -> 'approvals' @> to_jsonb(a.approval_id)"
+                              "   OR (NOT e.payload ? 'approvals' AND lower(e.payload ->> 'principal') = lower(a.principal)"
+                              "       AND e.at >= a.created_at)))"
+                              " FROM " + impl_->t("approvals") + " a WHERE plan_id = $1 ORDER BY approval_id",
                               plan_id);
     std::vector<ApprovalRecord> out;
     for (const auto& r : rows) {
@@ -97,6 +107,9 @@ Result<std::vector<ApprovalRecord>> PgDatabase::approval_rows(const std::string&
       a.comment = r[5].c_str();
       a.created_at = from_ms(r[6]).value_or(TimePoint{});
       a.revoked_at = from_ms(r[7]);
+      a.revocation = r[8].c_str();
+      a.revocation_signature = r[9].c_str();
+      a.revoked_event = r[10].as<int64_t>();
       out.push_back(std::move(a));
     }
     return out;
@@ -118,14 +131,28 @@ Result<int64_t> PgDatabase::insert_approval(const std::string& plan_id, const st
   });
 }
 
-Result<int> PgDatabase::revoke_approvals(const std::string& plan_id, const std::string& principal) {
-  return guarded([&]() -> Result<int> {
-    pqxx::work w(*impl_->conn);
-    auto r = w.exec_params("UPDATE " + impl_->t("approvals") +
-                               " SET revoked_at = now() WHERE plan_id = $1 AND principal = $2 AND revoked_at IS NULL",
-                           plan_id, principal);
+Result<std::vector<int64_t>> PgDatabase::record_revocations(const std::string& plan_id, const std::string& principal,
+                                                              const std::vector<Revocation>& revocations) {
+  return guarded([&]() -> Result<std::vector<int64_t>> {
+    pqxx::work w(*impl_->conn);  // the rows and their approval.revoked event in one transaction
+    std::vector<int64_t> done;
+    nlohmann::json signed_docs = nlohmann::json::array();
+    for (const auto& r : revocations) {
+      auto u = w.exec_params("UPDATE " + impl_->t("approvals") +
+                                 " SET revoked_at = now(), revocation = $3, revocation_signature = $4"
+                                 " WHERE approval_id = $1::bigint AND plan_id = $2 AND revoked_at IS NULL AND revocation IS NULL",
+                             r.approval_id, plan_id, r.document, r.signature);
+      if (u.affected_rows() != 1) continue;  // revoked meanwhile
+      done.push_back(r.approval_id);
+      signed_docs.push_back({{"approval", r.approval_id}, {"document", r.document}, {"signature", r.signature}});
+    }
+    if (!done.empty())
+      impl_->append_event_in(w, Event{"approval.revoked", 0, plan_id, "", "",
+                                      nlohmann::json{{"principal", principal}, {"revoked", done.size()}, {"approvals", done},
+                                                     {"revocations", signed_docs}}.dump(),
+                                      std::chrono::system_clock::now()});
     w.commit();
-    return static_cast<int>(r.affected_rows());
+    return done;
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include "adapters/pg/errors.hpp"
 #include "phasegate/pg.hpp"
+#include "phasegate/secrets.hpp"
 
 namespace phasegate {
 
@@ -110,15 +111,16 @@ struct PgDatabase::Impl {
         " applied_at = CASE WHEN EXCLUDED.status = 'applied' THEN now() WHEN EXCLUDED.status IN ('rolled_back') THEN NULL"
         " ELSE " + t("plans") + ".applied_at END");
     // One statement appends an event: FOR UPDATE on the head row serializes appenders and, in READ COMMITTED,
-    // returns the newest committed head after a wait; the hash is sha256(prev_hash || $13) as in event_hash().
+    // returns the newest committed head after a wait; the hash is sha256(prev_hash || $11) as in event_hash().
+    // The head records the new event's id and hash (v4): the anchor `log` checks the chain's end against.
     conn->prepare("pg_event_append",
         "WITH h AS (SELECT hash FROM " + t("event_head") + " WHERE id = 1 FOR UPDATE),"
         " n AS (SELECT h.hash AS prev, encode(sha256(convert_to(h.hash || $11, 'UTF8')), 'hex') AS hash FROM h),"
         " ins AS (INSERT INTO " + t("events") +
             " (at, at_ms, run_id, plan_id, phase, step, kind, principal, os_user, host, payload, prev_hash, hash)"
             " SELECT to_timestamp($1::bigint / 1000.0), $1::bigint, NULLIF($2::bigint, 0), NULLIF($3, ''),"
-            " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, n.prev, n.hash FROM n)"
-        " UPDATE " + t("event_head") + " SET hash = n.hash FROM n WHERE id = 1");
+            " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, n.prev, n.hash FROM n RETURNING event_id)"
+        " UPDATE " + t("event_head") + " SET hash = n.hash, last_id = ins.event_id FROM n, ins WHERE id = 1");
     prepared = true;
   }
   bool prepared = false;
@@ -126,7 +128,7 @@ struct PgDatabase::Impl {
   void save_step_in(pqxx::transaction_base& w, const StepRecord& s) {
     if (!prepared) prepare();
     w.exec_prepared("pg_save_step", s.plan_id, s.step, s.phase, s.ordinal, step_status_name(s.status), s.attempts,
-                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), s.error, s.cursor,
+                    s.checksum, s.run_id, s.applied_by, ms_text(s.started_at), ms_text(s.finished_at), secrets::redact(s.error), s.cursor,
                     s.down_checksum, s.partial);
   }
 
@@ -134,7 +136,7 @@ struct PgDatabase::Impl {
   void commit_in(pqxx::transaction_base& w, const StateChange& c) {
     if (!prepared) prepare();
     if (c.run) {
-      auto r = w.exec_prepared("pg_update_run", c.run->id, run_status_name(c.run->status), c.run->phase, c.run->error,
+      auto r = w.exec_prepared("pg_update_run", c.run->id, run_status_name(c.run->status), c.run->phase, secrets::redact(c.run->error),
                                c.run->cause, c.run->release_commit, c.run_was ? run_status_name(*c.run_was) : "");
       if (r.affected_rows() != 1) throw pg::RunMoved(c.run->id);
     }
@@ -146,9 +148,12 @@ struct PgDatabase::Impl {
   void append_event_in(pqxx::transaction_base& w, const Event& e) {
     if (!prepared) prepare();
     long long at = to_ms(e.at);
-    std::string payload = e.payload.empty() ? "{}" : e.payload;
-    w.exec_prepared("pg_event_append", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user,
-                    actor.host, payload, event_hash_suffix(e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, payload));
+    // A command step's output may echo DATABASE_URL: credentials are masked before they are stored (and hashed).
+    std::string payload = e.payload.empty() ? "{}" : secrets::redact_json(e.payload);
+    auto r = w.exec_prepared("pg_event_append", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user,
+                             actor.host, payload, event_hash_suffix(e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, payload));
+    if (r.affected_rows() != 1)
+      throw std::runtime_error("the event chain head row (" + t("event_head") + ") is missing: no event can be appended");
   }
 };
 

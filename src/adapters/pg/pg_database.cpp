@@ -58,6 +58,7 @@ std::unique_ptr<pqxx::connection> open_session(const std::string& url, const std
 
 Result<std::unique_ptr<PgDatabase>> PgDatabase::connect(const std::string& url, const std::string& schema,
                                                         const std::string& application_name) {
+  secrets::remember_conninfo(url);  // libpq may quote it in an error: masked from now on (docs/secrets.md)
   return guarded([&]() -> Result<std::unique_ptr<PgDatabase>> {
     auto impl = std::make_unique<Impl>();
     try {

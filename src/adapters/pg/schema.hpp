@@ -45,6 +45,24 @@ inline std::vector<std::string> schema_migrations(const std::string& s) {
       "ALTER TABLE " + s + ".steps ADD COLUMN down_checksum text, ADD COLUMN partial boolean NOT NULL DEFAULT false;"
       "UPDATE " + s + ".steps SET status = 'pending', cursor = NULL WHERE status = 'rolled_back';"
       "CREATE INDEX steps_status_idx ON " + s + ".steps (status, plan_id);",
+      // v4: tamper evidence (docs/state.md). The chain head also records the id of the newest event (the append
+      // statement writes both), so deleting the newest events or emptying the table shows; TRUNCATE of the events is
+      // refused like UPDATE/DELETE, and the head row cannot be removed. Approvals keep their signed revocation, and
+      // the revocation events are found by plan. Written to be re-runnable (IF NOT EXISTS, OR REPLACE).
+      "ALTER TABLE " + s + ".event_head ADD COLUMN IF NOT EXISTS last_id bigint NOT NULL DEFAULT 0;"
+      // An untouched chain's head is its newest event; a head that matches none keeps the newest id (and shows).
+      "UPDATE " + s + ".event_head h SET last_id = coalesce((SELECT max(e.event_id) FROM " + s + ".events e WHERE e.hash = h.hash),"
+      " (SELECT max(event_id) FROM " + s + ".events), 0) WHERE h.last_id = 0;"
+      "DROP TRIGGER IF EXISTS events_no_truncate ON " + s + ".events;"
+      "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON " + s + ".events"
+      " FOR EACH STATEMENT EXECUTE FUNCTION " + s + ".events_append_only();"
+      "CREATE OR REPLACE FUNCTION " + s + ".event_head_kept() RETURNS trigger LANGUAGE plpgsql AS"
+      " $$BEGIN RAISE EXCEPTION 'the phasegate event chain head cannot be removed'; END$$;"
+      "DROP TRIGGER IF EXISTS event_head_kept ON " + s + ".event_head;"
+      "CREATE TRIGGER event_head_kept BEFORE DELETE OR TRUNCATE ON " + s + ".event_head"
+      " FOR EACH STATEMENT EXECUTE FUNCTION " + s + ".event_head_kept();"
+      "ALTER TABLE " + s + ".approvals ADD COLUMN IF NOT EXISTS revocation text, ADD COLUMN IF NOT EXISTS revocation_signature text;"
+      "CREATE INDEX IF NOT EXISTS events_revoked_idx ON " + s + ".events (plan_id, event_id) WHERE kind = 'approval.revoked';",
   };
 }
 

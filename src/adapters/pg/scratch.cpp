@@ -106,6 +106,7 @@ class PgScratch final : public Scratch {
 }  // namespace
 
 Result<std::unique_ptr<Scratch>> Scratch::connect(const std::string& url) {
+  secrets::remember_conninfo(url);
   try {
     return std::unique_ptr<Scratch>(new PgScratch(url));
   } catch (const std::exception& e) {

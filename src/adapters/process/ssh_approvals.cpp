@@ -114,7 +114,16 @@ Result<std::vector<ApprovalRecord>> PgGuardProbe::approvals(const std::string& p
   auto rows = db_.approval_rows(plan_id);
   if (!rows) return rows;
   for (auto& a : *rows) {
-    if (a.revoked_at) continue;  // not counted whatever its signature says: no ssh-keygen run for it
+    if (!a.revocation.empty()) {
+      // Withdrawn whatever the approval's own signature says; what is checked is that the approver signed it.
+      auto d = guards::parse_revocation(a.revocation);
+      if (!d) a.revocation_problem = d.error().message;
+      else if (!signer_) a.revocation_problem = "no [approvals] allowed_signers is configured";
+      else if (auto v = signer_->verify(d->principal, a.revocation, a.revocation_signature); !v) a.revocation_problem = v.error().message;
+      else a.revocation_ok = true;
+      continue;
+    }
+    if (a.revoked_at || a.revoked_event) continue;  // not counted whatever its signature says: no ssh-keygen run for it
     if (!signer_) {
       a.signature_problem = "no [approvals] allowed_signers is configured";
       continue;
