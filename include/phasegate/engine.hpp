@@ -147,6 +147,11 @@ class Executor {
   std::optional<Error> refusal(Context& cx, const std::optional<RunRecord>& latest);
   std::optional<PlanOutcome> begin_run(Context& cx, PlanOutcome& out, bool open);
   PlanOutcome run_plan_once(const Plan& plan, const RunOptions& options);
+  // A signal to phasegate is pending (and no rollback shields it): the interrupted error, else nothing.
+  std::optional<Error> interrupted(Context& cx);
+  // A program of the run (or a server restart it caused) broke the session while nothing of ours was in
+  // flight: reconnect and reclaim the run in place, so its known outcome is recorded (not replayed).
+  Result<void> reconnect_in_place(Context& cx);
   // After the state store's session broke: reconnects (backoff, reconnect_timeout) and records
   // run.reconnected; the error (exit 75 or the signal's) when it did not come back.
   Result<void> reconnect(const std::string& plan_id, int64_t run_id, const std::string& what_broke);
@@ -200,6 +205,9 @@ class Executor {
   Actor actor_;
   CrashPoint crash_;
   std::function<void(const Event&)> observer_;
+  // The last reconnect that gave up (the server stayed away, or another runner holds the lock): the command
+  // stops with it, it does not try again with a fresh budget.
+  std::optional<Error> gave_up_;
   GuardProbe* probe_ = nullptr;
   std::function<void(const backfill::Progress&)> progress_;
   ProcessRunner* runner_ = nullptr;

@@ -31,6 +31,9 @@ bool claim_interrupt(int sig);
 // The process group of the program phasegate is running now (0: none), for the second signal to kill.
 void set_running_group(int pgid);
 int running_group();
+// The output files of the running program (nullptr: none), removed by the handler of a second signal.
+void set_running_outputs(const char* out, const char* err);
+void remove_running_outputs();  // async-signal-safe
 
 // Installs the handlers (once per process) and a thread that calls `on_interrupt` callbacks after the first
 // signal — outside the signal handler, so they may take locks and talk to the network (e.g. cancel the query

@@ -43,6 +43,7 @@ class PgDatabase final : public StateStore, public Target {
   Result<void> lock_runs();
   bool connected() override;
   Result<void> reconnect(Millis budget) override;
+  Result<bool> reclaim_run(int64_t run_id) override;
   // Cancels the statement in flight (thread-safe; for SIGINT/SIGTERM to phasegate).
   void cancel_current();
   Result<bool> schema_exists();

@@ -139,6 +139,9 @@ class StateStore {
   // A new session within `budget` (backoff), holding what the old one held (the run lock). Exit::unavailable
   // when the server did not come back in time, Exit::blocked when another runner holds the run lock.
   virtual Result<void> reconnect(Millis) { return fail(Exit::unavailable, "this state store cannot reconnect"); }
+  // After reconnect(): the run is still the one this process drove before the break (nobody resumed it
+  // meanwhile), and is now recorded as driven by the new session. false: it moved; touch nothing.
+  virtual Result<bool> reclaim_run(int64_t) { return true; }
 };
 
 enum class IndexState { absent, valid, invalid };

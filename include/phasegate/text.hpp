@@ -12,5 +12,8 @@ size_t edit_distance(std::string_view a, std::string_view b);
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 std::string trim(std::string_view s);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
+// Text safe for JSON and PostgreSQL text: invalid UTF-8 (a program's Latin-1 or binary output, a cut through
+// a multi-byte character) and NUL bytes each become U+FFFD.
+std::string valid_utf8(std::string_view s);
 
 }  // namespace phasegate

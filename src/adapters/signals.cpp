@@ -39,6 +39,7 @@ extern "C" void on_signal(int sig) {
   }
   int pg = running_group();
   if (pg > 0) ::kill(-pg, SIGKILL);
+  remove_running_outputs();
   write_all("\nphasegate: interrupted again: stopped at once; the next phasegate run resumes from what is recorded\n");
   ::_exit(128 + sig);
 }

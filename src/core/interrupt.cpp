@@ -1,6 +1,7 @@
 // The interrupt flag and the running program's group (phasegate/interrupt.hpp): plain atomics, so the
 // signal handler (src/adapters/signals.cpp) may write them and the engine may read them.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -26,6 +27,30 @@ bool claim_interrupt(int sig) {
 }
 void set_running_group(int pgid) { g_group.store(pgid); }
 int running_group() { return g_group.load(); }
+
+namespace {
+char g_out[1024], g_err[1024];
+std::atomic<bool> g_outputs{false};
+void copy_path(char* to, const char* from) {
+  size_t i = 0;
+  for (; from && from[i] && i + 1 < sizeof g_out; ++i) to[i] = from[i];
+  to[i] = '\0';
+}
+}  // namespace
+
+void set_running_outputs(const char* out, const char* err) {
+  g_outputs.store(false);
+  if (!out || !err) return;
+  copy_path(g_out, out);
+  copy_path(g_err, err);
+  g_outputs.store(true);
+}
+
+void remove_running_outputs() {
+  if (!g_outputs.load()) return;
+  ::unlink(g_out);
+  ::unlink(g_err);
+}
 
 std::string signal_name(int sig) {
   switch (sig) {

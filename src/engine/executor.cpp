@@ -17,6 +17,7 @@ namespace phasegate {
 
 namespace {
 constexpr int kMaxOutages = 20;  // broken connections one command reconnects after, then it stops (exit 75)
+constexpr const char* kSessionBroke = "the session to the target database broke (a server restart, a failover, a network cut)";
 }  // namespace
 
 Executor::Executor(const Project& project, StateStore& store, Target& target, Clock& clock, Actor actor, CrashPoint crash)
@@ -145,7 +146,7 @@ namespace {
 std::string describe(const Blocker& b) {
   char age[32];
   std::snprintf(age, sizeof age, "%.1fs", b.transaction_age_s);
-  std::string q = b.query.size() > 120 ? b.query.substr(0, 117) + "..." : b.query;
+  std::string q = b.query.size() > 120 ? valid_utf8(b.query.substr(0, 117)) + "..." : b.query;
   return "pid " + std::to_string(b.pid) + " (user " + b.user + ", application '" + b.application + "', " + b.state +
          (b.transaction_age_s > 0 ? ", transaction open " + std::string(age) : "") + "): " + q;
 }
@@ -154,7 +155,7 @@ json blockers_json(const std::vector<Blocker>& bs) {
   json out = json::array();
   for (const auto& b : bs)
     out.push_back({{"pid", b.pid}, {"user", b.user}, {"application", b.application}, {"state", b.state},
-                   {"query", b.query}, {"transaction_age_s", b.transaction_age_s}});
+                   {"query", valid_utf8(b.query)}, {"transaction_age_s", b.transaction_age_s}});
   return out;
 }
 }  // namespace
@@ -268,6 +269,7 @@ Result<void> Executor::reconnect(const std::string& plan_id, int64_t run_id, con
     if (e.code != Exit::interrupted) e.code = Exit::blocked;
     e.message = "plan " + plan_id + ": lost the connection to the target database (" + what_broke + "); " + e.message +
                 ". The run stays as last recorded and is resumable: run phasegate run again when the database is up";
+    gave_up_ = e;
     return std::unexpected(e);
   }
   auto ms = std::chrono::duration_cast<Millis>(clock_.now() - began).count();
@@ -278,18 +280,24 @@ Result<void> Executor::reconnect(const std::string& plan_id, int64_t run_id, con
 }
 
 PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
+  gave_up_.reset();
   for (int outage = 1;; ++outage) {
     PlanOutcome out = run_plan_once(plan, options);
     if (store_.connected()) return out;
+    if (gave_up_) {  // a reconnect in there (after a program) already waited reconnect_timeout
+      out.exit = gave_up_->code;
+      out.message = gave_up_->message;
+      return out;
+    }
     // The session broke somewhere in there: nothing after the break was recorded or applied (one session,
     // never silently re-established), so what the database says is the truth to resume from.
     if (outage > kMaxOutages) {
       out.exit = Exit::blocked;
       out.message = "plan " + plan.id + ": the connection to the target database broke " + std::to_string(outage) +
-                    " times during this command; stopping here, resumable: run phasegate run again (" + out.message + ")";
+                    " times during this command; stopping here, resumable: run phasegate run again";
       return out;
     }
-    if (auto r = reconnect(plan.id, out.run_id, out.message); !r) {
+    if (auto r = reconnect(plan.id, out.run_id, kSessionBroke); !r) {
       out.exit = r.error().code;
       out.message = r.error().message;
       return out;
@@ -393,7 +401,10 @@ PlanOutcome Executor::drive_phases(Context& cx, PlanOutcome out) {
 
 // A phase stopped: a guard or lock says wait (the run is blocked, exit 75), an operator aborted, or something
 // failed (the run rolls back per [rollback]).
-PlanOutcome Executor::stop_phase(Context& cx, PlanOutcome out, const Error& e) {
+PlanOutcome Executor::stop_phase(Context& cx, PlanOutcome out, const Error& given) {
+  // A check, smoke or health query the signal cancelled (or a program it stopped) failed because of the
+  // signal: the run stops resumable like any interrupted work, it is not rolled back for it.
+  const Error e = given.code == Exit::failed && interrupted(cx) ? *interrupted(cx) : given;
   RunTrigger trig = trigger_for(e);
   out.steps_applied = cx.applied;
   if (trig == RunTrigger::abort || trig == RunTrigger::fail) return after_failure(cx, out, e, trig == RunTrigger::abort);
@@ -419,13 +430,13 @@ Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
     if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);  // before the next step, always
     if (auto g = guard_gate(cx, Gate::step); !g) return g;  // finish-step / load: pause before this step
     if (auto r = run_step(cx, step); !r) {
-      if (r.error().code != Exit::blocked && !stops_run(r.error()))
+      if (r.error().code != Exit::blocked && !stops_run(r.error()) && !interrupted(cx))
         (void)emit(cx, "phase.failed", phase, step.name, json{{"error", r.error().message}}.dump());
       return r;
     }
   }
   if (auto r = finish_phase(cx, spec); !r) {  // restarts, then smoke checks
-    if (!stops_run(r.error()))
+    if (!stops_run(r.error()) && !interrupted(cx))
       (void)emit(cx, "phase.failed", phase, "", json{{"error", r.error().message}}.dump());
     return r;
   }
@@ -442,6 +453,7 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
   rec.run_id = cx.run.id;
   rec.started_at = clock_.now();
   auto fail_step = [&](const Error& e, const std::string& reason) -> Result<void> {
+    if (auto stop = interrupted(cx)) return std::unexpected(*stop);  // cancelled by the signal: not the step's failure
     (void)step_to(cx, step, StepTrigger::fail, json{{"reason", reason}, {"error", e.message}, {"sqlstate", e.sqlstate}}.dump());
     return std::unexpected(e);
   };
@@ -532,6 +544,7 @@ Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const st
                json{{"attempt", n + 1}, {"wait_ms", wait.count()}, {"error", r.error().message},
                     {"blockers", blockers_json(blockers)}}.dump());
     clock_.sleep_for(wait);
+    if (auto stop = interrupted(cx)) return std::unexpected(*stop);  // (shielded during a rollback's downs)
   }
 }
 

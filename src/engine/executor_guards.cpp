@@ -92,8 +92,7 @@ Result<void> Executor::guard_gate(Context& cx, Gate at) {
       cx.waiting_on = v->guard;
     }
     cx.blocked_by = v->guard;
-    if (cx.run.id != 0)
-      if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
+    if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);  // (a signal even before the run exists)
     if (!may_wait) return fail(Exit::blocked, v->reason + ". Nothing was changed; retry later, or add --wait to wait for it");
     if (!cx.wait_deadline && cx.options.wait && *cx.options.wait != Millis::max()) cx.wait_deadline = now + *cx.options.wait;
     if (cx.wait_deadline && now >= *cx.wait_deadline)
@@ -110,13 +109,18 @@ Result<void> Executor::guard_gate(Context& cx, Gate at) {
 
 // `phasegate abort RUN` sets a flag (and cancels our running statement): checked before every step, between
 // batches, while a guard waits and while a program of the run runs.
+std::optional<Error> Executor::interrupted(Context& cx) {
+  int sig = interrupt_pending();
+  if (!sig) return std::nullopt;
+  return Error{Exit::interrupted,
+               "plan " + cx.plan.id + ": phasegate got " + signal_name(sig) + " and stopped where it was" +
+                   (cx.run.id ? "; run " + std::to_string(cx.run.id) + " is resumable: phasegate run " + cx.plan.id +
+                                    " continues it, phasegate abort " + std::to_string(cx.run.id) + " rolls it back"
+                              : "; nothing was started")};
+}
+
 std::optional<Error> Executor::abort_check(Context& cx) {
-  if (int sig = interrupt_pending())
-    return Error{Exit::interrupted,
-                 "plan " + cx.plan.id + ": phasegate got " + signal_name(sig) + " and stopped where it was" +
-                     (cx.run.id ? "; run " + std::to_string(cx.run.id) + " is resumable: phasegate run " + cx.plan.id +
-                                      " continues it, phasegate abort " + std::to_string(cx.run.id) + " rolls it back"
-                                : "; nothing was started")};
+  if (auto stop = interrupted(cx)) return stop;
   if (cx.run.id == 0 || cx.abort_seen) return std::nullopt;
   auto by = store_.abort_requested(cx.run.id);
   if (!by || by->empty()) return std::nullopt;

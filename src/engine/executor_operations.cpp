@@ -13,7 +13,7 @@ constexpr Millis kHealthPoll{250};  // between health checks of a restarting ser
 constexpr size_t kOutputTail = 2000;  // bytes of a program's stdout/stderr kept in an event
 
 std::string tail(const std::string& s) {
-  return s.size() <= kOutputTail ? s : "..." + s.substr(s.size() - kOutputTail);
+  return s.size() <= kOutputTail ? s : "..." + valid_utf8(s.substr(s.size() - kOutputTail));  // (a cut mid-character)
 }
 
 json process_json(const ProcessResult& r) {
@@ -34,7 +34,7 @@ std::string last_words(const ProcessResult& r) {
   std::string s = trim(r.err.empty() ? r.out : r.err);
   auto nl = s.rfind('\n');
   std::string line = nl == std::string::npos ? s : s.substr(nl + 1);
-  return line.size() > 300 ? line.substr(0, 300) + "..." : line;
+  return line.size() > 300 ? valid_utf8(line.substr(0, 300)) + "..." : line;
 }
 
 std::string outcome_of(const ProcessResult& r) {
@@ -72,9 +72,25 @@ Result<ProcessResult> Executor::run_program(Context& cx, const ProcessSpec& spec
   ProcessSpec s = spec;
   if (cx.run.id != 0 && !cx.abort_seen) s.interrupt = [this, &cx] { return abort_check(cx).has_value(); };
   auto r = runner_->run(s);
+  // It may have restarted the target database (a command step after ALTER SYSTEM, a restart of the db
+  // service): its outcome is known, so the session comes back here instead of the step being run again.
+  if (auto back = reconnect_in_place(cx); !back) return std::unexpected(back.error());
   if (r && r->interrupted)
     if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
   return r;
+}
+
+Result<void> Executor::reconnect_in_place(Context& cx) {
+  if (store_.connected()) return {};
+  if (auto r = reconnect(cx.plan.id, cx.run.id, "the session broke while a program of the run ran (did it restart the database?)"); !r)
+    return r;
+  if (cx.run.id == 0) return {};
+  auto ours = store_.reclaim_run(cx.run.id);
+  if (!ours) return std::unexpected(ours.error());
+  if (!*ours)
+    return fail(Exit::blocked, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) +
+                                   " was taken over by another phasegate process while this one was disconnected; nothing more was done by this command");
+  return {};
 }
 
 // command = [...] in a plan: the intent is recorded first (run_step; a process that dies mid-command leaves
@@ -86,7 +102,7 @@ Result<void> Executor::run_command_step(Context& cx, const Step& step, const Tim
   auto& rec = cx.records[step.name];
   const std::string phase = phase_name(step.phase);
   auto result = run_program(cx, hook(cx, step.command, "step", phase, step.name, t.statement_timeout, true));
-  if (!result && stops_run(result.error())) return std::unexpected(result.error());
+  if (!result && (stops_run(result.error()) || result.error().code == Exit::blocked)) return std::unexpected(result.error());
   if (!result)
     return fail(Exit::failed, "plan " + cx.plan.id + ", step \"" + step.name + "\": " + result.error().message);
   if (!result->ok())
@@ -130,6 +146,8 @@ Result<bool> Executor::healthy_once(Context& cx, const Service& service, Millis 
     return r->status == h.expect_status;
   }
   if (!h.sql.empty()) {
+    // The service may be the database itself: a restart broke our session, and this check waits for it back.
+    if (auto back = reconnect_in_place(cx); !back) return std::unexpected(back.error());
     auto r = target_.check(h.sql, Timeouts{Millis(5000), std::min(timeout, Millis(10'000))});
     if (!r) {
       why = "health sql: " + r.error().message;
@@ -241,6 +259,7 @@ Result<void> Executor::run_smoke(Context& cx, const std::string& phase, const st
       what = "GET " + s.http + (r ? " answered " + std::to_string(r->status) : ": " + r.error().message);
       measurements.push_back({{"status", r ? r->status : 0}, {"body", r ? tail(r->body) : ""}});
     } else {
+      if (auto back = reconnect_in_place(cx); !back) return std::unexpected(back.error());
       auto r = target_.check(s.sql, Timeouts{Millis(5000), s.timeout});
       ok = r && *r;
       what = "sql " + (r ? std::string(*r ? "returned true" : "returned false") : r.error().message);

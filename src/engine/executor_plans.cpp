@@ -15,7 +15,7 @@ OrderedOutcome Executor::run_in_order(const std::vector<const Plan*>& plans, con
     if (prepare) {
       auto prepared = prepare(*plan, o);
       if (!prepared && !store_.connected()) {  // the session broke between plans: reconnect, then ask again
-        if (auto r = reconnect(plan->id, 0, prepared.error().message); !r) prepared = std::unexpected(r.error());
+        if (auto r = reconnect(plan->id, 0, "the session to the target database broke between plans"); !r) prepared = std::unexpected(r.error());
         else prepared = prepare(*plan, o);
       }
       if (!prepared) {
@@ -36,7 +36,7 @@ OrderedOutcome Executor::run_in_order(const std::vector<const Plan*>& plans, con
     if (out.contract_waiting) all.waiting.push_back(plan->id);
     auto after = store_.steps(plan->id);
     if (!after && !store_.connected()) {
-      if (auto r = reconnect(plan->id, out.run_id, after.error().message); !r) {
+      if (auto r = reconnect(plan->id, out.run_id, "the session to the target database broke between plans"); !r) {
         all.exit = r.error().code;
         all.message = r.error().message;
         return all;

@@ -27,7 +27,7 @@ std::string short_sha(const std::string& sha) { return sha.substr(0, 10); }
 
 std::string said(const ProcessResult& r) {
   std::string words = trim(r.err.empty() ? r.out : r.err);
-  if (words.size() > 400) words = words.substr(0, 400) + "...";
+  if (words.size() > 400) words = valid_utf8(words.substr(0, 400)) + "...";
   return r.describe() + (words.empty() ? "" : ": " + words);
 }
 

@@ -88,6 +88,7 @@ const std::vector<RuleInfo>& rules() {
       {"add-unique-constraint", "error", "ADD UNIQUE / PRIMARY KEY / EXCLUDE building an index under ACCESS EXCLUSIVE"},
       {"require-concurrent-index", "error", "CREATE / DROP INDEX or REINDEX without CONCURRENTLY on an existing table"},
       {"concurrent-in-transaction", "error", "CONCURRENTLY inside a transaction or combined with other statements in a step"},
+      {"unnamed-concurrent-index", "error", "CREATE INDEX CONCURRENTLY without an index name"},
       {"rename", "error", "RENAME of a column or table outside the contract phase"},
       {"drop-in-expand", "error", "DROP COLUMN / TABLE / CONSTRAINT / NOT NULL outside the contract phase"},
       {"contract-irreversible", "warning", "a contract step without down and without irreversible = true"},

@@ -15,6 +15,12 @@ void indexes_rules(const Context& cx) {
                                           : "blocks writes to \"" + a.table + "\" for the whole build"),
               std::string(verb) + " CONCURRENTLY (it cannot run inside a transaction; phasegate runs it on its own)");
   }
+  if (a.concurrently && a.kind == "create_index" && a.name.empty())
+    cx.report("unnamed-concurrent-index",
+              "CREATE INDEX CONCURRENTLY without a name: a build cut short (kill, server restart) leaves an invalid index "
+              "under a generated name, and the retry builds a second one next to it",
+              "name it: CREATE INDEX CONCURRENTLY " + (a.table.empty() ? std::string("t") : a.table) + "_..._idx ON ... "
+              "(phasegate drops an invalid index of that name and rebuilds it when it resumes)");
   if (a.concurrently) {
     bool combined = cx.statements_in_unit > 1 && !cx.unit.sql_file;
     if (cx.in_explicit_transaction || cx.unit.transaction.value_or(false) || combined)

@@ -148,4 +148,74 @@ check "phasegate exits 128+2 on SIGINT" "$rc" "130"
 check "the statement was cancelled (not left running)" "$(sleeping && echo running || echo cancelled)" "cancelled"
 check "its transaction rolled back: no column" "$(col_exists t c)" "0"
 check "the step is pending, the run blocked" "$(q "SELECT coalesce((SELECT status FROM phasegate.steps WHERE step = 'sleepy'), 'pending') || ' ' || (SELECT status FROM phasegate.runs ORDER BY run_id DESC LIMIT 1)")" "pending blocked"
+
+# --- 5. a signal while waiting for a closed window (before any run exists): exits at once, no busy loop ---
+new_db e2e_proc_wait
+q "CREATE TABLE t (id int)"
+new_project
+cat >>"$WORK/project/phasegate.toml" <<'TOML'
+[windows.never]
+timezone = "UTC"
+allow = [ { days = "mon-sun" } ]
+deny = [ { from = "2000-01-01", to = "2099-12-31" } ]
+TOML
+sed -i 's/^\[guards\]$/[guards]\nwindows = ["never"]/' "$WORK/project/phasegate.toml"
+plan 0001-w <<'TOML'
+[[expand.steps]]
+name = "add c"
+sql = "ALTER TABLE t ADD COLUMN c int"
+down = "ALTER TABLE t DROP COLUMN c"
+TOML
+set +e
+"$PHASEGATE_BIN" -C "$WORK/project" run --wait=1h >"$WORK/out" 2>"$WORK/err" &
+runner=$!
+set -e
+waiting() { [[ $(q "SELECT count(*) FROM phasegate.events WHERE kind = 'guard.wait'" 2>/dev/null) == 1 ]]; }
+wait_for "the run waits for the window" waiting
+kill -INT "$runner"
+exited() { ! kill -0 "$runner" 2>/dev/null; }
+wait_for "phasegate exits after SIGINT during the wait" exited || kill -KILL "$runner"
+set +e; wait "$runner"; rc=$?; set -e
+check "exit 130, nothing started" "$rc $(col_exists t c)" "130 0"
+
+# --- 6. a signal that cancels a step's check: stopped resumable, the earlier step not rolled back ---
+new_db e2e_proc_check
+q "CREATE TABLE t (id int)"
+new_project
+plan 0001-chk <<'TOML'
+[[expand.steps]]
+name = "add c"
+sql = "ALTER TABLE t ADD COLUMN c int"
+down = "ALTER TABLE t DROP COLUMN c"
+[[expand.steps]]
+name = "add d"
+check = "SELECT pg_sleep(300) IS NOT NULL"
+sql = "ALTER TABLE t ADD COLUMN d int"
+down = "ALTER TABLE t DROP COLUMN d"
+TOML
+set +e
+"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/out" 2>"$WORK/err" &
+runner=$!
+set -e
+checking() { [[ $(q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'e2e_proc_check' AND query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()") != 0 ]]; }
+wait_for "the check runs" checking
+kill -TERM "$runner"
+set +e; wait "$runner"; rc=$?; set -e
+check "exit 143, the run blocked, the first step kept" "$rc $(q "SELECT status FROM phasegate.runs") $(col_exists t c)$(col_exists t d)" "143 blocked 10"
+
+# --- 7. binary output of a program does not break the run ---
+new_db e2e_proc_bin
+q "CREATE TABLE t (id int)"
+new_project
+mkdir -p "$WORK/project/hooks"
+printf '#!/bin/sh\nprintf "ok \\377\\376 done \\000 end\\n"\n' >"$WORK/project/hooks/bin.sh"
+chmod +x "$WORK/project/hooks/bin.sh"
+plan 0001-bin <<'TOML'
+[[expand.steps]]
+name = "binary"
+command = ["hooks/bin.sh"]
+irreversible = true
+TOML
+expect 0 pg run
+contains "its output is stored as text" "$(q "SELECT payload->>'stdout' FROM phasegate.events WHERE kind = 'step.completed'")" "done"
 finish

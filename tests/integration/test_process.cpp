@@ -1,6 +1,7 @@
 // The Boost.Process runner with real processes: argv without a shell, cwd, env, stdin, bounded capture,
 // timeouts that reach the whole process group, and a daemon left behind not holding us up.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -143,16 +144,35 @@ TEST_SUITE("adapters::process") {
     stat >> pid_s >> comm >> state;
     CHECK_MESSAGE((state.empty() || state == "Z"), "grandchild state " << state);  // gone (or a zombie awaiting its reaper)
   }
-  TEST_CASE("output beyond capture_limit is dropped and flagged") {
+  TEST_CASE("output beyond capture_limit keeps its end (where a program explains itself) and is flagged") {
     BoostProcessRunner runner;
     ProcessSpec spec;
-    spec.argv = {"sh", "-c", "head -c 100000 /dev/zero | tr '\\\\0' x"};
+    spec.argv = {"sh", "-c", "head -c 100000 /dev/zero | tr '\\000' x; echo; echo 'FATAL: the real reason'"};
     spec.capture_limit = 1000;
     auto r = runner.run(spec);
     REQUIRE(r);
     CHECK(r->out.size() == 1000);
+    CHECK(r->out.ends_with("xxx\nFATAL: the real reason\n"));
     CHECK(r->truncated);
     CHECK(r->ok());
+  }
+  TEST_CASE("binary output (invalid UTF-8, NUL) comes back as valid text") {
+    BoostProcessRunner runner;
+    auto r = runner.run(argv({"sh", "-c", "printf 'ok \\377\\376 done \\000 caf\\303\\251\\n'"}));
+    REQUIRE(r);
+    CHECK(r->out == "ok \xEF\xBF\xBD\xEF\xBF\xBD done \xEF\xBF\xBD caf\xC3\xA9\n");
+  }
+  TEST_CASE("descriptors phasegate inherited without close-on-exec do not reach programs") {
+    BoostProcessRunner runner;
+    int fd = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC: like a CI runner's leaked descriptor
+    REQUIRE(fd > 2);
+    auto r = runner.run(argv({"sh", "-c", "ls /proc/$$/fd"}));
+    ::close(fd);
+    REQUIRE(r);
+    std::string listed = " " + r->out;
+    for (auto& c : listed)
+      if (c == '\n') c = ' ';
+    CHECK_MESSAGE(listed.find(" " + std::to_string(fd) + " ") == std::string::npos, "fd " << fd << " leaked: " << r->out);
   }
   TEST_CASE("a daemon started by a hook does not hold the runner, survives it, and keeps writing its output") {
     BoostProcessRunner runner;

@@ -106,6 +106,8 @@ class FakeDatabase final : public StateStore, public Target {
   bool reconnect_refused = false;
   int reconnects = 0;
   bool connected() override { return !down; }
+  bool run_moved = false;  // reclaim_run says another runner took the run over while we were disconnected
+  Result<bool> reclaim_run(int64_t) override { return !run_moved; }
   Result<void> reconnect(Millis) override {
     if (reconnect_refused) return fail(Exit::unavailable, "injected: the server did not come back");
     down = false;
@@ -113,8 +115,11 @@ class FakeDatabase final : public StateStore, public Target {
     return {};
   }
 
+  std::function<void(const std::string&)> on_check;  // called on every check (e.g. a signal arrives)
   Result<bool> check(const std::string& sql, const Timeouts&) override {
     if (auto u = up(); !u) return std::unexpected(u.error());
+    if (on_check) on_check(sql);
+    if (cancelling.count(sql)) return fail(Exit::failed, "canceling statement due to user request", "57014");
     return checks.count(sql) ? checks[sql] : true;
   }
   Result<void> apply_atomically(const std::string& sql, const Timeouts&, const std::function<StateChange()>& completion) override {

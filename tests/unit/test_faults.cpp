@@ -8,6 +8,7 @@
 
 #include "fakes.hpp"
 #include "phasegate/interrupt.hpp"
+#include "phasegate/text.hpp"
 
 using namespace phasegate;
 using namespace phasegate::test;
@@ -154,5 +155,121 @@ TEST_SUITE("engine::faults") {
     CHECK_MESSAGE(out.exit == Exit::failed, out.message);
     CHECK(rig.db.runs_.back().status == RunStatus::rolled_back);
     CHECK(count(rig.db.executed, "ALTER TABLE books DROP COLUMN lvl") == 1);
+  }
+  TEST_CASE("a signal that cancels a step's check or a SQL smoke check stops the run resumable; nothing is rolled back") {
+    ClearSignal clear;
+    for (bool smoke : {false, true}) {
+      CAPTURE(smoke);
+      set_interrupt_signal(0);
+      Rig rig;
+      Plan plan = plan_of_three();
+      const std::string slow = "SELECT pg_sleep(30) IS NOT NULL";
+      if (smoke) {
+        Smoke s;
+        s.name = "slow";
+        s.sql = slow;
+        rig.project.smoke["slow"] = s;
+        plan.phases[0].smoke = {"slow"};
+      } else {
+        plan.phases[0].steps[1].check = slow;
+      }
+      rig.db.cancelling.insert(slow);  // the watcher's cancel lands on it
+      rig.db.on_check = [&](const std::string& sql) {
+        if (sql == slow) set_interrupt_signal(SIGTERM);
+      };
+      auto out = rig.run(plan);
+      CHECK_MESSAGE(out.exit == Exit::interrupted, out.message);
+      CHECK(rig.db.runs_.back().status == RunStatus::blocked);
+      CHECK(rig.events("run.interrupted") == 1);
+      CHECK(rig.events("run.failed") == 0);
+      CHECK(rig.events("phase.failed") == 0);
+      CHECK(count(rig.db.executed, "ALTER TABLE books DROP COLUMN lvl") == 0);
+      if (!smoke) CHECK(rig.db.steps_.count("0001-books/add t") == 0);  // not recorded as failed
+    }
+  }
+  TEST_CASE("a signal during a lock-retry backoff stops at once") {
+    ClearSignal clear;
+    Rig rig;
+    rig.project.guards.lock_retries = 6;
+    const Plan plan = plan_of_three();
+    rig.db.lock_timeouts["CREATE TABLE shelves (id int)"] = 6;
+    int attempts = 0;
+    rig.db.on_apply = [&](const std::string& sql) {
+      if (sql == "CREATE TABLE shelves (id int)" && ++attempts == 1) set_interrupt_signal(SIGTERM);
+    };
+    auto out = rig.run(plan);
+    CHECK_MESSAGE(out.exit == Exit::interrupted, out.message);
+    CHECK(attempts == 1);
+    CHECK(rig.db.runs_.back().status == RunStatus::blocked);
+  }
+  TEST_CASE("a command step that restarts the database: reconnected in place, its known outcome recorded, never replayed") {
+    Rig rig;
+    Plan plan = plan_of_three();
+    Step cmd;
+    cmd.name = "restart db";
+    cmd.phase = Phase::expand;
+    cmd.ordinal = 1;
+    cmd.command = {"hooks/restart-db.sh"};
+    cmd.irreversible = true;
+    plan.phases[0].steps.insert(plan.phases[0].steps.begin() + 1, cmd);
+    plan.phases[0].steps[2].ordinal = 2;
+    plan.phases[1].steps[0].ordinal = 3;
+    rig.runner.on_run = [&](const ProcessSpec&) { rig.db.down = true; };  // our session dies with the server
+    auto out = rig.run(plan);
+    CHECK_MESSAGE(out.exit == Exit::ok, out.message);
+    CHECK(count(rig.runner.command_lines(), "hooks/restart-db.sh") == 1);
+    CHECK(rig.db.reconnects == 1);
+    CHECK(rig.db.steps_["0001-books/restart db"].status == StepStatus::completed);
+    SUBCASE("another runner took the run over meanwhile: nothing more is done (75)") {
+      Rig other;
+      other.runner.on_run = [&](const ProcessSpec&) { other.db.down = true; };
+      other.db.run_moved = true;
+      auto moved = other.run(plan);
+      CHECK(moved.exit == Exit::blocked);
+      CHECK(moved.message.find("taken over") != std::string::npos);
+      CHECK(count(other.runner.command_lines(), "hooks/restart-db.sh") == 1);
+      CHECK(count(other.db.executed, "CREATE TABLE shelves (id int)") == 0);
+    }
+  }
+  TEST_CASE("a service that is the database: its restart breaks our session, the health query brings it back") {
+    Rig rig;
+    Service db;
+    db.name = "db";
+    db.kind = "command";
+    db.restart = {"hooks/restart-db.sh"};
+    Health h;
+    h.sql = "SELECT true";
+    db.health = h;
+    rig.project.services["db"] = db;
+    Plan plan = plan_of_three();
+    plan.phases[0].restart = {"db"};
+    rig.runner.on_run = [&](const ProcessSpec&) { rig.db.down = true; };
+    auto out = rig.run(plan);
+    CHECK_MESSAGE(out.exit == Exit::ok, out.message);
+    CHECK(count(rig.runner.command_lines(), "hooks/restart-db.sh") == 1);
+    CHECK(rig.events("service.healthy") == 1);
+  }
+  TEST_CASE("binary, Latin-1 and NUL output of a program is stored as valid text; the step's outcome is its exit code") {
+    Rig rig;
+    Plan plan = plan_of_three();
+    Step cmd;
+    cmd.name = "binary";
+    cmd.phase = Phase::expand;
+    cmd.ordinal = 1;
+    cmd.command = {"hooks/binary.sh"};
+    cmd.irreversible = true;
+    plan.phases[0].steps.insert(plan.phases[0].steps.begin() + 1, cmd);
+    plan.phases[0].steps[2].ordinal = 2;
+    plan.phases[1].steps[0].ordinal = 3;
+    ProcessResult r;
+    r.exit_code = 0;
+    r.out = valid_utf8(std::string("ok \xff\xfe done \0 caf\xc3\xa9\n", 22));  // what the runner hands over
+    rig.runner.answers["hooks/binary.sh"] = {r};
+    auto out = rig.run(plan);
+    CHECK_MESSAGE(out.exit == Exit::ok, out.message);
+    CHECK(valid_utf8("caf\xc3\xa9") == "caf\xc3\xa9");  // valid text is kept as it is
+    CHECK(valid_utf8(std::string("a\0b", 3)) == "a\xEF\xBF\xBD" "b");
+    CHECK(valid_utf8("\xc0\xaf") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+    CHECK(valid_utf8("\xe2\x82") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // cut mid-character
   }
 }

@@ -39,6 +39,12 @@ TEST_SUITE("lint::rules") {
     CHECK(rules_for("ALTER TABLE t ADD COLUMN c int DEFAULT 0").empty());
     CHECK(rules_for("ALTER TABLE t ADD COLUMN ts timestamptz DEFAULT now()").empty());  // stable, no rewrite
   }
+  TEST_CASE("unnamed-concurrent-index") {
+    CHECK(rules_for("CREATE INDEX CONCURRENTLY ON t (x)") == V{"unnamed-concurrent-index"});
+    CHECK(rules_for("CREATE UNIQUE INDEX CONCURRENTLY ON t (x)") == V{"unnamed-concurrent-index"});
+    CHECK(rules_for("CREATE INDEX CONCURRENTLY t_x_idx ON t (x)").empty());
+    CHECK(rules_for("CREATE INDEX CONCURRENTLY IF NOT EXISTS t_x_idx ON t (x)").empty());
+  }
   TEST_CASE("add-column-required") {
     CHECK(rules_for("ALTER TABLE t ADD COLUMN c int NOT NULL") == V{"add-column-required"});
     CHECK(rules_for("ALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 0").empty());

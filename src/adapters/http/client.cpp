@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "phasegate/adapters.hpp"
+#include "phasegate/text.hpp"
 
 namespace phasegate {
 
@@ -36,7 +37,7 @@ Result<HttpResponse> send(const std::string& url, Millis timeout, const std::str
   if (!res) return fail(Exit::failed, "no response (" + httplib::to_string(res.error()) + ")");
   HttpResponse out;
   out.status = res->status;
-  out.body = res->body.substr(0, kBodyLimit);
+  out.body = valid_utf8(res->body.substr(0, kBodyLimit));
   return out;
 }
 }  // namespace

@@ -72,6 +72,7 @@ struct PgDatabase::Impl {
   std::mutex conn_mu;  // conn's replacement (reconnect) against cancel_current from the signal watcher
   std::string application_name;
   int backend_pid = 0;
+  int previous_backend_pid = 0;  // the session's before the latest reconnect
   bool holds_run_lock = false;  // lock_runs succeeded: a reconnect takes the lock again
   std::string schema;  // already a valid lowercase identifier (checked by the loader)
   Actor actor;

@@ -100,6 +100,7 @@ Result<void> PgDatabase::reconnect(Millis budget) {
         std::lock_guard lock(impl_->conn_mu);
         impl_->conn = std::move(conn);
         impl_->prepared = false;
+        impl_->previous_backend_pid = impl_->backend_pid;
         impl_->backend_pid = impl_->conn->backendpid();
         return {};
       }
@@ -118,6 +119,16 @@ Result<void> PgDatabase::reconnect(Millis budget) {
     wait = std::min(wait * 2, Millis(5000));
     if (interrupt_pending()) return fail(Exit::interrupted, "interrupted while reconnecting to the target database");
   }
+}
+
+Result<bool> PgDatabase::reclaim_run(int64_t run_id) {
+  return guarded([&]() -> Result<bool> {
+    pqxx::nontransaction n(*impl_->conn);
+    auto r = n.exec_params("UPDATE " + impl_->t("runs") + " SET runner_pid = pg_backend_pid() WHERE run_id = $1"
+                           " AND status IN ('running', 'rolling_back') AND runner_pid = $2",
+                           run_id, impl_->previous_backend_pid);
+    return r.affected_rows() == 1;
+  });
 }
 
 // From another thread (the signal watcher): cancels the statement in flight, if any (PQcancel).

@@ -7,7 +7,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 
 #include "phasegate/adapters.hpp"
 #include "phasegate/interrupt.hpp"
+#include "phasegate/text.hpp"
 
 extern char** environ;
 
@@ -77,6 +80,10 @@ struct ChildSetup : bp::extend::handler {
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
     for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_DFL);
+    // Nothing but 0-2 reaches the program: descriptors phasegate inherited without close-on-exec (from a CI
+    // runner, a shell) would otherwise live on in the daemons it starts.
+    if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0)
+      for (int fd = 3; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -100,15 +107,17 @@ struct TempFile {
     if (!path.empty()) ::unlink(path.c_str());
   }
   void keep() { path.clear(); }  // the file stays (processes left behind still write to it)
-  // The first `limit` bytes; `truncated` when there were more.
-  std::string head(std::size_t limit, bool& truncated) const {
+  // The last `limit` bytes (a program's explanation comes at the end), as valid UTF-8; `truncated` when
+  // there were more.
+  std::string tail(std::size_t limit, bool& truncated) const {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return {};
-    std::string s(std::min<std::size_t>(limit, static_cast<std::size_t>(st.st_size)), '\0');
-    ssize_t n = s.empty() ? 0 : ::pread(fd, s.data(), s.size(), 0);
+    const auto size = static_cast<std::size_t>(st.st_size);
+    std::string s(std::min(limit, size), '\0');
+    ssize_t n = s.empty() ? 0 : ::pread(fd, s.data(), s.size(), static_cast<off_t>(size - s.size()));
     s.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    if (static_cast<std::size_t>(st.st_size) > limit) truncated = true;
-    return s;
+    if (size > limit) truncated = true;
+    return valid_utf8(s);
   }
 };
 
@@ -191,6 +200,7 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
   if (ec) return fail(Exit::invalid, "cannot run \"" + spec.argv.front() + "\": " + ec.message());
   const pid_t pgid = child.id();  // it leads its own group (setpgid before exec; Boost returns after exec)
   set_running_group(pgid);
+  set_running_outputs(out.path.c_str(), err.path.c_str());
   auto signal_group = [&](int sig) { ::kill(-pgid, sig) == 0 || ::kill(pgid, sig); };
   auto term_at = start + spec.timeout, kill_at = term_at + spec.grace;
   auto ask_at = start + spec.interrupt_poll;
@@ -226,6 +236,7 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
     }
   }
   set_running_group(0);
+  set_running_outputs(nullptr, nullptr);
   if (termed) signal_group(SIGKILL);  // what it started goes with it when it was stopped
   int status = child.native_exit_code();
   if (WIFSIGNALED(status)) {
@@ -234,8 +245,8 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
   } else {
     res.exit_code = WEXITSTATUS(status);
   }
-  res.out = out.head(spec.capture_limit, res.truncated);
-  res.err = err.head(spec.capture_limit, res.truncated);
+  res.out = out.tail(spec.capture_limit, res.truncated);
+  res.err = err.tail(spec.capture_limit, res.truncated);
   // A normal exit leaves its background processes alone; they keep writing where they were told to.
   if (!termed && group_alive(pgid)) {
     res.background_output = out.path + " and " + err.path;
