@@ -177,6 +177,7 @@ struct Step {
   bool irreversible = false;
   SourcePos pos;                       // the [[phase.steps]] table
   SourcePos sql_pos, down_pos, check_pos;  // where the string values start (their opening quote)
+  SourcePos set_pos, where_pos;            // backfill.set / backfill.where values
 };
 
 struct PhaseSpec {
@@ -205,7 +206,8 @@ SourcePos locate_in_string(const std::string& source, const SourcePos& value_pos
 // Loading: TOML syntax, keys and types. Problems are appended to `diags`; the model is as complete as it can be.
 std::optional<Project> load_project(const std::string& file, Diagnostics& diags);
 std::optional<Plan> load_plan(const std::string& file, Diagnostics& diags);
-// Plans in plans_dir in file-name order.
+// Plans in plans_dir in file-name order: every entry named *.toml (except editor lock files ".#*") must be a
+// regular file, or a symlink to one; a dangling symlink, a FIFO or a directory is reported, never opened.
 std::vector<Plan> load_plans(const Project& project, Diagnostics& diags);
 // Finds phasegate.toml in dir or its parents.
 std::optional<std::string> find_project_file(const std::string& start_dir);

@@ -25,6 +25,10 @@ struct ApproveArgs {
   std::string plan, key, principal, valid_for, comment;
 };
 
+// A usage error (an unknown option, a missing argument: CLI11's parse errors): the message on stderr and, under
+// --json, the same error document every other error prints on stdout. Returns 2.
+int usage_error(const Global& g, const std::string& message);
+
 int cmd_init(const Global& g, const std::string& name);
 int cmd_new(const Global& g, const std::string& name);
 int cmd_validate(const Global& g, const std::vector<std::string>& plans);

@@ -1,6 +1,7 @@
 // Cross-checks after loading: references, hooks, SQL syntax. Reports every problem, touches no database.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -86,16 +87,61 @@ void check_sql(const Plan& plan, const std::string& text, const SourcePos& at, c
     diags.push_back({at, "check of step \"" + step.name + "\" must be one SELECT returning a boolean"});
 }
 
+// set/where are pasted into the batch statement (backfill::batch_sql): `UPDATE t SET <set> FROM b WHERE <the batch's
+// keys> AND (<where>) RETURNING 1`. A comment would swallow the rest of that line, a ';' end the statement, an
+// unbalanced parenthesis escape the batch's key range (`a) OR (true` updates every row), a $n bind the batch's own
+// parameters. Each is refused at its position inside the TOML string, before anything runs. Returns false on one.
+bool check_fragment(const Plan& plan, const Step& step, const std::string& text, const SourcePos& at, const char* what,
+                    Diagnostics& diags) {
+  auto report = [&](size_t offset, const std::string& msg) {
+    diags.push_back({locate_in_string(plan.source, at, offset), "backfill." + std::string(what) + " of step \"" + step.name + "\": " + msg});
+    return false;
+  };
+  sql::SyntaxError error;
+  auto tokens = sql::scan(text, &error);
+  if (!tokens) return report(error.offset, error.message);
+  int depth = 0;
+  for (const auto& t : *tokens) {
+    switch (t.kind) {
+      case sql::Token::Kind::comment:
+        return report(t.start, "remove the comment: set/where are pasted into the batch statement, where a comment would "
+                               "swallow the rest of it");
+      case sql::Token::Kind::semicolon:
+        return report(t.start, "';' is not allowed: set/where are parts of one UPDATE statement");
+      case sql::Token::Kind::param:
+        return report(t.start, "positional parameters ($1, ...) are not allowed: the batch statement binds its own");
+      case sql::Token::Kind::open_paren: ++depth; break;
+      case sql::Token::Kind::close_paren:
+        if (--depth < 0) return report(t.start, "unbalanced ')': set/where must be complete expressions");
+        break;
+      default: break;
+    }
+  }
+  if (depth > 0) return report(text.size(), "unbalanced '(': set/where must be complete expressions");
+  return true;
+}
+
 void check_backfill(const Plan& plan, const Step& step, Diagnostics& diags) {
   const auto& b = *step.backfill;
-  std::string stmt = "UPDATE " + sql::quote_ident(b.table) + " SET " + b.set;
-  if (!b.where.empty()) stmt += " WHERE " + b.where;
+  bool ok = check_fragment(plan, step, b.set, step.set_pos, "set", diags);
+  if (!b.where.empty()) ok = check_fragment(plan, step, b.where, step.where_pos, "where", diags) && ok;
+  if (!ok || b.set.empty() || trim(b.table).empty()) return;
+  // The shape of the real batch statement (backfill::batch_sql), so what parses here parses at run time.
+  const std::string head = "WITH b AS MATERIALIZED (SELECT 1 AS __phasegate_k1), u AS (UPDATE " + sql::quote_ident(b.table) + " SET ";
+  const std::string middle = " FROM b WHERE true AND (";
+  std::string stmt = head + b.set + middle + (b.where.empty() ? "true" : b.where) + ") RETURNING 1) SELECT (SELECT count(*) FROM u)";
   auto parsed = sql::parse(stmt);
-  if (parsed.error)
-    diags.push_back({step.pos, "backfill of step \"" + step.name + "\": \"" + stmt + "\" does not parse: " + parsed.error->message});
-  else if (parsed.script->statements.size() != 1)
-    diags.push_back({step.pos, "backfill of step \"" + step.name + "\": set/where must not contain ';'"});
-  (void)plan;
+  if (!parsed.error && parsed.script->statements.size() == 1) return;
+  size_t off = parsed.error ? parsed.error->offset : 0;
+  const size_t set_at = head.size(), where_at = set_at + b.set.size() + middle.size();
+  std::string msg = parsed.error ? parsed.error->message : "set/where must form one UPDATE statement";
+  if (off >= set_at && off <= set_at + b.set.size() + 1)  // + 1: the error may be at what follows set (" FROM")
+    diags.push_back({locate_in_string(plan.source, step.set_pos, std::min(off - set_at, b.set.size())), "backfill.set of step \"" + step.name + "\": " + msg});
+  else if (!b.where.empty() && off >= where_at && off <= where_at + b.where.size() + 1)
+    diags.push_back({locate_in_string(plan.source, step.where_pos, std::min(off - where_at, b.where.size())), "backfill.where of step \"" + step.name + "\": " + msg});
+  else
+    diags.push_back({step.pos, "backfill of step \"" + step.name + "\": UPDATE " + b.table + " SET " + b.set +
+                                   (b.where.empty() ? "" : " WHERE " + b.where) + " does not parse: " + msg});
 }
 
 }  // namespace

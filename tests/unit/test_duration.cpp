@@ -22,6 +22,17 @@ TEST_SUITE("core::duration") {
     CHECK_FALSE(parse_duration("2w"));
     CHECK_FALSE(parse_duration("-2s"));
   }
+  TEST_CASE("totals above kMaxDuration are refused, never overflow") {
+    std::string big;
+    for (int i = 0; i < 20; ++i) big += "999999999d";  // used to overflow a long long (undefined behaviour)
+    CHECK_FALSE(parse_duration(big));
+    CHECK(parse_duration("3650d") == kMaxDuration);
+    CHECK_FALSE(parse_duration("3650d1ms"));
+  }
+  TEST_CASE("a lock_timeout of 0 is shown as none") {
+    CHECK(format_timeout(Millis(0)) == "none");
+    CHECK(format_timeout(Millis(1500)) == "1s500ms");
+  }
   TEST_CASE("formats back") {
     CHECK(format_duration(Millis(90'000)) == "1m30s");
     CHECK(format_duration(Millis(250)) == "250ms");
