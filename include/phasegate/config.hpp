@@ -122,6 +122,7 @@ struct RollbackSettings {
   std::string on_failure = "rollback";  // rollback | pause
   Millis timeout{20 * 60'000};
   std::optional<MasterRollback> master;
+  SourcePos master_pos;  // the master table
 };
 
 struct Notifier {
@@ -137,6 +138,7 @@ struct Project {
   std::string file;  // path of phasegate.toml
   std::string name;
   std::string plans_dir = "plans";
+  SourcePos plans_dir_pos;  // where plans_dir is set ([project] when it is not)
   std::string state_schema = "phasegate";
   std::string url_env = "DATABASE_URL";
   std::string url;

@@ -45,7 +45,9 @@ std::optional<Backfill> read_backfill(TableReader& step, Step& s) {
   Backfill b;
   if (auto table = r.str("table", true)) {
     b.table = *table;
+    // At most a quoted schema and table of 63 bytes each: PostgreSQL's limit, and a bound for the adapter's regex.
     if (trim(b.table).empty()) r.error(r.pos("table"), "backfill.table must name a table");
+    else if (b.table.size() > 140) r.error(r.pos("table"), "backfill.table is longer than a PostgreSQL table name can be");
   }
   b.set = r.str("set", true).value_or("");
   s.set_pos = r.pos("set");
@@ -162,7 +164,8 @@ std::vector<Plan> load_plans(const Project& project, Diagnostics& diags) {
   fs::path dir = fs::path(project.root) / project.plans_dir;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    diags.push_back({SourcePos{project.file, 0, 0}, "plans directory " + dir.string() + " does not exist"});
+    diags.push_back({project.plans_dir_pos.line ? project.plans_dir_pos : SourcePos{project.file, 0, 0},
+                     "plans directory " + dir.string() + " does not exist"});
     return {};
   }
   fs::directory_iterator it(dir, ec);

@@ -1,4 +1,6 @@
 // phasegate.toml -> Project (SPEC §1.1). Keys and types only; cross-references are checked in validate.cpp.
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <regex>
 
@@ -49,10 +51,11 @@ GuardSettings read_guards(const toml::table& t, const std::string& file, Diagnos
 namespace {
 using config::TableReader;
 
+// libstdc++'s std::regex recurses per character: every text it sees from a file is bounded first.
 std::optional<int> parse_clock(const std::string& s) {
   static const std::regex re(R"(^([01]?\d|2[0-3]):([0-5]\d)$)");
   std::smatch m;
-  if (!std::regex_match(s, m, re)) return std::nullopt;
+  if (s.size() > 5 || !std::regex_match(s, m, re)) return std::nullopt;
   return std::stoi(m[1]) * 60 + std::stoi(m[2]);
 }
 
@@ -159,12 +162,25 @@ Window read_window(const std::string& name, const toml::table& t, const std::str
   return w;
 }
 
+// What the HTTP adapter accepts (adapters/http/client.cpp: http(s)://host[...]), so run never refuses a URL that
+// validated; bounded, since the adapter matches it with std::regex.
+void check_http_url(TableReader& r, const std::string& url) {
+  if (url.empty()) return;
+  size_t host = url.starts_with("http://") ? 7 : url.starts_with("https://") ? 8 : 0;
+  bool control = std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  if (!host || host >= url.size() || std::string_view("/?#").find(url[host]) != std::string_view::npos || control ||
+      url.size() > 2048)
+    r.error(r.pos("http"), "http must be an http:// or https:// URL with a host (at most 2048 characters, no control "
+                           "characters), got \"" + url.substr(0, 200) + (url.size() > 200 ? "..." : "") + "\"");
+}
+
 std::optional<Health> read_health(TableReader& parent, const std::string& where) {
   const auto* t = parent.table("health");
   if (!t) return std::nullopt;
   TableReader r(*t, parent.file(), where + ".health", parent.diags());
   Health h;
   h.http = r.str("http").value_or("");
+  check_http_url(r, h.http);
   h.command = r.strings("command", true).value_or(std::vector<std::string>{});
   h.sql = r.str("sql").value_or("");
   if (auto v = r.integer("expect_status", 100, 599)) h.expect_status = static_cast<int>(*v);
@@ -203,6 +219,7 @@ Smoke read_smoke(const std::string& name, const toml::table& t, const std::strin
   s.pos = r.pos();
   s.command = r.strings("command", true).value_or(std::vector<std::string>{});
   s.http = r.str("http").value_or("");
+  check_http_url(r, s.http);
   s.sql = r.str("sql").value_or("");
   if (auto v = r.integer("expect_status", 100, 599)) s.expect_status = static_cast<int>(*v);
   if (auto v = r.duration("timeout", Millis(1))) s.timeout = *v;
@@ -226,6 +243,7 @@ RollbackSettings read_rollback(const toml::table& t, const std::string& file, Di
   if (auto v = r.duration("timeout", Millis(1))) rb.timeout = *v;
   if (const auto* m = r.table("master")) {
     TableReader mr(*m, file, "rollback.master", diags);
+    rb.master_pos = mr.pos();
     MasterRollback master;
     master.kind = mr.str("kind", true).value_or("");
     master.repo = mr.str("repo").value_or("");
@@ -279,7 +297,7 @@ void read_named_tables(TableReader& root, std::string_view key, std::map<std::st
 // unquoted), not one PostgreSQL reserves (pg_*, information_schema) and not the application's own `public`.
 std::optional<std::string> state_schema_problem(const std::string& schema) {
   static const std::regex ident("^[a-z_][a-z0-9_]{0,62}$");
-  if (!std::regex_match(schema, ident))
+  if (schema.size() > 63 || !std::regex_match(schema, ident))
     return "state_schema must be a lowercase SQL identifier (a-z, 0-9, _; at most 63), got \"" + schema + "\"";
   if (schema.starts_with("pg_") || schema == "information_schema")
     return "state_schema \"" + schema + "\" is a PostgreSQL system schema (pg_* and information_schema are reserved); "
@@ -292,11 +310,24 @@ std::optional<std::string> state_schema_problem(const std::string& schema) {
   return std::nullopt;
 }
 
+// postgresql://user:secret@host, password=secret (conninfo) or ?password=secret / &password=secret. By hand, not
+// std::regex: a long url would overflow the stack in libstdc++'s recursive matcher (found by the loader fuzzer).
 bool url_has_password(const std::string& url) {
-  static const std::regex uri(R"(^postgres(ql)?://[^/@]*:[^/@]*@)");
-  static const std::regex kv(R"((^|\s)password\s*=)");
-  static const std::regex param(R"([?&]password=)");
-  return std::regex_search(url, uri) || std::regex_search(url, kv) || std::regex_search(url, param);
+  for (std::string_view scheme : {"postgres://", "postgresql://"}) {
+    if (!url.starts_with(scheme)) continue;
+    size_t end = url.find_first_of("/@", scheme.size());
+    if (end != std::string::npos && url[end] == '@' && url.substr(scheme.size(), end - scheme.size()).find(':') != std::string::npos)
+      return true;
+  }
+  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  for (size_t at = url.find("password"); at != std::string::npos; at = url.find("password", at + 1)) {
+    size_t after = at + 8;
+    if (at > 0 && (url[at - 1] == '?' || url[at - 1] == '&') && after < url.size() && url[after] == '=') return true;
+    if (at > 0 && !space(url[at - 1])) continue;
+    while (after < url.size() && space(url[after])) ++after;
+    if (after < url.size() && url[after] == '=') return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -312,6 +343,7 @@ std::optional<Project> load_project(const std::string& file, Diagnostics& diags)
     TableReader r(*t, file, "project", diags);
     p.name = r.str("name", true).value_or("");
     p.plans_dir = r.str("plans_dir").value_or("plans");
+    p.plans_dir_pos = r.pos("plans_dir");
     p.state_schema = r.str("state_schema").value_or("phasegate");
     if (auto why = state_schema_problem(p.state_schema)) r.error(r.pos("state_schema"), *why);
     r.finish();

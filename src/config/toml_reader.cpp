@@ -167,7 +167,7 @@ std::optional<Millis> TableReader::duration(std::string_view key, Millis min) {
   auto text = n->as_string()->get();
   auto d = parse_duration(text);
   static const std::regex well_formed(R"(^(\d+(ms|s|min|m|h|d))+$)");
-  if (!d && std::regex_match(text, well_formed))
+  if (!d && text.size() <= 200 && std::regex_match(text, well_formed))  // bounded: std::regex recurses per character
     error(pos(key), "duration \"" + text + "\" for \"" + std::string(key) + "\" is longer than the " +
                         format_duration(kMaxDuration) + " phasegate accepts");
   else if (!d)

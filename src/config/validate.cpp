@@ -170,7 +170,7 @@ void validate_project(const Project& project, Diagnostics& diags) {
       diags.push_back({s.pos, "smoke." + name + ".sql does not parse: " + sql::parse(s.sql).error->message});
   }
   if (project.rollback.master)
-    check_executable(project, project.rollback.master->command, "rollback.master", SourcePos{project.file, 0, 0}, diags);
+    check_executable(project, project.rollback.master->command, "rollback.master", project.rollback.master_pos, diags);
   for (const auto& [name, n] : project.notify) check_executable(project, n.command, "notify." + name, n.pos, diags);
   if (project.guards.throttle_query && sql::parse(*project.guards.throttle_query).error)
     diags.push_back({project.guards.pos, "guards.throttle_query does not parse: " + sql::parse(*project.guards.throttle_query).error->message});

@@ -38,7 +38,7 @@ const char* const kMonths[] = {"January", "February", "March",     "April",   "M
 std::expected<local_days, std::string> parse_day(const std::string& ymd) {
   static const std::regex re(R"(^(\d{4})-(\d{2})-(\d{2})$)");
   std::smatch m;
-  if (!std::regex_match(ymd, m, re)) return std::unexpected("invalid date \"" + ymd + "\" (use YYYY-MM-DD)");
+  if (ymd.size() != 10 || !std::regex_match(ymd, m, re)) return std::unexpected("invalid date \"" + ymd + "\" (use YYYY-MM-DD)");
   int y = std::stoi(m[1]);
   unsigned mo = static_cast<unsigned>(std::stoi(m[2])), d = static_cast<unsigned>(std::stoi(m[3]));
   if (mo < 1 || mo > 12) return std::unexpected("invalid date \"" + ymd + "\": there is no month " + std::to_string(mo));
@@ -208,6 +208,8 @@ std::string local_time(const std::string& timezone, TimePoint t) {
 
 std::optional<std::string> time_zone_problem(const std::string& name) {
   if (name.empty()) return "timezone must not be empty (use an IANA name like Australia/Brisbane)";
+  // Zone names are short; a long text is no zone (and std::regex and the did-you-mean would be slow on it).
+  if (name.size() > 100) return "unknown time zone \"" + name.substr(0, 40) + "...\" (use an IANA name like Australia/Brisbane)";
   // Fixed offsets: "+10:00", "-0530", "UTC+10", "GMT-3", "Etc/GMT+10" (whose sign is inverted: it means UTC-10).
   static const std::regex offset(R"(^((Etc/)?(UTC|GMT|UT|Z)\s*)?[+-]\s*\d.*$|^(Etc/)?(UTC|GMT)[+-]?0$)", std::regex::icase);
   if (std::regex_match(name, offset))

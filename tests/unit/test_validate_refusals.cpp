@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -84,6 +85,20 @@ Diagnostics plan_with(const std::string& text) {
   p.write("plans/0001-a.toml", text);
   return p.load();
 }
+
+// A watchdog for the FIFO cases: opening a FIFO for reading waits for a writer, so a loader that opens one would
+// hang the suite; this turns that into a failure with a message. Loading takes microseconds; 120 s is no timing bound.
+struct Watchdog {
+  Watchdog() {
+    std::signal(SIGALRM, [](int) {
+      const char m[] = "FAIL: the loader blocked opening a FIFO (it must check the file type before opening)\n";
+      (void)!::write(2, m, sizeof m - 1);
+      ::_exit(1);
+    });
+    ::alarm(120);
+  }
+  ~Watchdog() { ::alarm(0); }
+};
 
 }  // namespace
 
@@ -265,6 +280,7 @@ TEST_SUITE("config::validate refusals (issue #12)") {
     p.write("plans/0001-a.toml", kPlan);
     fs::create_symlink(p.root / "plans" / "missing.toml", p.root / "plans" / "0002-dangling.toml");
     REQUIRE(::mkfifo((p.root / "plans" / "0003-fifo.toml").c_str(), 0600) == 0);  // opening it would block
+    Watchdog watchdog;
     fs::create_directory(p.root / "plans" / "0004-dir.toml");
     fs::create_symlink(p.root / "plans" / "0001-a.toml", p.root / "plans" / "0005-link.toml");
     fs::create_symlink("nobody@host.1234:1700000000", p.root / "plans" / ".#0001-a.toml");  // an editor's lock file
@@ -284,10 +300,55 @@ TEST_SUITE("config::validate refusals (issue #12)") {
     fs::remove_all(dir);
     fs::create_directories(dir);
     REQUIRE(::mkfifo((dir / "phasegate.toml").c_str(), 0600) == 0);
+    Watchdog watchdog;
     Diagnostics d;
     CHECK_FALSE(load_project((dir / "phasegate.toml").string(), d));
     CHECK_MESSAGE(has(d, "phasegate.toml: is a FIFO (named pipe), not a file"), all(d));
     fs::remove_all(dir);
+  }
+
+  TEST_CASE("long values do not overflow the stack (libstdc++'s std::regex recurses per character; found by the fuzzer)") {
+    std::string long_url = "postgresql://app:" + std::string(200'000, 'x') + "@db/app";
+    auto pw = project_with("[database]\nurl = \"" + long_url + "\"\n");
+    CHECK_MESSAGE(has(pw, "phasegate.toml:4:7: database.url contains a password"), all(pw));
+    auto no_pw = project_with("[database]\nurl = \"host=db " + std::string(200'000, 'y') + "\"\n");
+    CHECK_MESSAGE(no_pw.empty(), all(no_pw).substr(0, 300));
+    for (const char* url : {"postgres://u:p@h/d", "host=db password=x", "host=db password = x", "postgresql://h/d?sslmode=require&password=x"}) {
+      auto d = project_with(std::string("[database]\nurl = \"") + url + "\"\n");
+      CHECK_MESSAGE(has(d, "database.url contains a password"), url << ": " << all(d));
+    }
+    for (const char* url : {"postgresql://u@h/d", "host=db user=app", "host=db passwordfile=x"}) {
+      auto d = project_with(std::string("[database]\nurl = \"") + url + "\"\n");
+      CHECK_MESSAGE(d.empty(), url << ": " << all(d));
+    }
+    TempProject p("[project]\nname = \"t\"\nstate_schema = \"" + std::string(100'000, 'a') + "\"\n");
+    p.write("plans/0001-a.toml", kPlan);
+    CHECK(has(p.load(), "state_schema must be a lowercase SQL identifier"));
+    auto day = project_with("[windows.w]\ntimezone = \"UTC\"\nallow = [ { days = \"mon\", start = \"" + std::string(100'000, '1') +
+                            "\", end = \"06:00\" } ]\ndeny = [ { from = \"" + std::string(100'000, '2') + "\" } ]\n");
+    CHECK(has(day, "invalid time"));
+    CHECK(has(day, "invalid date"));
+    auto table = plan_with(std::string(kPlan) + "[[migrate.steps]]\nname = \"f\"\nbackfill = { table = \"" + std::string(10'000, 't') +
+                           "\", set = \"x = 1\" }\n");
+    CHECK_MESSAGE(has(table, "backfill.table is longer than a PostgreSQL table name can be"), all(table).substr(0, 300));
+  }
+
+  TEST_CASE("http checks: what the HTTP adapter would refuse at run time is refused here") {
+    for (const char* url : {"ftp://x/", "http://", "http:///path", "localhost:8080/health", "http://x/\\u0007"}) {
+      auto d = project_with(std::string("[smoke.s]\nhttp = \"") + url + "\"\n");
+      CHECK_MESSAGE(has(d, "phasegate.toml:4:8: http must be an http:// or https:// URL with a host"), url << ": " << all(d));
+    }
+    auto ok = project_with("[smoke.s]\nhttp = \"https://api.example.com:8443/health?x=1#top\"\n");
+    CHECK_MESSAGE(ok.empty(), all(ok));
+    auto health = project_with("[services.api]\nkind = \"systemd\"\nunit = \"api.service\"\nhealth = { http = \"api/health\" }\n");
+    CHECK_MESSAGE(has(health, "http must be an http:// or https:// URL"), all(health));
+  }
+
+  TEST_CASE("problems about the content carry a line: plans_dir, rollback.master") {
+    TempProject p(std::string(kProject) + "plans_dir = \"nowhere\"\n[rollback]\nmaster = { kind = \"command\", command = [\"hooks/missing.sh\"] }\n");
+    auto d = p.load();
+    CHECK_MESSAGE(has(d, "phasegate.toml:3:13: plans directory"), all(d));
+    CHECK_MESSAGE(has(d, "phasegate.toml:5:10: rollback.master: hook hooks/missing.sh does not exist"), all(d));
   }
 
   TEST_CASE("durations: zero timeouts and overflowing totals") {
