@@ -3,7 +3,12 @@
 # `validate` and `run` exit 2 naming file:line:col, and the database is untouched afterwards: no state schema, no
 # table from the plan's first step (which `run` would otherwise apply before reaching the bad part).
 source "$(dirname "$0")/lib.sh"
-new_db e2e_refusals
+
+# fresh: a new database and project per case, so one failure cannot leak into the next case's checks.
+fresh() {
+  new_db e2e_refusals
+  new_project
+}
 
 # A plan whose expand step changes the database; the refusal is somewhere else.
 good_expand() {
@@ -33,7 +38,7 @@ refused() {
 }
 
 # 1. time zones
-new_project
+fresh
 cat >>"$WORK/project/phasegate.toml" <<'TOML'
 windows = ["w"]
 [windows.w]
@@ -53,7 +58,7 @@ sed -i 's|{ from = "2026-02-30" }|{ cron = "0 9 * * 8", duration = "2h" }|' "$WO
 refused "cron day-of-week 8" 'phasegate.toml:11:19: error: cron "0 9 * * 8": day-of-week field "8": 8 is out of range 0-7'
 
 # 4. a comment in a backfill's set: before, run applied the expand phase and failed in migrate.
-new_project
+fresh
 {
   good_expand
   cat <<'TOML'
@@ -65,13 +70,13 @@ TOML
 refused "comment in backfill set" 'plans/0001-a.toml:7:42: error: backfill.set of step "fill lvl": remove the comment'
 
 # 5. state_schema
-new_project
+fresh
 sed -i 's|^name = "e2e"|name = "e2e"\nstate_schema = "public"|' "$WORK/project/phasegate.toml"
 good_expand | plan 0001-a
 refused "state_schema public" "phasegate.toml:3:16: error: state_schema \"public\" is the application's schema"
 
 # 6. lock_timeout = "0s"; "none" is accepted and shown by plan
-new_project
+fresh
 sed -i 's|^lock_timeout = "1s"|lock_timeout = "0s"|' "$WORK/project/phasegate.toml"
 good_expand | plan 0001-a
 refused "lock_timeout 0s" 'phasegate.toml:4:16: error: lock_timeout = "0s" would disable the lock timeout'
@@ -85,16 +90,16 @@ contains "plan text shows lock_timeout none" "$OUT" "lock timeout: none per atte
 untouched "plan with lock_timeout none"
 
 # 7. an empty step name, 8. a NUL byte in SQL
-new_project
+fresh
 good_expand | sed 's|name = "create a"|name = ""|' | plan 0001-a
 refused "empty step name" 'plans/0001-a.toml:2:8: error: step name must not be empty'
-new_project
+fresh
 good_expand | sed 's|lvl int)"|lvl int)\\u0000; DROP TABLE b"|' | plan 0001-a
 refused "NUL in sql" 'plans/0001-a.toml:3:7: error: "expand.steps.sql" contains a NUL byte'
 
 # 9. a FIFO among the plans: refused by its type, never opened (opening would wait for a writer forever;
 # `timeout` only turns such a hang into a failure here instead of the ctest timeout).
-new_project
+fresh
 good_expand | plan 0001-a
 mkfifo "$WORK/project/plans/0002-pipe.toml"
 expect 2 timeout 120 "$PHASEGATE_BIN" -C "$WORK/project" validate
