@@ -7,6 +7,7 @@
 #include "config/toml_reader.hpp"
 #include "phasegate/guards.hpp"
 #include "phasegate/sql.hpp"
+#include "phasegate/text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -171,7 +172,7 @@ void check_http_url(TableReader& r, const std::string& url) {
   if (!host || host >= url.size() || std::string_view("/?#").find(url[host]) != std::string_view::npos || control ||
       url.size() > 2048)
     r.error(r.pos("http"), "http must be an http:// or https:// URL with a host (at most 2048 characters, no control "
-                           "characters), got \"" + url.substr(0, 200) + (url.size() > 200 ? "..." : "") + "\"");
+                           "characters), got \"" + truncate_utf8(url, 200) + "\"");
 }
 
 std::optional<Health> read_health(TableReader& parent, const std::string& where) {

@@ -209,7 +209,7 @@ std::string local_time(const std::string& timezone, TimePoint t) {
 std::optional<std::string> time_zone_problem(const std::string& name) {
   if (name.empty()) return "timezone must not be empty (use an IANA name like Australia/Brisbane)";
   // Zone names are short; a long text is no zone (and std::regex and the did-you-mean would be slow on it).
-  if (name.size() > 100) return "unknown time zone \"" + name.substr(0, 40) + "...\" (use an IANA name like Australia/Brisbane)";
+  if (name.size() > 100) return "unknown time zone \"" + truncate_utf8(name, 40) + "\" (use an IANA name like Australia/Brisbane)";
   // Fixed offsets: "+10:00", "-0530", "UTC+10", "GMT-3", "Etc/GMT+10" (whose sign is inverted: it means UTC-10).
   static const std::regex offset(R"(^((Etc/)?(UTC|GMT|UT|Z)\s*)?[+-]\s*\d.*$|^(Etc/)?(UTC|GMT)[+-]?0$)", std::regex::icase);
   if (std::regex_match(name, offset))

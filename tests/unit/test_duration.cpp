@@ -44,6 +44,12 @@ TEST_SUITE("core::text") {
     CHECK(did_you_mean("lock_timout", {"lock_timeout", "lock_retries", "windows"}) == "lock_timeout");
     CHECK(did_you_mean("zzzzzz", {"lock_timeout", "windows"}).empty());
   }
+  TEST_CASE("truncate_utf8 cuts at a character boundary") {
+    CHECK(truncate_utf8("abc", 5) == "abc");
+    CHECK(truncate_utf8("abcdef", 3) == "abc...");
+    CHECK(truncate_utf8("a\xC3\xA9" "b", 2) == "a...");  // never half of the é
+    CHECK(truncate_utf8("a\xC3\xA9" "b", 3) == "a\xC3\xA9...");
+  }
   TEST_CASE("sha256 of a known vector") {
     CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   }

@@ -16,10 +16,14 @@
 //
 // PHASEGATE_FUZZ_ITERATIONS (default 3000), PHASEGATE_FUZZ_SEED (default fixed), PHASEGATE_FUZZ_FROM (first
 // iteration; with ITERATIONS=1 it replays one input). A failure prints the seed, the iteration, the replay line
-// and the mutated input. While an input is loaded it sits in the work directory printed at the start, so a
+// and the mutated input. With PHASEGATE_BIN (ctest sets it) every 25th input also goes through the real
+// `phasegate --json validate` (exit 0/2, one JSON document). While an input is loaded it sits in the work directory printed at the start, so a
 // hang leaves it there.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +32,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "phasegate/backfill.hpp"
@@ -211,6 +217,39 @@ bool about_the_file_itself(const Diagnostic& d) {
   return false;
 }
 
+// Diagnostics reach `--json` output, whose encoder refuses invalid UTF-8 (the CLI would exit 70).
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+// The real binary: `phasegate -C root --json validate`, stdout into out_file. Returns its exit code (-1: did not
+// exit normally).
+int run_validate(const std::string& bin, const fs::path& root, const fs::path& out_file) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  std::string dir = root.string();
+  std::vector<char*> argv{const_cast<char*>(bin.c_str()), const_cast<char*>("-C"), dir.data(), const_cast<char*>("--json"),
+                          const_cast<char*>("validate"), nullptr};
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, bin.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1; }
 
 // What `run` does with a validated project, none of which may refuse it: returns the problem, or "".
@@ -249,9 +288,11 @@ TEST_CASE("fuzz: mutated configs and plans load to a valid result or to position
   const long long iterations = env_number("PHASEGATE_FUZZ_ITERATIONS", 3000);
   const long long from = env_number("PHASEGATE_FUZZ_FROM", 0);
   const fs::path src = PHASEGATE_SOURCE_DIR;
+  const std::string bin = std::getenv("PHASEGATE_BIN") ? std::getenv("PHASEGATE_BIN") : "";  // set by ctest
   const fs::path work = fs::temp_directory_path() / ("phasegate-fuzz-" + std::to_string(::getpid()));
   fs::remove_all(work);
   fs::create_directories(work);
+  if (bin.empty()) std::cerr << "fuzz: PHASEGATE_BIN is not set: the every-25th check through the binary is skipped\n";
   std::cerr << "fuzz: seed " << seed << ", iterations " << from << ".." << from + iterations - 1 << ", work dir " << work.string()
             << " (holds the input being loaded if this hangs)\n";
 
@@ -324,6 +365,7 @@ TEST_CASE("fuzz: mutated configs and plans load to a valid result or to position
     for (const auto& d : diags) {
       if (!problem.empty()) break;
       if (d.pos.file.empty()) problem = "a diagnostic names no file: " + d.message;
+      else if (!valid_utf8(d.message) || !valid_utf8(d.pos.file)) problem = "a diagnostic is not valid UTF-8 (--json would fail): " + d.str();
       else if (d.message.empty()) problem = "an empty diagnostic at " + d.pos.str();
       else if (d.pos.line <= 0 && !about_the_file_itself(d)) problem = "a diagnostic without line:col: " + d.str();
       else if (d.pos.line > 0) {
@@ -334,6 +376,19 @@ TEST_CASE("fuzz: mutated configs and plans load to a valid result or to position
             problem = "a diagnostic past the end of its file: " + d.str();
         if (d.pos.column <= 0) problem = "a diagnostic without a column: " + d.str();
       }
+    }
+    // Every 25th input also through the real binary (when ctest says where it is): `validate --json` exits 0 or 2
+    // as the diagnostics say (plus duplicate plan ids, which the CLI checks), with one JSON document that agrees.
+    if (problem.empty() && !bin.empty() && i % 25 == 0) {
+      std::set<std::string> ids;
+      bool duplicate = false;
+      for (const auto& p : plans) duplicate |= !ids.insert(p.id).second;
+      const int want = diags.empty() && !duplicate && project ? 0 : 2;
+      const fs::path out = work / "validate.json";
+      const int got = run_validate(bin, sp.root, out);
+      auto doc = nlohmann::json::parse(read_file(out), nullptr, false);
+      if (got != want) problem = "phasegate --json validate exited " + std::to_string(got) + ", want " + std::to_string(want);
+      else if (!doc.is_object() || doc.value("exit", -1) != want) problem = "phasegate --json validate printed no JSON document with \"exit\": " + std::to_string(want) + ": " + printable(read_file(out), 400);
     }
     if (!problem.empty() && ++failures <= 5) {
       std::string listed;
