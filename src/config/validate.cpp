@@ -144,14 +144,23 @@ void check_backfill(const Plan& plan, const Step& step, Diagnostics& diags) {
                                    (b.where.empty() ? "" : " WHERE " + b.where) + " does not parse: " + msg});
 }
 
+// A [guards] table, the project's or a plan's: what run would trip over when it applies these guards.
+void check_guards(const Project& project, const GuardSettings& g, Diagnostics& diags) {
+  auto windows = keys_of(project.windows);
+  if (g.windows)
+    for (const auto& w : *g.windows) check_reference("window", w, windows, g.pos, diags);
+  // Without [approvals] nobody can approve (phasegate approve refuses), so the run would wait for ever (exit 75).
+  if (g.approvals.value_or(0) > 0 && !project.approvals)
+    diags.push_back({g.pos, "guards.approvals > 0 needs an [approvals] table with allowed_signers in phasegate.toml"});
+  if (g.throttle_query)
+    if (auto parsed = sql::parse(*g.throttle_query); parsed.error)
+      diags.push_back({g.pos, "guards.throttle_query does not parse: " + parsed.error->message});
+}
+
 }  // namespace
 
 void validate_project(const Project& project, Diagnostics& diags) {
-  auto windows = keys_of(project.windows);
-  if (project.guards.windows)
-    for (const auto& w : *project.guards.windows) check_reference("window", w, windows, project.guards.pos, diags);
-  if (project.guards.approvals.value_or(0) > 0 && !project.approvals)
-    diags.push_back({project.guards.pos, "guards.approvals > 0 needs an [approvals] table with allowed_signers"});
+  check_guards(project, project.guards, diags);
   if (project.approvals) {
     std::error_code ec;
     fs::path p = fs::path(project.root) / project.approvals->allowed_signers;
@@ -172,16 +181,12 @@ void validate_project(const Project& project, Diagnostics& diags) {
   if (project.rollback.master)
     check_executable(project, project.rollback.master->command, "rollback.master", project.rollback.master_pos, diags);
   for (const auto& [name, n] : project.notify) check_executable(project, n.command, "notify." + name, n.pos, diags);
-  if (project.guards.throttle_query && sql::parse(*project.guards.throttle_query).error)
-    diags.push_back({project.guards.pos, "guards.throttle_query does not parse: " + sql::parse(*project.guards.throttle_query).error->message});
 }
 
 void validate_plan(const Project& project, const Plan& plan, Diagnostics& diags) {
   auto services = keys_of(project.services);
   auto smokes = keys_of(project.smoke);
-  auto windows = keys_of(project.windows);
-  if (plan.guards.windows)
-    for (const auto& w : *plan.guards.windows) check_reference("window", w, windows, plan.guards.pos, diags);
+  check_guards(project, plan.guards, diags);
   std::set<std::string> names;
   for (const auto& ph : plan.phases) {
     for (const auto& s : ph.restart) check_reference("service", s, services, ph.pos, diags);

@@ -351,6 +351,13 @@ TEST_SUITE("config::validate refusals (issue #12)") {
     CHECK_MESSAGE(has(d, "phasegate.toml:5:10: rollback.master: hook hooks/missing.sh does not exist"), all(d));
   }
 
+  TEST_CASE("a plan's [guards] is checked like the project's: approvals need [approvals], throttle_query must parse") {
+    auto approvals = plan_with(std::string("[guards]\napprovals = 2\n") + kPlan);
+    CHECK_MESSAGE(has(approvals, "0001-a.toml:1:1: guards.approvals > 0 needs an [approvals] table"), all(approvals));
+    auto throttle = plan_with(std::string("[guards]\nthrottle_query = \"SELEC false\"\n") + kPlan);
+    CHECK_MESSAGE(has(throttle, "0001-a.toml:1:1: guards.throttle_query does not parse"), all(throttle));
+  }
+
   TEST_CASE("durations: zero timeouts and overflowing totals") {
     auto health = project_with("[services.api]\nkind = \"systemd\"\nunit = \"api.service\"\nhealth = { http = \"http://x/\", timeout = \"0s\" }\n");
     CHECK_MESSAGE(has(health, "\"timeout\" must be more than 0"), all(health));
