@@ -86,6 +86,23 @@ Diagnostics plan_with(const std::string& text) {
   return p.load();
 }
 
+// Each text (a plan, or the extra part of phasegate.toml) is refused with a diagnostic containing its needle.
+struct Case {
+  std::string text, needle;
+};
+void plans_refused(const std::vector<Case>& cases) {
+  for (const auto& c : cases) {
+    auto d = plan_with(c.text);
+    CHECK_MESSAGE(has(d, c.needle), "want: " << c.needle << "\ngot: " << all(d));
+  }
+}
+void projects_refused(const std::vector<Case>& cases) {
+  for (const auto& c : cases) {
+    auto d = project_with(c.text);
+    CHECK_MESSAGE(has(d, c.needle), "want: " << c.needle << "\ngot: " << all(d));
+  }
+}
+
 // A watchdog for the FIFO cases: opening a FIFO for reading waits for a writer, so a loader that opens one would
 // hang the suite; this turns that into a failure with a message. Loading takes microseconds; 120 s is no timing bound.
 struct Watchdog {
@@ -229,34 +246,30 @@ TEST_SUITE("config::validate refusals (issue #12)") {
       REQUIRE(plans.size() == 1);
       CHECK(merge_guards(project.guards, plans[0].guards).lock_timeout == Millis(0));
     }
-    std::string step = "[[expand.steps]]\nname = \"a\"\nsql = \"SELECT 1\"\nlock_timeout = \"0ms\"\n";
-    auto per_step = plan_with(step);
-    CHECK_MESSAGE(has(per_step, "0001-a.toml:" + at(step, "\"0ms") + ": lock_timeout = \"0ms\" would disable"), all(per_step));
-    auto plan_guard = plan_with(std::string("[guards]\nlock_timeout = \"0h\"\n") + kPlan);
-    CHECK_MESSAGE(has(plan_guard, "0001-a.toml:2:16: lock_timeout = \"0h\" would disable"), all(plan_guard));
+    plans_refused({
+        {"[[expand.steps]]\nname = \"a\"\nsql = \"SELECT 1\"\nlock_timeout = \"0ms\"\n", "0001-a.toml:4:16: lock_timeout = \"0ms\" would disable"},
+        {std::string("[guards]\nlock_timeout = \"0h\"\n") + kPlan, "0001-a.toml:2:16: lock_timeout = \"0h\" would disable"},
+    });
     // statement_timeout: 0 disables it too, and phasegate bounds command steps and rollbacks with it: refused, "none" too.
-    auto st_zero = project_with("[guards]\nstatement_timeout = \"0s\"\n");
-    CHECK_MESSAGE(has(st_zero, "phasegate.toml:4:21: statement_timeout = \"0s\" would disable the statement timeout"), all(st_zero));
-    auto st_none = project_with("[guards]\nstatement_timeout = \"none\"\n");
-    CHECK_MESSAGE(has(st_none, "phasegate.toml:4:21: \"statement_timeout\" cannot be \"none\""), all(st_none));
     // Above PostgreSQL's int milliseconds the SET fails mid-run: refused here.
-    auto huge = project_with("[guards]\nstatement_timeout = \"25d\"\n");
-    CHECK_MESSAGE(has(huge, "statement_timeout = \"25d\" is above PostgreSQL's limit"), all(huge));
+    projects_refused({
+        {"[guards]\nstatement_timeout = \"0s\"\n", "phasegate.toml:4:21: statement_timeout = \"0s\" would disable the statement timeout"},
+        {"[guards]\nstatement_timeout = \"none\"\n", "phasegate.toml:4:21: \"statement_timeout\" cannot be \"none\""},
+        {"[guards]\nstatement_timeout = \"25d\"\n", "statement_timeout = \"25d\" is above PostgreSQL's limit"},
+    });
   }
 
   TEST_CASE("7. names: empty or blank step names and plan ids, control characters") {
-    auto empty = plan_with("[[expand.steps]]\nname = \"\"\nsql = \"SELECT 1\"\n");
-    CHECK_MESSAGE(has(empty, "0001-a.toml:2:8: step name must not be empty"), all(empty));
-    auto blank = plan_with("[[expand.steps]]\nname = \"  \"\nsql = \"SELECT 1\"\n");
-    CHECK_MESSAGE(has(blank, "0001-a.toml:2:8: step name must not be blank"), all(blank));
-    auto newline = plan_with("[[expand.steps]]\nname = \"a\\nstep.completed\"\nsql = \"SELECT 1\"\n");
-    CHECK_MESSAGE(has(newline, "0001-a.toml:2:8: step name must not contain control characters (U+000A at character 2)"), all(newline));
-    auto bell = plan_with("[[expand.steps]]\nname = \"a\\u0007\"\nsql = \"SELECT 1\"\n");
-    CHECK_MESSAGE(has(bell, "U+0007"), all(bell));
-    auto id = plan_with(std::string("[plan]\nid = \"\"\n") + kPlan);
-    CHECK_MESSAGE(has(id, "0001-a.toml:2:6: plan id must not be empty"), all(id));
-    auto id_ctl = plan_with(std::string("[plan]\nid = \"x\\ty\"\n") + kPlan);
-    CHECK_MESSAGE(has(id_ctl, "0001-a.toml:2:6: plan id must not contain control characters (U+0009"), all(id_ctl));
+    const std::string sql = "\nsql = \"SELECT 1\"\n";
+    plans_refused({
+        {"[[expand.steps]]\nname = \"\"" + sql, "0001-a.toml:2:8: step name must not be empty"},
+        {"[[expand.steps]]\nname = \"  \"" + sql, "0001-a.toml:2:8: step name must not be blank"},
+        {"[[expand.steps]]\nname = \"a\\nstep.completed\"" + sql,
+         "0001-a.toml:2:8: step name must not contain control characters (U+000A at character 2)"},
+        {"[[expand.steps]]\nname = \"a\\u0007\"" + sql, "U+0007"},
+        {std::string("[plan]\nid = \"\"\n") + kPlan, "0001-a.toml:2:6: plan id must not be empty"},
+        {std::string("[plan]\nid = \"x\\ty\"\n") + kPlan, "0001-a.toml:2:6: plan id must not contain control characters (U+0009"},
+    });
     TempProject dot;
     dot.write("plans/.toml", kPlan);
     auto d = dot.load();
