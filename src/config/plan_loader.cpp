@@ -49,7 +49,10 @@ std::optional<Backfill> read_backfill(TableReader& step, Step& s) {
     if (trim(b.table).empty()) r.error(r.pos("table"), "backfill.table must name a table");
     else if (b.table.size() > 140) r.error(r.pos("table"), "backfill.table is longer than a PostgreSQL table name can be");
   }
-  b.set = r.str("set", true).value_or("");
+  if (auto set = r.str("set", true)) {
+    b.set = *set;
+    if (trim(b.set).empty()) r.error(r.pos("set"), "backfill.set must say what to set, e.g. \"lvl = lexile / 150\"");
+  }
   s.set_pos = r.pos("set");
   b.where = r.str("where").value_or("");
   s.where_pos = r.pos("where");

@@ -215,6 +215,9 @@ std::optional<std::string> time_zone_problem(const std::string& name) {
   if (std::regex_match(name, offset))
     return "timezone \"" + name + "\" is a fixed UTC offset; a window follows a place's clock, daylight saving included: "
            "use the IANA name of the place, like Australia/Brisbane or Europe/Berlin (or \"UTC\" for UTC itself)";
+  if (name == "localtime" || name == "posixrules")  // files in zoneinfo, but the machine's zone, not a place's
+    return "timezone \"" + name + "\" is whatever zone the machine running phasegate is set to; name the place's IANA "
+           "zone, like Australia/Brisbane";
   try {
     (void)date::locate_zone(name);
     return std::nullopt;

@@ -92,7 +92,8 @@ const char* const kTokens[] = {
     "allow", "deny", "cron", "duration", "from", "to", "lock_timeout", "statement_timeout", "state_schema", "plans_dir",
     "windows", "services", "smoke", "kind", "restart", "health", "transaction", "irreversible", "start", "steps",
     "[expand]", "[[expand.steps]]", "[[migrate.steps]]", "[[contract.steps]]", "[plan]", "[guards]", "[windows.w]",
-    "[project]", "CONCURRENTLY", "BEGIN;", "SELECT", "DROP TABLE x", "\"\"\"\nSELECT 1\n\"\"\""};
+    "[project]", "CONCURRENTLY", "BEGIN;", "SELECT", "DROP TABLE x", "\"\"\"\nSELECT 1\n\"\"\"",
+    "\\n-- phasegate:ignore ", "\n-- phasegate:ignore rename,", "https://", "postgresql://u:p@h/d", "password="};
 
 // One random mutation of text.
 void mutate(std::string& text, Rng& rng) {

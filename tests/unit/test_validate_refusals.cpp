@@ -140,6 +140,8 @@ TEST_SUITE("config::validate refusals (issue #12)") {
       auto d = project_with(std::string("[windows.w]\ntimezone = \"") + tz + "\"\n");
       CHECK_MESSAGE(has(d, "phasegate.toml:4:12: timezone \"" + std::string(tz) + "\" is a fixed UTC offset"), tz << ": " << all(d));
     }
+    auto local = project_with("[windows.w]\ntimezone = \"localtime\"\n");
+    CHECK_MESSAGE(has(local, "phasegate.toml:4:12: timezone \"localtime\" is whatever zone the machine"), all(local));
     auto empty = project_with("[windows.w]\ntimezone = \"\"\n");
     CHECK_MESSAGE(has(empty, "phasegate.toml:4:12: timezone must not be empty"), all(empty));
   }
@@ -213,6 +215,8 @@ TEST_SUITE("config::validate refusals (issue #12)") {
     CHECK_MESSAGE(has(shape, "backfill.set of step \"fill\": syntax error"), all(shape));
     auto empty_table = plan_with(std::string(kPlan) + "[[migrate.steps]]\nname = \"fill\"\nbackfill = { table = \"\", set = \"x = 1\" }\n");
     CHECK_MESSAGE(has(empty_table, "backfill.table must name a table"), all(empty_table));
+    auto empty_set = plan_with(backfill(" ", ""));
+    CHECK_MESSAGE(has(empty_set, "backfill.set must say what to set"), all(empty_set));
   }
 
   TEST_CASE("5. state_schema: system schemas, public and reserved words are refused") {
