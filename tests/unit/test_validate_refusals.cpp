@@ -140,10 +140,10 @@ TEST_SUITE("config::validate refusals (issue #12)") {
       auto d = project_with(std::string("[windows.w]\ntimezone = \"") + tz + "\"\n");
       CHECK_MESSAGE(has(d, "phasegate.toml:4:12: timezone \"" + std::string(tz) + "\" is a fixed UTC offset"), tz << ": " << all(d));
     }
-    auto local = project_with("[windows.w]\ntimezone = \"localtime\"\n");
-    CHECK_MESSAGE(has(local, "phasegate.toml:4:12: timezone \"localtime\" is whatever zone the machine"), all(local));
-    auto empty = project_with("[windows.w]\ntimezone = \"\"\n");
-    CHECK_MESSAGE(has(empty, "phasegate.toml:4:12: timezone must not be empty"), all(empty));
+    projects_refused({
+        {"[windows.w]\ntimezone = \"localtime\"\n", "phasegate.toml:4:12: timezone \"localtime\" is whatever zone the machine"},
+        {"[windows.w]\ntimezone = \"\"\n", "phasegate.toml:4:12: timezone must not be empty"},
+    });
   }
 
   TEST_CASE("2. deny dates: impossible days and backwards ranges") {
@@ -278,8 +278,8 @@ TEST_SUITE("config::validate refusals (issue #12)") {
     dot.write("plans/.toml", kPlan);
     auto d = dot.load();
     CHECK_MESSAGE(has(d, ".toml:1:1: plan id (the file name without .toml) must not be empty"), all(d));
-    auto service = project_with("[services.\"a\\nb\"]\nkind = \"systemd\"\nunit = \"a.service\"\n");
-    CHECK_MESSAGE(has(service, "the name of [services.\"a\nb\"] must not contain control characters"), all(service));
+    projects_refused({{"[services.\"a\\nb\"]\nkind = \"systemd\"\nunit = \"a.service\"\n",
+                       "the name of [services.\"a\nb\"] must not contain control characters"}});
   }
 
   TEST_CASE("8. NUL bytes in SQL and argv strings") {
