@@ -122,6 +122,7 @@ struct RollbackSettings {
   std::string on_failure = "rollback";  // rollback | pause
   Millis timeout{20 * 60'000};
   std::optional<MasterRollback> master;
+  SourcePos master_pos;  // the master table
 };
 
 struct Notifier {
@@ -137,6 +138,7 @@ struct Project {
   std::string file;  // path of phasegate.toml
   std::string name;
   std::string plans_dir = "plans";
+  SourcePos plans_dir_pos;  // where plans_dir is set ([project] when it is not)
   std::string state_schema = "phasegate";
   std::string url_env = "DATABASE_URL";
   std::string url;
@@ -180,6 +182,7 @@ struct Step {
   bool irreversible = false;
   SourcePos pos;                       // the [[phase.steps]] table
   SourcePos sql_pos, down_pos, check_pos;  // where the string values start (their opening quote)
+  SourcePos set_pos, where_pos;            // backfill.set / backfill.where values
 };
 
 struct PhaseSpec {
@@ -208,7 +211,8 @@ SourcePos locate_in_string(const std::string& source, const SourcePos& value_pos
 // Loading: TOML syntax, keys and types. Problems are appended to `diags`; the model is as complete as it can be.
 std::optional<Project> load_project(const std::string& file, Diagnostics& diags);
 std::optional<Plan> load_plan(const std::string& file, Diagnostics& diags);
-// Plans in plans_dir in file-name order.
+// Plans in plans_dir in file-name order: every entry named *.toml (except editor lock files ".#*") must be a
+// regular file, or a symlink to one; a dangling symlink, a FIFO or a directory is reported, never opened.
 std::vector<Plan> load_plans(const Project& project, Diagnostics& diags);
 // Finds phasegate.toml in dir or its parents.
 std::optional<std::string> find_project_file(const std::string& start_dir);

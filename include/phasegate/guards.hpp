@@ -24,6 +24,15 @@ Result<WindowState> evaluate(const Window& w, TimePoint at);
 // Several windows (a plan's `windows`): open when any of them is open; next_open is the earliest.
 Result<WindowState> evaluate_any(const std::vector<const Window*>& ws, TimePoint at);
 
+// The checks evaluate() depends on, for `validate` to make before a run (issue #12). Each returns why the
+// text is refused, or nullopt when it is fine; evaluate() uses the same parsers.
+// An IANA zone of the system tz database; fixed offsets ("+10:00", "UTC+10", "Etc/GMT-10") are refused.
+std::optional<std::string> time_zone_problem(const std::string& name);
+// 5 fields (minute hour day-of-month month day-of-week): numbers, *, lists, ranges a-b, steps */n and a-b/n.
+std::optional<std::string> cron_problem(const std::string& spec);
+// YYYY-MM-DD naming a day that exists.
+std::optional<std::string> date_problem(const std::string& ymd);
+
 // "2026-11-22 14:00:00 AEST" in the given zone (empty zone or unknown: UTC).
 std::string local_time(const std::string& timezone, TimePoint t);
 std::string rfc3339(TimePoint t);                        // "2026-11-22T04:00:00Z"

@@ -63,6 +63,17 @@ struct ParseOutcome {
 };
 ParseOutcome parse(std::string_view text);
 
+// One scanner token: its byte range in the text and the kinds callers ask about.
+struct Token {
+  enum class Kind { comment, param, semicolon, open_paren, close_paren, identifier, other };
+  size_t start = 0, end = 0;
+  Kind kind = Kind::other;
+  bool keyword = false;
+};
+// The PostgreSQL scanner's tokens, comments included. nullopt (and *error) on text that does not scan
+// (an unterminated quote or comment).
+std::optional<std::vector<Token>> scan(std::string_view text, SyntaxError* error = nullptr);
+
 // The canonical token stream: comments and whitespace dropped, keywords and unquoted identifiers
 // lowercased, trailing semicolons dropped, tokens joined by a single space.
 std::optional<std::string> canonical_tokens(std::string_view text, SyntaxError* error = nullptr);

@@ -57,7 +57,9 @@ StatementPlan describe(const sql::Statement& st, const lint::History& h, const s
 // plan creates nothing, so without the state schema there are no approvals yet.
 nlohmann::json guards_now(const Project& project, const Plan& plan, const Guards& g, PgDatabase* db, bool state_schema) {
   nlohmann::json j;
-  j["lock_timeout"] = {{"verdict", "enforced"}, {"lock_timeout", format_duration(g.lock_timeout)},
+  // lock_timeout = "none" (Millis(0), PostgreSQL's "no timeout") is shown as "none", never as "0s".
+  j["lock_timeout"] = {{"verdict", g.lock_timeout.count() ? "enforced" : "disabled (lock_timeout = \"none\")"},
+                       {"lock_timeout", format_timeout(g.lock_timeout)},
                        {"statement_timeout", format_duration(g.statement_timeout)}, {"retries", g.lock_retries},
                        {"backoff", format_duration(g.lock_retry_backoff.initial) + ".." + format_duration(g.lock_retry_backoff.max)},
                        {"cancel_blockers", g.cancel_blockers}};
@@ -181,6 +183,7 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
       auto parsed = sql::parse(step.sql);
       bool in_tx = parsed.script && step.transaction.value_or(parsed.script->allowed_in_transaction());
       js["transaction"] = in_tx;
+      js["lock_timeout"] = format_timeout(step.lock_timeout.value_or(guards.lock_timeout));
       for (const auto& st : parsed.script ? parsed.script->statements : std::vector<sql::Statement>{}) {
         auto sp = describe(st, history, catalog);
         js["statements"].push_back(sp.json);
@@ -194,7 +197,7 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
       }
       if (!g.json)
         std::cout << "      " << (in_tx ? "one transaction with its record" : "outside a transaction, intent recorded first")
-                  << "; lock_timeout " << format_duration(step.lock_timeout.value_or(guards.lock_timeout)) << "\n";
+                  << "; lock_timeout " << format_timeout(step.lock_timeout.value_or(guards.lock_timeout)) << "\n";
       steps.push_back(js);
     }
   }

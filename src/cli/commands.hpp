@@ -29,6 +29,10 @@ struct ApproveArgs {
 // echo a credential, whatever message carries it. Also remembers $PGPASSWORD and $DATABASE_URL's password.
 void redact_console();
 
+// A usage error (an unknown option, a missing argument: CLI11's parse errors): the message on stderr and, under
+// --json, the same error document every other error prints on stdout. Returns 2.
+int usage_error(const Global& g, const std::string& message);
+
 int cmd_init(const Global& g, const std::string& name);
 int cmd_new(const Global& g, const std::string& name);
 int cmd_validate(const Global& g, const std::vector<std::string>& plans);

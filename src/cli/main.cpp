@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include "cli/commands.hpp"
 #include "phasegate/error.hpp"
@@ -117,6 +118,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // The parse stopped early, so --json may not be set yet: look for it (before a "--" that ends the options).
+    for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i)
+      if (std::string_view(argv[i]) == "--json") g.json = true;
+    if (g.json) return cli::usage_error(g, e.what());
     app.exit(e);
     return static_cast<int>(Exit::invalid);
   }

@@ -167,6 +167,12 @@ int report(const Global& g, const Error& e) {
   return static_cast<int>(e.code);
 }
 
+int usage_error(const Global& g, const std::string& message) {
+  int code = report(g, Error{Exit::invalid, message});
+  std::cerr << "run phasegate --help (or phasegate COMMAND --help) for the usage\n";
+  return code;
+}
+
 std::optional<std::string> project_file(const Global& g) {
   if (g.dir.empty()) return find_project_file(".");
   std::error_code ec;

@@ -1,10 +1,9 @@
 // plans/NNNN-name.toml -> Plan (SPEC §1.2).
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "config/toml_reader.hpp"
+#include "phasegate/text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -39,16 +38,26 @@ std::vector<const Step*> Plan::steps() const {
 namespace {
 using config::TableReader;
 
-std::optional<Backfill> read_backfill(TableReader& step) {
+std::optional<Backfill> read_backfill(TableReader& step, Step& s) {
   const auto* t = step.table("backfill");
   if (!t) return std::nullopt;
   TableReader r(*t, step.file(), step.where() + ".backfill", step.diags());
   Backfill b;
-  b.table = r.str("table", true).value_or("");
-  b.set = r.str("set", true).value_or("");
+  if (auto table = r.str("table", true)) {
+    b.table = *table;
+    // At most a quoted schema and table of 63 bytes each: PostgreSQL's limit, and a bound for the adapter's regex.
+    if (trim(b.table).empty()) r.error(r.pos("table"), "backfill.table must name a table");
+    else if (b.table.size() > 140) r.error(r.pos("table"), "backfill.table is longer than a PostgreSQL table name can be");
+  }
+  if (auto set = r.str("set", true)) {
+    b.set = *set;
+    if (trim(b.set).empty()) r.error(r.pos("set"), "backfill.set must say what to set, e.g. \"lvl = lexile / 150\"");
+  }
+  s.set_pos = r.pos("set");
   b.where = r.str("where").value_or("");
+  s.where_pos = r.pos("where");
   if (auto v = r.integer("batch_rows", 1, 10'000'000)) b.batch_rows = static_cast<int>(*v);
-  if (auto v = r.duration("target_batch_time")) b.target_batch_time = *v;
+  if (auto v = r.duration("target_batch_time", Millis(1))) b.target_batch_time = *v;
   if (auto v = r.duration("pause")) b.pause = *v;
   r.finish();
   return b;
@@ -60,18 +69,21 @@ Step read_step(const toml::table& t, Phase phase, const std::string& file, Diagn
   Step s;
   s.phase = phase;
   s.pos = r.pos();
-  s.name = r.str("name", true).value_or("");
+  if (auto name = r.str("name", true)) {
+    s.name = *name;
+    if (auto why = config::name_problem(s.name)) r.error(r.pos("name"), "step name " + *why);
+  }
   s.sql = r.str("sql").value_or("");
   s.sql_pos = r.pos("sql");
-  s.backfill = read_backfill(r);
+  s.backfill = read_backfill(r, s);
   s.command = r.strings("command", true).value_or(std::vector<std::string>{});
   s.down = r.str("down").value_or("");
   s.down_pos = r.pos("down");
   s.check = r.str("check").value_or("");
   s.check_pos = r.pos("check");
   s.transaction = r.boolean("transaction");
-  s.lock_timeout = r.duration("lock_timeout");
-  s.statement_timeout = r.duration("statement_timeout");
+  s.lock_timeout = r.timeout("lock_timeout", true);
+  s.statement_timeout = r.timeout("statement_timeout", false);
   s.irreversible = r.boolean("irreversible").value_or(false);
   int kinds = !s.sql.empty() + s.backfill.has_value() + !s.command.empty();
   if (kinds != 1)
@@ -114,32 +126,34 @@ PhaseSpec read_phase(TableReader& root, Phase phase, int& ordinal) {
   return spec;
 }
 
-std::string read_text(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 std::optional<Plan> load_plan(const std::string& file, Diagnostics& diags) {
-  auto parsed = config::parse_toml_file(file, diags);
-  if (!parsed) return std::nullopt;
   Plan plan;
+  auto parsed = config::parse_toml_file(file, diags, &plan.source);
+  if (!parsed) return std::nullopt;
   plan.file = file;
-  plan.source = read_text(file);
   plan.id = fs::path(file).stem().string();
+  if (fs::path(file).filename() == ".toml") plan.id.clear();  // a file named ".toml" has no id in its name
   TableReader root(*parsed, file, "", diags);
+  bool id_given = false;
   if (const auto* t = root.table("plan")) {
     TableReader r(*t, file, "plan", diags);
     plan.pos = r.pos();
-    plan.id = r.str("id").value_or(plan.id);
+    if (auto id = r.str("id")) {
+      plan.id = *id;
+      id_given = true;
+      if (auto why = config::name_problem(plan.id)) r.error(r.pos("id"), "plan id " + *why);
+    }
     plan.description = r.str("description").value_or("");
     plan.release = r.str("release").value_or("");
     plan.release_commit = r.str("release_commit").value_or("");
     r.finish();
   }
+  if (!id_given)
+    if (auto why = config::name_problem(plan.id))
+      diags.push_back({SourcePos{file, 1, 1}, "plan id (the file name without .toml) " + *why +
+                                                   "; rename the file, or give [plan] id = \"...\""});
   if (const auto* t = root.table("guards")) plan.guards = config::read_guards(*t, file, diags);
   int ordinal = 0;
   for (Phase p : kPhases) plan.phases[static_cast<int>(p)] = read_phase(root, p, ordinal);
@@ -153,15 +167,28 @@ std::vector<Plan> load_plans(const Project& project, Diagnostics& diags) {
   fs::path dir = fs::path(project.root) / project.plans_dir;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    diags.push_back({SourcePos{project.file, 0, 0}, "plans directory " + dir.string() + " does not exist"});
+    diags.push_back({project.plans_dir_pos.line ? project.plans_dir_pos : SourcePos{project.file, 0, 0},
+                     "plans directory " + dir.string() + " does not exist"});
     return {};
   }
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.is_regular_file() && e.path().extension() == ".toml") files.push_back(e.path().string());
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    diags.push_back({SourcePos{project.file, 0, 0}, "cannot list the plans directory " + dir.string() + ": " + ec.message()});
+    return {};
+  }
+  // Every *.toml entry is a plan: what it is (a regular file, or a symlink to one) is decided by load_plan's
+  // stat before anything is opened, so a dangling symlink, a FIFO or a directory is reported, not skipped.
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.size() >= 5 && name.ends_with(".toml") && !name.starts_with(".#")) files.push_back(it->path().string());
+  }
+  if (ec) diags.push_back({SourcePos{project.file, 0, 0}, "cannot list the plans directory " + dir.string() + ": " + ec.message()});
   std::sort(files.begin(), files.end());
   std::vector<Plan> plans;
-  for (const auto& f : files)
-    if (auto p = load_plan(fs::relative(f, fs::current_path(), ec).string(), diags)) plans.push_back(std::move(*p));
+  for (const auto& f : files) {
+    std::string shown = fs::relative(f, fs::current_path(ec), ec).string();
+    if (auto p = load_plan(shown.empty() ? f : shown, diags)) plans.push_back(std::move(*p));
+  }
   return plans;
 }
 

@@ -1,8 +1,13 @@
 // phasegate.toml -> Project (SPEC §1.1). Keys and types only; cross-references are checked in validate.cpp.
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <regex>
 
 #include "config/toml_reader.hpp"
+#include "phasegate/guards.hpp"
+#include "phasegate/sql.hpp"
+#include "phasegate/text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -22,8 +27,8 @@ GuardSettings read_guards(const toml::table& t, const std::string& file, Diagnos
   g.pos = r.pos();
   g.windows = r.strings("windows");
   if (auto v = r.integer("approvals", 0, 100)) g.approvals = static_cast<int>(*v);
-  g.lock_timeout = r.duration("lock_timeout");
-  g.statement_timeout = r.duration("statement_timeout");
+  g.lock_timeout = r.timeout("lock_timeout", true);
+  g.statement_timeout = r.timeout("statement_timeout", false);
   if (auto v = r.integer("lock_retries", 0, 1000)) g.lock_retries = static_cast<int>(*v);
   if (const auto* b = r.table("lock_retry_backoff")) {
     TableReader br(*b, file, "guards.lock_retry_backoff", diags);
@@ -47,10 +52,11 @@ GuardSettings read_guards(const toml::table& t, const std::string& file, Diagnos
 namespace {
 using config::TableReader;
 
+// libstdc++'s std::regex recurses per character: every text it sees from a file is bounded first.
 std::optional<int> parse_clock(const std::string& s) {
   static const std::regex re(R"(^([01]?\d|2[0-3]):([0-5]\d)$)");
   std::smatch m;
-  if (!std::regex_match(s, m, re)) return std::nullopt;
+  if (s.size() > 5 || !std::regex_match(s, m, re)) return std::nullopt;
   return std::stoi(m[1]) * 60 + std::stoi(m[2]);
 }
 
@@ -83,17 +89,15 @@ std::optional<std::vector<int>> parse_days(const std::string& spec) {
   return days;
 }
 
-bool is_date(const std::string& s) {
-  static const std::regex re(R"(^\d{4}-\d{2}-\d{2}$)");
-  return std::regex_match(s, re);
-}
-
 Window read_window(const std::string& name, const toml::table& t, const std::string& file, Diagnostics& diags) {
   TableReader r(t, file, "windows." + name, diags);
   Window w;
   w.name = name;
   w.pos = r.pos();
-  w.timezone = r.str("timezone", true).value_or("");
+  if (auto tz = r.str("timezone", true)) {
+    w.timezone = *tz;
+    if (auto why = guards::time_zone_problem(*tz)) r.error(r.pos("timezone"), *why);
+  }
   if (auto o = r.str("overrun")) {
     if (*o != "finish-phase" && *o != "finish-step")
       r.error(r.pos("overrun"), "overrun must be \"finish-phase\" or \"finish-step\", got \"" + *o + "\"");
@@ -131,14 +135,26 @@ Window read_window(const std::string& name, const toml::table& t, const std::str
       d.from = dr.str("from");
       d.to = dr.str("to");
       d.cron = dr.str("cron");
-      d.duration = dr.duration("duration");
-      for (const auto* date : {&d.from, &d.to})
-        if (*date && !is_date(**date)) dr.error(dr.pos(), "invalid date \"" + **date + "\" (use YYYY-MM-DD)");
+      d.duration = dr.duration("duration", Millis(1));
+      bool dates_ok = true;
+      for (const char* key : {"from", "to"}) {
+        const auto& date = key[0] == 'f' ? d.from : d.to;
+        if (!date) continue;
+        if (auto why = guards::date_problem(*date)) {
+          dr.error(dr.pos(key), *why);
+          dates_ok = false;
+        }
+      }
+      if (dates_ok && d.from && d.to && *d.from > *d.to)  // YYYY-MM-DD: text order is date order
+        dr.error(dr.pos("to"), "deny range ends (" + *d.to + ") before it starts (" + *d.from + "); swap from and to");
       bool dates = d.from || d.to, cron = d.cron.has_value();
       if (dates == cron) dr.error(dr.pos(), "a deny entry needs either from/to dates or cron + duration");
-      if (cron && !d.duration) dr.error(dr.pos(), "a cron deny entry needs a duration");
-      if (cron && std::count(d.cron->begin(), d.cron->end(), ' ') != 4)
-        dr.error(dr.pos("cron"), "cron must have 5 fields: minute hour day-of-month month day-of-week");
+      if (cron) {
+        if (!dr.node("duration")) dr.error(dr.pos(), "a cron deny entry needs a duration (how long each denial lasts, e.g. \"2h\")");
+        if (auto why = guards::cron_problem(*d.cron)) dr.error(dr.pos("cron"), *why);
+      } else if (d.duration) {
+        dr.error(dr.pos("duration"), "duration belongs to a cron deny entry; from/to deny whole days");
+      }
       dr.finish();
       w.deny.push_back(d);
     }
@@ -147,16 +163,29 @@ Window read_window(const std::string& name, const toml::table& t, const std::str
   return w;
 }
 
+// What the HTTP adapter accepts (adapters/http/client.cpp: http(s)://host[...]), so run never refuses a URL that
+// validated; bounded, since the adapter matches it with std::regex.
+void check_http_url(TableReader& r, const std::string& url) {
+  if (url.empty()) return;
+  size_t host = url.starts_with("http://") ? 7 : url.starts_with("https://") ? 8 : 0;
+  bool control = std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+  if (!host || host >= url.size() || std::string_view("/?#").find(url[host]) != std::string_view::npos || control ||
+      url.size() > 2048)
+    r.error(r.pos("http"), "http must be an http:// or https:// URL with a host (at most 2048 characters, no control "
+                           "characters), got \"" + truncate_utf8(url, 200) + "\"");
+}
+
 std::optional<Health> read_health(TableReader& parent, const std::string& where) {
   const auto* t = parent.table("health");
   if (!t) return std::nullopt;
   TableReader r(*t, parent.file(), where + ".health", parent.diags());
   Health h;
   h.http = r.str("http").value_or("");
+  check_http_url(r, h.http);
   h.command = r.strings("command", true).value_or(std::vector<std::string>{});
   h.sql = r.str("sql").value_or("");
   if (auto v = r.integer("expect_status", 100, 599)) h.expect_status = static_cast<int>(*v);
-  if (auto v = r.duration("timeout")) h.timeout = *v;
+  if (auto v = r.duration("timeout", Millis(1))) h.timeout = *v;
   if (!h.http.empty() + !h.command.empty() + !h.sql.empty() != 1)
     r.error(r.pos(), "health needs exactly one of http, command or sql");
   r.finish();
@@ -191,9 +220,10 @@ Smoke read_smoke(const std::string& name, const toml::table& t, const std::strin
   s.pos = r.pos();
   s.command = r.strings("command", true).value_or(std::vector<std::string>{});
   s.http = r.str("http").value_or("");
+  check_http_url(r, s.http);
   s.sql = r.str("sql").value_or("");
   if (auto v = r.integer("expect_status", 100, 599)) s.expect_status = static_cast<int>(*v);
-  if (auto v = r.duration("timeout")) s.timeout = *v;
+  if (auto v = r.duration("timeout", Millis(1))) s.timeout = *v;
   if (auto v = r.duration("interval")) s.interval = *v;
   if (auto v = r.integer("count", 1, 10'000)) s.count = static_cast<int>(*v);
   if (auto v = r.integer("failure_limit", 0, 10'000)) s.failure_limit = static_cast<int>(*v);
@@ -211,9 +241,10 @@ RollbackSettings read_rollback(const toml::table& t, const std::string& file, Di
       r.error(r.pos("on_failure"), "on_failure must be \"rollback\" or \"pause\", got \"" + *v + "\"");
     rb.on_failure = *v;
   }
-  if (auto v = r.duration("timeout")) rb.timeout = *v;
+  if (auto v = r.duration("timeout", Millis(1))) rb.timeout = *v;
   if (const auto* m = r.table("master")) {
     TableReader mr(*m, file, "rollback.master", diags);
+    rb.master_pos = mr.pos();
     MasterRollback master;
     master.kind = mr.str("kind", true).value_or("");
     master.repo = mr.str("repo").value_or("");
@@ -252,6 +283,9 @@ void read_named_tables(TableReader& root, std::string_view key, std::map<std::st
   if (!t) return;
   for (const auto& [k, v] : *t) {
     std::string name(k.str());
+    if (auto why = config::name_problem(name))
+      root.error(SourcePos{root.file(), static_cast<int>(k.source().begin.line), static_cast<int>(k.source().begin.column)},
+                 "the name of [" + std::string(key) + ".\"" + name + "\"] " + *why);
     if (!v.is_table()) {
       root.error(config::pos_of(root.file(), v), "[" + std::string(key) + "." + name + "] must be a table");
       continue;
@@ -260,11 +294,41 @@ void read_named_tables(TableReader& root, std::string_view key, std::map<std::st
   }
 }
 
+// The state schema is created, written and locked by phasegate: it must be a plain identifier (the DDL names it
+// unquoted), not one PostgreSQL reserves (pg_*, information_schema) and not the application's own `public`.
+std::optional<std::string> state_schema_problem(const std::string& schema) {
+  static const std::regex ident("^[a-z_][a-z0-9_]{0,62}$");
+  if (schema.size() > 63 || !std::regex_match(schema, ident))
+    return "state_schema must be a lowercase SQL identifier (a-z, 0-9, _; at most 63), got \"" + schema + "\"";
+  if (schema.starts_with("pg_") || schema == "information_schema")
+    return "state_schema \"" + schema + "\" is a PostgreSQL system schema (pg_* and information_schema are reserved); "
+           "use a schema of phasegate's own, e.g. \"phasegate\"";
+  if (schema == "public")
+    return "state_schema \"public\" is the application's schema; phasegate keeps its tables in a schema of its own "
+           "(default \"phasegate\") so they never mix with the application's";
+  if (!sql::parse("CREATE SCHEMA " + schema).script || !sql::parse("SELECT * FROM " + schema + ".t").script)
+    return "state_schema \"" + schema + "\" is a reserved SQL word; choose another name, e.g. \"phasegate\"";
+  return std::nullopt;
+}
+
+// postgresql://user:secret@host, password=secret (conninfo) or ?password=secret / &password=secret. By hand, not
+// std::regex: a long url would overflow the stack in libstdc++'s recursive matcher (found by the loader fuzzer).
 bool url_has_password(const std::string& url) {
-  static const std::regex uri(R"(^postgres(ql)?://[^/@]*:[^/@]*@)");
-  static const std::regex kv(R"((^|\s)password\s*=)");
-  static const std::regex param(R"([?&]password=)");
-  return std::regex_search(url, uri) || std::regex_search(url, kv) || std::regex_search(url, param);
+  for (std::string_view scheme : {"postgres://", "postgresql://"}) {
+    if (!url.starts_with(scheme)) continue;
+    size_t end = url.find_first_of("/@", scheme.size());
+    if (end != std::string::npos && url[end] == '@' && url.substr(scheme.size(), end - scheme.size()).find(':') != std::string::npos)
+      return true;
+  }
+  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  for (size_t at = url.find("password"); at != std::string::npos; at = url.find("password", at + 1)) {
+    size_t after = at + 8;
+    if (at > 0 && (url[at - 1] == '?' || url[at - 1] == '&') && after < url.size() && url[after] == '=') return true;
+    if (at > 0 && !space(url[at - 1])) continue;
+    while (after < url.size() && space(url[after])) ++after;
+    if (after < url.size() && url[after] == '=') return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -280,10 +344,9 @@ std::optional<Project> load_project(const std::string& file, Diagnostics& diags)
     TableReader r(*t, file, "project", diags);
     p.name = r.str("name", true).value_or("");
     p.plans_dir = r.str("plans_dir").value_or("plans");
+    p.plans_dir_pos = r.pos("plans_dir");
     p.state_schema = r.str("state_schema").value_or("phasegate");
-    static const std::regex ident("^[a-z_][a-z0-9_]{0,62}$");
-    if (!std::regex_match(p.state_schema, ident))
-      r.error(r.pos("state_schema"), "state_schema must be a lowercase SQL identifier, got \"" + p.state_schema + "\"");
+    if (auto why = state_schema_problem(p.state_schema)) r.error(r.pos("state_schema"), *why);
     r.finish();
   } else {
     root.error(SourcePos{file, 1, 1}, "missing [project] table with at least name = \"...\"");
@@ -305,7 +368,7 @@ std::optional<Project> load_project(const std::string& file, Diagnostics& diags)
     ApprovalSettings a;
     a.pos = r.pos();
     a.allowed_signers = r.str("allowed_signers", true).value_or("");
-    if (auto v = r.duration("valid_for")) {
+    if (auto v = r.duration("valid_for", Millis(1))) {
       if (*v > Millis(7LL * 86'400'000)) r.error(r.pos("valid_for"), "approvals.valid_for must be at most 7d");
       a.valid_for = *v;
     }

@@ -1,5 +1,13 @@
 #include "config/toml_reader.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <regex>
 #include <sstream>
 
 #include "phasegate/text.hpp"
@@ -11,9 +19,49 @@ SourcePos pos_of(const std::string& file, const toml::node& node) {
   return SourcePos{file, static_cast<int>(src.begin.line), static_cast<int>(src.begin.column)};
 }
 
-std::optional<toml::table> parse_toml_file(const std::string& file, Diagnostics& diags) {
+std::optional<std::string> read_regular_file(const std::string& file, Diagnostics& diags) {
+  auto refuse = [&](const std::string& why) -> std::optional<std::string> {
+    diags.push_back({SourcePos{file, 0, 0}, why});
+    return std::nullopt;
+  };
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    int err = errno;
+    struct stat link {};
+    if (err == ENOENT && ::lstat(file.c_str(), &link) == 0 && S_ISLNK(link.st_mode))
+      return refuse("is a dangling symlink (what it points to does not exist)");
+    return refuse(std::string("cannot read: ") + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) return refuse("is a directory, not a file");
+  if (S_ISFIFO(st.st_mode)) return refuse("is a FIFO (named pipe), not a file");
+  if (!S_ISREG(st.st_mode)) return refuse("is not a regular file (a device or a socket)");
+  // O_NONBLOCK: should the path have become a FIFO since stat, open() does not wait for a writer.
+  int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return refuse(std::string("cannot read: ") + std::strerror(errno));
+  std::string text;
+  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  char buf[65536];
+  for (ssize_t n; regular && (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return refuse(std::string("cannot read: ") + std::strerror(err));
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (!regular) return refuse("is not a regular file");
+  return text;
+}
+
+std::optional<toml::table> parse_toml_file(const std::string& file, Diagnostics& diags, std::string* text) {
+  auto bytes = read_regular_file(file, diags);
+  if (!bytes) return std::nullopt;
   try {
-    return toml::parse_file(file);
+    auto table = toml::parse(*bytes, file);
+    if (text) *text = std::move(*bytes);
+    return table;
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     std::string what(e.description());
@@ -22,6 +70,31 @@ std::optional<toml::table> parse_toml_file(const std::string& file, Diagnostics&
   }
   return std::nullopt;
 }
+
+std::optional<std::string> name_problem(std::string_view name) {
+  if (trim(name).empty()) return std::string(name.empty() ? "must not be empty" : "must not be blank");
+  for (size_t i = 0; i < name.size(); ++i) {
+    auto c = static_cast<unsigned char>(name[i]);
+    bool c1 = c == 0xC2 && i + 1 < name.size() && static_cast<unsigned char>(name[i + 1]) >= 0x80 &&
+              static_cast<unsigned char>(name[i + 1]) <= 0x9F;  // U+0080..U+009F in UTF-8
+    if (c < 0x20 || c == 0x7F || c1) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "%04X", c1 ? static_cast<unsigned char>(name[i + 1]) : c);
+      return "must not contain control characters (U+" + std::string(hex) + " at character " + std::to_string(i + 1) + ")";
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+// A NUL inside a string reaches libpq, libpg_query and execve as the end of the string: whatever follows would
+// be dropped silently, so it is refused.
+void check_nul(TableReader& r, std::string_view key, const std::string& value, const std::string& what) {
+  if (auto at = value.find('\0'); at != std::string::npos)
+    r.error(r.pos(key), what + " contains a NUL byte (\\u0000) at character " + std::to_string(at + 1) +
+                            "; PostgreSQL and the operating system would cut the string there");
+}
+}  // namespace
 
 TableReader::TableReader(const toml::table& table, std::string file, std::string where, Diagnostics& diags)
     : table_(table), file_(std::move(file)), where_(std::move(where)), diags_(diags) {}
@@ -50,7 +123,10 @@ std::optional<std::string> TableReader::str(std::string_view key, bool required)
     if (required) error(pos(), "missing required key \"" + std::string(key) + "\" in [" + where_ + "]");
     return std::nullopt;
   }
-  if (auto v = n->value<std::string>(); v && n->is_string()) return *v;
+  if (auto v = n->value<std::string>(); v && n->is_string()) {
+    check_nul(*this, key, *v, "\"" + where_ + (where_.empty() ? "" : ".") + std::string(key) + "\"");
+    return *v;
+  }
   type_error(key, "a string");
   return std::nullopt;
 }
@@ -81,7 +157,7 @@ std::optional<bool> TableReader::boolean(std::string_view key) {
   return n->as_boolean()->get();
 }
 
-std::optional<Millis> TableReader::duration(std::string_view key) {
+std::optional<Millis> TableReader::duration(std::string_view key, Millis min) {
   const auto* n = lookup(key);
   if (!n) return std::nullopt;
   if (!n->is_string()) {
@@ -90,8 +166,47 @@ std::optional<Millis> TableReader::duration(std::string_view key) {
   }
   auto text = n->as_string()->get();
   auto d = parse_duration(text);
-  if (!d) error(pos(key), "invalid duration \"" + text + "\" for \"" + std::string(key) +
-                              "\" (use a number with ms, s, m, h or d, e.g. \"250ms\", \"1h30m\")");
+  static const std::regex well_formed(R"(^(\d+(ms|s|min|m|h|d))+$)");
+  if (!d && text.size() <= 200 && std::regex_match(text, well_formed))  // bounded: std::regex recurses per character
+    error(pos(key), "duration \"" + text + "\" for \"" + std::string(key) + "\" is longer than the " +
+                        format_duration(kMaxDuration) + " phasegate accepts");
+  else if (!d)
+    error(pos(key), "invalid duration \"" + text + "\" for \"" + std::string(key) +
+                        "\" (use a number with ms, s, m, h or d, e.g. \"250ms\", \"1h30m\")");
+  else if (*d < min)
+    error(pos(key), "\"" + std::string(key) + "\" must be " + (min == Millis(1) ? "more than 0" : "at least " + format_duration(min)) +
+                        ", got \"" + text + "\"");
+  if (d && *d < min) return std::nullopt;
+  return d;
+}
+
+std::optional<Millis> TableReader::timeout(std::string_view key, bool allow_none) {
+  const auto* n = lookup(key);
+  if (!n) return std::nullopt;
+  const std::string k(key);
+  if (n->is_string() && n->as_string()->get() == "none") {
+    if (allow_none) return Millis(0);  // SET LOCAL lock_timeout = '0ms': PostgreSQL's "no timeout"
+    error(pos(key), "\"" + k + "\" cannot be \"none\": phasegate bounds every statement with it, and command steps "
+                    "and rollbacks too; write a generous limit such as \"24h\"");
+    return std::nullopt;
+  }
+  auto d = duration(key);
+  if (!d) return d;
+  if (*d == Millis(0)) {
+    if (allow_none)
+      error(pos(key), k + " = \"" + n->as_string()->get() + "\" would disable the lock timeout (PostgreSQL reads 0 as no "
+                      "timeout): a step could wait for its lock forever while every query on the table queues behind it. "
+                      "Write " + k + " = \"none\" if you really want no timeout");
+    else
+      error(pos(key), k + " = \"" + n->as_string()->get() + "\" would disable the statement timeout (PostgreSQL reads 0 as "
+                      "no timeout); phasegate also bounds command steps and rollbacks with it: write a generous limit such as \"24h\"");
+    return std::nullopt;
+  }
+  if (*d > kMaxPgTimeout) {
+    error(pos(key), k + " = \"" + n->as_string()->get() + "\" is above PostgreSQL's limit of " + format_duration(kMaxPgTimeout) +
+                        " (2147483647ms)");
+    return std::nullopt;
+  }
   return d;
 }
 
@@ -110,6 +225,7 @@ std::optional<std::vector<std::string>> TableReader::strings(std::string_view ke
       return std::nullopt;
     }
     out.push_back(item.as_string()->get());
+    check_nul(*this, key, out.back(), "an item of \"" + where_ + (where_.empty() ? "" : ".") + std::string(key) + "\"");
   }
   if (non_empty && out.empty()) {
     error(pos(key), "\"" + std::string(key) + "\" must not be empty");

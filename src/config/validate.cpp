@@ -1,6 +1,7 @@
 // Cross-checks after loading: references, hooks, SQL syntax. Reports every problem, touches no database.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -86,26 +87,80 @@ void check_sql(const Plan& plan, const std::string& text, const SourcePos& at, c
     diags.push_back({at, "check of step \"" + step.name + "\" must be one SELECT returning a boolean"});
 }
 
+// set/where are pasted into the batch statement (backfill::batch_sql): `UPDATE t SET <set> FROM b WHERE <the batch's
+// keys> AND (<where>) RETURNING 1`. A comment would swallow the rest of that line, a ';' end the statement, an
+// unbalanced parenthesis escape the batch's key range (`a) OR (true` updates every row), a $n bind the batch's own
+// parameters. Each is refused at its position inside the TOML string, before anything runs. Returns false on one.
+bool check_fragment(const Plan& plan, const Step& step, const std::string& text, const SourcePos& at, const char* what,
+                    Diagnostics& diags) {
+  auto report = [&](size_t offset, const std::string& msg) {
+    diags.push_back({locate_in_string(plan.source, at, offset), "backfill." + std::string(what) + " of step \"" + step.name + "\": " + msg});
+    return false;
+  };
+  sql::SyntaxError error;
+  auto tokens = sql::scan(text, &error);
+  if (!tokens) return report(error.offset, error.message);
+  int depth = 0;
+  for (const auto& t : *tokens) {
+    switch (t.kind) {
+      case sql::Token::Kind::comment:
+        return report(t.start, "remove the comment: set/where are pasted into the batch statement, where a comment would "
+                               "swallow the rest of it");
+      case sql::Token::Kind::semicolon:
+        return report(t.start, "';' is not allowed: set/where are parts of one UPDATE statement");
+      case sql::Token::Kind::param:
+        return report(t.start, "positional parameters ($1, ...) are not allowed: the batch statement binds its own");
+      case sql::Token::Kind::open_paren: ++depth; break;
+      case sql::Token::Kind::close_paren:
+        if (--depth < 0) return report(t.start, "unbalanced ')': set/where must be complete expressions");
+        break;
+      default: break;
+    }
+  }
+  if (depth > 0) return report(text.size(), "unbalanced '(': set/where must be complete expressions");
+  return true;
+}
+
 void check_backfill(const Plan& plan, const Step& step, Diagnostics& diags) {
   const auto& b = *step.backfill;
-  std::string stmt = "UPDATE " + sql::quote_ident(b.table) + " SET " + b.set;
-  if (!b.where.empty()) stmt += " WHERE " + b.where;
+  bool ok = check_fragment(plan, step, b.set, step.set_pos, "set", diags);
+  if (!b.where.empty()) ok = check_fragment(plan, step, b.where, step.where_pos, "where", diags) && ok;
+  if (!ok || b.set.empty() || trim(b.table).empty()) return;
+  // The shape of the real batch statement (backfill::batch_sql), so what parses here parses at run time.
+  const std::string head = "WITH b AS MATERIALIZED (SELECT 1 AS __phasegate_k1), u AS (UPDATE " + sql::quote_ident(b.table) + " SET ";
+  const std::string middle = " FROM b WHERE true AND (";
+  std::string stmt = head + b.set + middle + (b.where.empty() ? "true" : b.where) + ") RETURNING 1) SELECT (SELECT count(*) FROM u)";
   auto parsed = sql::parse(stmt);
-  if (parsed.error)
-    diags.push_back({step.pos, "backfill of step \"" + step.name + "\": \"" + stmt + "\" does not parse: " + parsed.error->message});
-  else if (parsed.script->statements.size() != 1)
-    diags.push_back({step.pos, "backfill of step \"" + step.name + "\": set/where must not contain ';'"});
-  (void)plan;
+  if (!parsed.error && parsed.script->statements.size() == 1) return;
+  size_t off = parsed.error ? parsed.error->offset : 0;
+  const size_t set_at = head.size(), where_at = set_at + b.set.size() + middle.size();
+  std::string msg = parsed.error ? parsed.error->message : "set/where must form one UPDATE statement";
+  if (off >= set_at && off <= set_at + b.set.size() + 1)  // + 1: the error may be at what follows set (" FROM")
+    diags.push_back({locate_in_string(plan.source, step.set_pos, std::min(off - set_at, b.set.size())), "backfill.set of step \"" + step.name + "\": " + msg});
+  else if (!b.where.empty() && off >= where_at && off <= where_at + b.where.size() + 1)
+    diags.push_back({locate_in_string(plan.source, step.where_pos, std::min(off - where_at, b.where.size())), "backfill.where of step \"" + step.name + "\": " + msg});
+  else
+    diags.push_back({step.pos, "backfill of step \"" + step.name + "\": UPDATE " + b.table + " SET " + b.set +
+                                   (b.where.empty() ? "" : " WHERE " + b.where) + " does not parse: " + msg});
+}
+
+// A [guards] table, the project's or a plan's: what run would trip over when it applies these guards.
+void check_guards(const Project& project, const GuardSettings& g, Diagnostics& diags) {
+  auto windows = keys_of(project.windows);
+  if (g.windows)
+    for (const auto& w : *g.windows) check_reference("window", w, windows, g.pos, diags);
+  // Without [approvals] nobody can approve (phasegate approve refuses), so the run would wait for ever (exit 75).
+  if (g.approvals.value_or(0) > 0 && !project.approvals)
+    diags.push_back({g.pos, "guards.approvals > 0 needs an [approvals] table with allowed_signers in phasegate.toml"});
+  if (g.throttle_query)
+    if (auto parsed = sql::parse(*g.throttle_query); parsed.error)
+      diags.push_back({g.pos, "guards.throttle_query does not parse: " + parsed.error->message});
 }
 
 }  // namespace
 
 void validate_project(const Project& project, Diagnostics& diags) {
-  auto windows = keys_of(project.windows);
-  if (project.guards.windows)
-    for (const auto& w : *project.guards.windows) check_reference("window", w, windows, project.guards.pos, diags);
-  if (project.guards.approvals.value_or(0) > 0 && !project.approvals)
-    diags.push_back({project.guards.pos, "guards.approvals > 0 needs an [approvals] table with allowed_signers"});
+  check_guards(project, project.guards, diags);
   if (project.approvals) {
     std::error_code ec;
     fs::path p = fs::path(project.root) / project.approvals->allowed_signers;
@@ -124,18 +179,14 @@ void validate_project(const Project& project, Diagnostics& diags) {
       diags.push_back({s.pos, "smoke." + name + ".sql does not parse: " + sql::parse(s.sql).error->message});
   }
   if (project.rollback.master)
-    check_executable(project, project.rollback.master->command, "rollback.master", SourcePos{project.file, 0, 0}, diags);
+    check_executable(project, project.rollback.master->command, "rollback.master", project.rollback.master_pos, diags);
   for (const auto& [name, n] : project.notify) check_executable(project, n.command, "notify." + name, n.pos, diags);
-  if (project.guards.throttle_query && sql::parse(*project.guards.throttle_query).error)
-    diags.push_back({project.guards.pos, "guards.throttle_query does not parse: " + sql::parse(*project.guards.throttle_query).error->message});
 }
 
 void validate_plan(const Project& project, const Plan& plan, Diagnostics& diags) {
   auto services = keys_of(project.services);
   auto smokes = keys_of(project.smoke);
-  auto windows = keys_of(project.windows);
-  if (plan.guards.windows)
-    for (const auto& w : *plan.guards.windows) check_reference("window", w, windows, plan.guards.pos, diags);
+  check_guards(project, plan.guards, diags);
   std::set<std::string> names;
   for (const auto& ph : plan.phases) {
     for (const auto& s : ph.restart) check_reference("service", s, services, ph.pos, diags);

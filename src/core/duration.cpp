@@ -32,7 +32,8 @@ std::optional<Millis> parse_duration(std::string_view text) {
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     auto per = unit_millis(text.substr(unit_begin, i - unit_begin));
     if (!per) return std::nullopt;
-    total += value * *per;
+    total += value * *per;  // each term is at most 1e9 days, so this cannot overflow before the check
+    if (total > kMaxDuration.count()) return std::nullopt;
   }
   return Millis(total);
 }
@@ -51,5 +52,7 @@ std::string format_duration(Millis d) {
   }
   return out;
 }
+
+std::string format_timeout(Millis d) { return d.count() == 0 ? "none" : format_duration(d); }
 
 }  // namespace phasegate

@@ -7,10 +7,13 @@
 #include <date/tz.h>
 
 #include <algorithm>
+#include <expected>
+#include <regex>
 #include <set>
 #include <sstream>
 
 #include "phasegate/guards.hpp"
+#include "phasegate/text.hpp"
 
 namespace phasegate::guards {
 
@@ -28,55 +31,103 @@ TimePoint to_instant(const date::time_zone* tz, local_seconds lt) {
 
 int weekday_of(local_days d) { return static_cast<int>(date::weekday{d}.c_encoding()); }  // 0 = Sunday
 
-std::optional<local_days> parse_day(const std::string& ymd) {
-  std::istringstream in(ymd);
-  local_days d;
-  in >> date::parse("%F", d);
-  if (in.fail()) return std::nullopt;
-  return d;
+const char* const kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
+                               "July",    "August",   "September", "October", "November", "December"};
+
+// YYYY-MM-DD of a day that exists, or why not.
+std::expected<local_days, std::string> parse_day(const std::string& ymd) {
+  static const std::regex re(R"(^(\d{4})-(\d{2})-(\d{2})$)");
+  std::smatch m;
+  if (ymd.size() != 10 || !std::regex_match(ymd, m, re)) return std::unexpected("invalid date \"" + ymd + "\" (use YYYY-MM-DD)");
+  int y = std::stoi(m[1]);
+  unsigned mo = static_cast<unsigned>(std::stoi(m[2])), d = static_cast<unsigned>(std::stoi(m[3]));
+  if (mo < 1 || mo > 12) return std::unexpected("invalid date \"" + ymd + "\": there is no month " + std::to_string(mo));
+  date::year_month_day ymdv{date::year{y}, date::month{mo}, date::day{d}};
+  if (!ymdv.ok()) {
+    auto last = date::year_month_day_last{date::year{y}, date::month_day_last{date::month{mo}}}.day();
+    return std::unexpected("invalid date \"" + ymd + "\": " + kMonths[mo - 1] + " " + std::to_string(y) + " has " +
+                           std::to_string(static_cast<unsigned>(last)) + " days");
+  }
+  return local_days{ymdv};
 }
 
-// A 5-field cron spec: minute hour day-of-month month day-of-week; *, lists, ranges and */step.
+// A 5-field cron spec: minute hour day-of-month month day-of-week; *, lists, ranges and steps.
 struct Cron {
   std::set<int> minute, hour, dom, month, dow;
   bool dom_any = true, dow_any = true;
 };
 
-std::optional<std::set<int>> cron_field(const std::string& f, int lo, int hi) {
+struct CronFieldSpec {
+  const char* name;
+  int lo, hi;
+};
+constexpr CronFieldSpec kCronFields[5] = {
+    {"minute", 0, 59}, {"hour", 0, 23}, {"day-of-month", 1, 31}, {"month", 1, 12}, {"day-of-week", 0, 7}};
+
+// A plain number of at most 3 digits (no sign, no trailing junk).
+std::optional<int> cron_number(const std::string& s) {
+  if (s.empty() || s.size() > 3 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  return std::stoi(s);
+}
+
+std::expected<std::set<int>, std::string> cron_field(const std::string& f, const CronFieldSpec& spec) {
+  const std::string where = std::string(spec.name) + " field \"" + f + "\"";
+  const std::string range = std::to_string(spec.lo) + "-" + std::to_string(spec.hi);
   std::set<int> out;
-  std::stringstream ss(f);
-  std::string part;
-  while (std::getline(ss, part, ',')) {
+  size_t begin = 0;
+  while (true) {
+    size_t comma = f.find(',', begin);
+    std::string part = f.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    if (part.empty()) return std::unexpected(where + ": empty list item");
     int step = 1;
+    bool stepped = false;
     if (auto slash = part.find('/'); slash != std::string::npos) {
-      step = std::stoi(part.substr(slash + 1));
+      auto n = cron_number(part.substr(slash + 1));
+      if (!n || *n < 1 || *n > spec.hi - spec.lo + 1)
+        return std::unexpected(where + ": step \"" + part.substr(slash + 1) + "\" must be a number from 1 to " +
+                               std::to_string(spec.hi - spec.lo + 1));
+      step = *n;
+      stepped = true;
       part = part.substr(0, slash);
     }
-    int a = lo, b = hi;
+    int a = spec.lo, b = spec.hi;
     if (part != "*") {
       auto dash = part.find('-');
-      a = std::stoi(part.substr(0, dash));
-      b = dash == std::string::npos ? a : std::stoi(part.substr(dash + 1));
+      auto x = cron_number(part.substr(0, dash));
+      auto y = dash == std::string::npos ? x : cron_number(part.substr(dash + 1));
+      if (!x || !y) return std::unexpected(where + ": \"" + part + "\" is not a number, a range a-b or *");
+      if (stepped && dash == std::string::npos)
+        return std::unexpected(where + ": a step needs * or a range before it (e.g. */15 or 0-30/15)");
+      a = *x;
+      b = *y;
+      if (a < spec.lo || a > spec.hi || b < spec.lo || b > spec.hi)
+        return std::unexpected(where + ": " + std::to_string(a < spec.lo || a > spec.hi ? a : b) + " is out of range " + range);
+      if (a > b) return std::unexpected(where + ": range " + part + " runs backwards");
     }
-    if (a < lo || b > hi || a > b || step < 1) return std::nullopt;
-    for (int v = a; v <= b; v += step) out.insert(v == 7 && hi == 7 ? 0 : v);
+    for (int v = a; v <= b; v += step) out.insert(v == 7 && spec.hi == 7 ? 0 : v);  // day-of-week 7 = Sunday
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
   }
   return out;
 }
 
-std::optional<Cron> parse_cron(const std::string& spec) {
+std::expected<Cron, std::string> parse_cron(const std::string& spec) {
+  if (!spec.empty() && spec.front() == '@')
+    return std::unexpected("cron \"" + spec + "\": nicknames like " + spec + " are not supported; write the 5 fields (e.g. \"0 0 * * *\")");
   std::istringstream in(spec);
-  std::string f[5];
-  for (auto& x : f)
-    if (!(in >> x)) return std::nullopt;
-  try {
-    auto mi = cron_field(f[0], 0, 59), ho = cron_field(f[1], 0, 23), dm = cron_field(f[2], 1, 31),
-         mo = cron_field(f[3], 1, 12), dw = cron_field(f[4], 0, 7);
-    if (!mi || !ho || !dm || !mo || !dw) return std::nullopt;
-    return Cron{*mi, *ho, *dm, *mo, *dw, f[2] == "*", f[4] == "*"};
-  } catch (const std::exception&) {
-    return std::nullopt;
+  std::vector<std::string> f;
+  for (std::string x; in >> x;) f.push_back(x);
+  if (f.size() != 5)
+    return std::unexpected("cron \"" + spec + "\" has " + std::to_string(f.size()) +
+                           " fields; it needs 5: minute hour day-of-month month day-of-week");
+  std::set<int> sets[5];
+  for (int i = 0; i < 5; ++i) {
+    auto v = cron_field(f[static_cast<size_t>(i)], kCronFields[i]);
+    if (!v) return std::unexpected("cron \"" + spec + "\": " + v.error());
+    sets[i] = std::move(*v);
   }
+  return Cron{sets[0], sets[1], sets[2], sets[3], sets[4], f[2] == "*", f[4] == "*"};
 }
 
 bool cron_day_matches(const Cron& c, local_days d) {
@@ -110,7 +161,7 @@ Result<Intervals> intervals(const Window& w, const date::time_zone* tz, local_da
     for (const auto& dn : w.deny) {
       if (!dn.cron) continue;
       auto cron = parse_cron(*dn.cron);
-      if (!cron) return fail(Exit::invalid, "window " + w.name + ": invalid cron \"" + *dn.cron + "\"");
+      if (!cron) return fail(Exit::invalid, "window " + w.name + ": " + cron.error());
       if (!cron_day_matches(*cron, d)) continue;
       for (int h : cron->hour)
         for (int m : cron->minute) {
@@ -122,7 +173,7 @@ Result<Intervals> intervals(const Window& w, const date::time_zone* tz, local_da
   for (const auto& dn : w.deny) {
     if (dn.cron) continue;
     auto a = parse_day(dn.from.value_or(dn.to.value_or(""))), b = parse_day(dn.to.value_or(dn.from.value_or("")));
-    if (!a || !b) return fail(Exit::invalid, "window " + w.name + ": invalid deny dates");
+    if (!a || !b) return fail(Exit::invalid, "window " + w.name + ": " + (a ? b.error() : a.error()));
     out.deny.push_back({to_instant(tz, local_seconds{*a}), to_instant(tz, local_seconds{*b + date::days{1}})});
   }
   // Merge overlapping or touching allow intervals so "closes" means the window really closes.
@@ -153,6 +204,47 @@ std::string local_time(const std::string& timezone, TimePoint t) {
   } catch (const std::exception&) {
     return date::format("%F %T UTC", secs);
   }
+}
+
+std::optional<std::string> time_zone_problem(const std::string& name) {
+  if (name.empty()) return "timezone must not be empty (use an IANA name like Australia/Brisbane)";
+  // Zone names are short; a long text is no zone (and std::regex and the did-you-mean would be slow on it).
+  if (name.size() > 100) return "unknown time zone \"" + truncate_utf8(name, 40) + "\" (use an IANA name like Australia/Brisbane)";
+  // Fixed offsets: "+10:00", "-0530", "UTC+10", "GMT-3", "Etc/GMT+10" (whose sign is inverted: it means UTC-10).
+  static const std::regex offset(R"(^((Etc/)?(UTC|GMT|UT|Z)\s*)?[+-]\s*\d.*$|^(Etc/)?(UTC|GMT)[+-]?0$)", std::regex::icase);
+  if (std::regex_match(name, offset))
+    return "timezone \"" + name + "\" is a fixed UTC offset; a window follows a place's clock, daylight saving included: "
+           "use the IANA name of the place, like Australia/Brisbane or Europe/Berlin (or \"UTC\" for UTC itself)";
+  if (name == "localtime" || name == "posixrules")  // files in zoneinfo, but the machine's zone, not a place's
+    return "timezone \"" + name + "\" is whatever zone the machine running phasegate is set to; name the place's IANA "
+           "zone, like Australia/Brisbane";
+  try {
+    (void)date::locate_zone(name);
+    return std::nullopt;
+  } catch (const std::exception&) {
+  }
+  std::vector<std::string> names;
+  try {
+    for (const auto& z : date::get_tzdb().zones) names.emplace_back(z.name());
+  } catch (const std::exception&) {
+  }
+  std::string msg = "unknown time zone \"" + name + "\"";
+  auto hint = did_you_mean(name, names);
+  if (!hint.empty()) msg += " (did you mean \"" + hint + "\"?)";
+  else msg += " (use an IANA name of the system tz database, like Australia/Brisbane)";
+  return msg;
+}
+
+std::optional<std::string> cron_problem(const std::string& spec) {
+  auto c = parse_cron(spec);
+  if (c) return std::nullopt;
+  return c.error();
+}
+
+std::optional<std::string> date_problem(const std::string& ymd) {
+  auto d = parse_day(ymd);
+  if (d) return std::nullopt;
+  return d.error();
 }
 
 std::string rfc3339(TimePoint t) {

@@ -1,7 +1,7 @@
 // The rule table, ignore comments, and the walk over units that keeps the plan's history.
 #include <algorithm>
 #include <memory>
-#include <regex>
+#include <cctype>
 #include <sstream>
 
 #include "lint/context.hpp"
@@ -35,13 +35,27 @@ std::optional<Ignore> ignore_before(const std::string& text, size_t offset) {
   size_t prev_start = text.rfind('\n', line_start - 1);
   prev_start = prev_start == std::string::npos ? 0 : prev_start + 1;
   std::string prev = text.substr(prev_start, line_start - prev_start);
-  if (prev.find("phasegate:ignore") == std::string::npos) return std::nullopt;  // skip the regex for most lines
-  static const std::regex re(R"(^\s*--\s*phasegate:ignore\s+([a-z0-9,-]+))");
-  std::smatch m;
-  if (!std::regex_search(prev, m, re)) return std::nullopt;
+  // ^\s*--\s*phasegate:ignore\s+([a-z0-9,-]+), by hand: libstdc++'s std::regex recurses per character, and a long
+  // ignore line overflowed the stack (validate and run crashed).
+  auto space = [&](size_t i) { return i < prev.size() && std::isspace(static_cast<unsigned char>(prev[i])); };
+  size_t i = 0;
+  while (space(i)) ++i;
+  if (prev.compare(i, 2, "--") != 0) return std::nullopt;
+  const size_t dash = i;
+  i += 2;
+  while (space(i)) ++i;
+  static constexpr std::string_view kIgnore = "phasegate:ignore";
+  if (prev.compare(i, kIgnore.size(), kIgnore) != 0) return std::nullopt;
+  i += kIgnore.size();
+  const size_t gap = i;
+  while (space(i)) ++i;
+  const size_t first = i;
+  auto rule_char = [&](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ',' || c == '-'; };
+  while (i < prev.size() && rule_char(prev[i])) ++i;
+  if (first == gap || i == first) return std::nullopt;  // \s+ then at least one rule character
   Ignore ig;
-  ig.offset = prev_start + static_cast<size_t>(m.position(0)) + (prev.find("--") - static_cast<size_t>(m.position(0)));
-  std::stringstream ss(m[1].str());
+  ig.offset = prev_start + dash;
+  std::stringstream ss(prev.substr(first, i - first));
   std::string id;
   while (std::getline(ss, id, ','))
     if (!id.empty()) ig.rules.push_back(id);

@@ -126,6 +126,11 @@ TEST_SUITE("lint::rules") {
     CHECK(rules_for("-- phasegate:ignore rename,drop-in-expand reason\nALTER TABLE t ADD COLUMN c int") ==
           V{"unused-ignore", "unused-ignore"});
     CHECK(rules_for("-- phasegate:ignore no-such-rule x\nALTER TABLE t ADD COLUMN c int") == V{"unused-ignore"});
+    CHECK(rules_for("  --phasegate:ignore\trename\nALTER TABLE t RENAME COLUMN a TO b").empty());
+    CHECK(rules_for("-- phasegate:ignorerename\nALTER TABLE t RENAME COLUMN a TO b") == V{"rename"});  // needs a space
+    CHECK(rules_for("-- phasegate:ignore Rename\nALTER TABLE t RENAME COLUMN a TO b") == V{"rename"});  // lowercase ids
+    // A long ignore line used to overflow the stack (std::regex recursion): now it is an unused ignore like any other.
+    CHECK(rules_for("-- phasegate:ignore " + std::string(200'000, 'a') + "\nALTER TABLE t ADD COLUMN c int") == V{"unused-ignore"});
   }
   TEST_CASE("findings carry the lock, what it blocks and the position") {
     auto u = lint::unit_of_sql_file("m.sql", "SET lock_timeout = '1s';\n\n  CREATE INDEX i ON t (c);");
