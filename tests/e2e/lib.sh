@@ -79,6 +79,10 @@ wait_for() {
   for _ in $(seq 600); do "$@" && return 0; sleep 0.1; done
   echo "FAIL: timed out waiting for: $what"; FAILS=$((FAILS + 1)); return 1
 }
+# run_bg ARGS...: phasegate ARGS in the background (output in $WORK/out, $WORK/err), its pid in $runner;
+# wait_rc: waits for it, its exit code in $rc.
+run_bg() { "$PHASEGATE_BIN" -C "$WORK/project" "$@" >"$WORK/out" 2>"$WORK/err" & runner=$!; }
+wait_rc() { set +e; wait "$runner"; rc=$?; set -e; }
 col_exists() { q "SELECT count(*) FROM information_schema.columns WHERE table_name = '$1' AND column_name = '$2'"; }
 finish() {
   if [[ $FAILS -gt 0 ]]; then echo "$FAILS check(s) failed"; exit 1; fi

@@ -105,13 +105,10 @@ name = "add d"
 sql = "ALTER TABLE t ADD COLUMN d int"
 down = "ALTER TABLE t DROP COLUMN d"
 TOML
-set +e
-"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/out" 2>"$WORK/err" &
-runner=$!
-set -e
+run_bg run
 wait_for "the command step started" test -e "$WORK/project/started"
 kill -TERM "$runner"
-set +e; wait "$runner"; rc=$?; set -e
+wait_rc
 check "phasegate exits 128+15 on SIGTERM" "$rc" "143"
 contains "it says the run is resumable" "$(cat "$WORK/err")" "resumable"
 check "the program got the SIGTERM" "$(cat "$WORK/project/term.log" 2>/dev/null)" "got TERM"
@@ -136,14 +133,11 @@ name = "sleepy"
 sql = "ALTER TABLE t ADD COLUMN c int; SELECT pg_sleep(300)"
 down = "ALTER TABLE t DROP COLUMN c"
 TOML
-set +e
-"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/out" 2>"$WORK/err" &
-runner=$!
-set -e
+run_bg run
 sleeping() { [[ $(q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'e2e_proc_int' AND query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()") != 0 ]]; }
 wait_for "the statement runs" sleeping
 kill -INT "$runner"
-set +e; wait "$runner"; rc=$?; set -e
+wait_rc
 check "phasegate exits 128+2 on SIGINT" "$rc" "130"
 check "the statement was cancelled (not left running)" "$(sleeping && echo running || echo cancelled)" "cancelled"
 check "its transaction rolled back: no column" "$(col_exists t c)" "0"
@@ -166,16 +160,13 @@ name = "add c"
 sql = "ALTER TABLE t ADD COLUMN c int"
 down = "ALTER TABLE t DROP COLUMN c"
 TOML
-set +e
-"$PHASEGATE_BIN" -C "$WORK/project" run --wait=1h >"$WORK/out" 2>"$WORK/err" &
-runner=$!
-set -e
+run_bg run --wait=1h
 waiting() { [[ $(q "SELECT count(*) FROM phasegate.events WHERE kind = 'guard.wait'" 2>/dev/null) == 1 ]]; }
 wait_for "the run waits for the window" waiting
 kill -INT "$runner"
 exited() { ! kill -0 "$runner" 2>/dev/null; }
 wait_for "phasegate exits after SIGINT during the wait" exited || kill -KILL "$runner"
-set +e; wait "$runner"; rc=$?; set -e
+wait_rc
 check "exit 130, nothing started" "$rc $(col_exists t c)" "130 0"
 
 # --- 6. a signal that cancels a step's check: stopped resumable, the earlier step not rolled back ---
@@ -193,14 +184,11 @@ check = "SELECT pg_sleep(300) IS NOT NULL"
 sql = "ALTER TABLE t ADD COLUMN d int"
 down = "ALTER TABLE t DROP COLUMN d"
 TOML
-set +e
-"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/out" 2>"$WORK/err" &
-runner=$!
-set -e
+run_bg run
 checking() { [[ $(q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'e2e_proc_check' AND query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()") != 0 ]]; }
 wait_for "the check runs" checking
 kill -TERM "$runner"
-set +e; wait "$runner"; rc=$?; set -e
+wait_rc
 check "exit 143, the run blocked, the first step kept" "$rc $(q "SELECT status FROM phasegate.runs") $(col_exists t c)$(col_exists t d)" "143 blocked 10"
 
 # --- 7. binary output of a program does not break the run ---

@@ -25,13 +25,10 @@ name = "add d"
 sql = "ALTER TABLE t ADD COLUMN d int"
 down = "ALTER TABLE t DROP COLUMN d"
 TOML
-set +e
-"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/out" 2>"$WORK/err" &
-runner=$!
-set -e
+run_bg run
 wait_for "the slow step's statement runs" running_sleep e2e_reconnect
 as_pg "$PHASEGATE_PG_BIN/pg_ctl" -D "$PHASEGATE_PG_DIR/data" -w -m fast restart >/dev/null
-set +e; wait "$runner"; rc=$?; set -e
+wait_rc
 check "the run survived the server restart" "$rc" "0"
 [[ $rc == 0 ]] || { echo "stdout: $(cat "$WORK/out")"; echo "stderr: $(cat "$WORK/err")"; }
 check "every step applied, once" "$(col_exists t c)$(q "SELECT count(*) FROM slow_done")$(col_exists t d)" "111"
@@ -49,15 +46,12 @@ plan 0001-bf <<'TOML'
 name = "bump"
 backfill = { table = "b", set = "v = v + 1", batch_rows = 100, target_batch_time = "1s", pause = "100ms" }
 TOML
-set +e
-"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/out" 2>"$WORK/err" &
-runner=$!
-set -e
+run_bg run
 halfway() { [[ $(q "SELECT count(*) FROM b WHERE v = 1") -ge 500 ]]; }
 wait_for "the backfill is under way" halfway
 check "the restart lands mid-backfill" "$(q "SELECT count(*) < 3000 FROM b WHERE v = 1")" "t"
 as_pg "$PHASEGATE_PG_BIN/pg_ctl" -D "$PHASEGATE_PG_DIR/data" -w -m fast restart >/dev/null
-set +e; wait "$runner"; rc=$?; set -e
+wait_rc
 check "the backfill survived the restart" "$rc" "0"
 [[ $rc == 0 ]] || { echo "stderr: $(cat "$WORK/err")"; }
 check "every row filled exactly once" "$(q "SELECT count(*) FILTER (WHERE v = 1) || '/' || count(*) FROM b")" "3000/3000"
@@ -81,15 +75,12 @@ name = "slow"
 sql = "CREATE TABLE slow_done AS SELECT 1 AS one FROM pg_sleep(2)"
 down = "DROP TABLE slow_done"
 TOML
-set +e
-"$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/out" 2>"$WORK/err" &
-runner=$!
-set -e
+run_bg run
 wait_for "the slow step's statement runs" running_sleep e2e_reconnect_gone
 # A failover that takes longer than reconnect_timeout: the database refuses new sessions, ours is cut.
 q "ALTER DATABASE e2e_reconnect_gone ALLOW_CONNECTIONS false" 2>/dev/null || "$PSQL" "$PHASEGATE_TEST_URL" -qc "ALTER DATABASE e2e_reconnect_gone ALLOW_CONNECTIONS false"
 "$PSQL" "$PHASEGATE_TEST_URL" -qAtc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'e2e_reconnect_gone'" >/dev/null
-set +e; wait "$runner"; rc=$?; set -e
+wait_rc
 check "exit 75 when the database stays away" "$rc" "75"
 contains "it says the run is resumable" "$(cat "$WORK/err")" "resumable"
 "$PSQL" "$PHASEGATE_TEST_URL" -qc "ALTER DATABASE e2e_reconnect_gone ALLOW_CONNECTIONS true"

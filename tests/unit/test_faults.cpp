@@ -41,6 +41,20 @@ Plan plan_of_three() {
   p.phases[1].steps[0].down = "UPDATE books SET lvl = NULL";
   return p;
 }
+// plan_of_three with a command step inserted second (ordinals renumbered).
+Plan with_command(const std::string& name, const std::string& program, bool irreversible = false) {
+  Plan plan = plan_of_three();
+  Step cmd;
+  cmd.name = name;
+  cmd.phase = Phase::expand;
+  cmd.command = {program};
+  cmd.irreversible = irreversible;
+  plan.phases[0].steps.insert(plan.phases[0].steps.begin() + 1, cmd);
+  int ordinal = 0;
+  for (auto& ph : plan.phases)
+    for (auto& st : ph.steps) st.ordinal = ordinal++;
+  return plan;
+}
 int count(const std::vector<std::string>& v, const std::string& s) { return static_cast<int>(std::count(v.begin(), v.end(), s)); }
 struct ClearSignal {
   ~ClearSignal() { set_interrupt_signal(0); }
@@ -103,15 +117,7 @@ TEST_SUITE("engine::faults") {
   TEST_CASE("SIGTERM to phasegate during a command step: the program is stopped, the run is blocked (resumable), exit interrupted") {
     ClearSignal clear;
     Rig rig;
-    Plan plan = plan_of_three();
-    Step cmd;
-    cmd.name = "reindex";
-    cmd.phase = Phase::expand;
-    cmd.ordinal = 1;
-    cmd.command = {"hooks/reindex.sh"};
-    plan.phases[0].steps.insert(plan.phases[0].steps.begin() + 1, cmd);
-    plan.phases[0].steps[2].ordinal = 2;
-    plan.phases[1].steps[0].ordinal = 3;
+    Plan plan = with_command("reindex", "hooks/reindex.sh");
     ProcessResult stopped;
     stopped.exit_code = -1;
     stopped.signal = SIGTERM;
@@ -204,16 +210,7 @@ TEST_SUITE("engine::faults") {
   }
   TEST_CASE("a command step that restarts the database: reconnected in place, its known outcome recorded, never replayed") {
     Rig rig;
-    Plan plan = plan_of_three();
-    Step cmd;
-    cmd.name = "restart db";
-    cmd.phase = Phase::expand;
-    cmd.ordinal = 1;
-    cmd.command = {"hooks/restart-db.sh"};
-    cmd.irreversible = true;
-    plan.phases[0].steps.insert(plan.phases[0].steps.begin() + 1, cmd);
-    plan.phases[0].steps[2].ordinal = 2;
-    plan.phases[1].steps[0].ordinal = 3;
+    Plan plan = with_command("restart db", "hooks/restart-db.sh", true);
     rig.runner.on_run = [&](const ProcessSpec&) { rig.db.down = true; };  // our session dies with the server
     auto out = rig.run(plan);
     CHECK_MESSAGE(out.exit == Exit::ok, out.message);
@@ -251,16 +248,7 @@ TEST_SUITE("engine::faults") {
   }
   TEST_CASE("binary, Latin-1 and NUL output of a program is stored as valid text; the step's outcome is its exit code") {
     Rig rig;
-    Plan plan = plan_of_three();
-    Step cmd;
-    cmd.name = "binary";
-    cmd.phase = Phase::expand;
-    cmd.ordinal = 1;
-    cmd.command = {"hooks/binary.sh"};
-    cmd.irreversible = true;
-    plan.phases[0].steps.insert(plan.phases[0].steps.begin() + 1, cmd);
-    plan.phases[0].steps[2].ordinal = 2;
-    plan.phases[1].steps[0].ordinal = 3;
+    Plan plan = with_command("binary", "hooks/binary.sh", true);
     ProcessResult r;
     r.exit_code = 0;
     r.out = valid_utf8(std::string("ok \xff\xfe done \0 caf\xc3\xa9\n", 22));  // what the runner hands over
