@@ -251,7 +251,8 @@ TEST_SUITE("engine::faults") {
     Plan plan = with_command("binary", "hooks/binary.sh", true);
     ProcessResult r;
     r.exit_code = 0;
-    r.out = valid_utf8(std::string("ok \xff\xfe done \0 caf\xc3\xa9\n", 22));  // what the runner hands over
+    static constexpr char kRaw[] = "ok \xff\xfe done \0 caf\xc3\xa9\n";
+    r.out = valid_utf8(std::string(kRaw, sizeof kRaw - 1));  // what the runner hands over
     rig.runner.answers["hooks/binary.sh"] = {r};
     auto out = rig.run(plan);
     CHECK_MESSAGE(out.exit == Exit::ok, out.message);
