@@ -150,10 +150,12 @@ name = "insert"
 sql = "INSERT INTO log VALUES ('inserted')"
 down = "DELETE FROM log"
 TOML
-start_runner() {  # starts the runner and waits for its command step to run
+attempts_of_wait() { q "SELECT coalesce((SELECT attempts FROM phasegate.steps WHERE step = 'wait' AND status = 'running'), 0)" 2>/dev/null || echo 0; }
+start_runner() {  # starts the runner and waits until *this* runner's command step runs (its attempt recorded)
+  local before; before=$(attempts_of_wait)
   "$PHASEGATE_BIN" -C "$WORK/project" run >"$WORK/c.out" 2>"$WORK/c.err" &
   runner=$!
-  for _ in $(seq 300); do [[ "$(q "SELECT count(*) FROM phasegate.steps WHERE step = 'wait' AND status = 'running'" 2>/dev/null)" == 1 ]] && break; sleep 0.1; done
+  for _ in $(seq 600); do [[ $(attempts_of_wait) -gt $before ]] && break; sleep 0.1; done
 }
 cut_off() {  # terminates the runner's session and waits for the runner
   q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'phasegate run%'" >/dev/null
