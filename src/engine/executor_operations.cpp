@@ -80,19 +80,6 @@ Result<ProcessResult> Executor::run_program(Context& cx, const ProcessSpec& spec
   return r;
 }
 
-Result<void> Executor::reconnect_in_place(Context& cx) {
-  if (store_.connected()) return {};
-  if (auto r = reconnect(cx.plan.id, cx.run.id, "the session broke while a program of the run ran (did it restart the database?)"); !r)
-    return r;
-  if (cx.run.id == 0) return {};
-  auto ours = store_.reclaim_run(cx.run.id);
-  if (!ours) return std::unexpected(ours.error());
-  if (!*ours)
-    return fail(Exit::blocked, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) +
-                                   " was taken over by another phasegate process while this one was disconnected; nothing more was done by this command");
-  return {};
-}
-
 // command = [...] in a plan: the intent is recorded first (run_step; a process that dies mid-command leaves
 // the step `running`, and the next run runs the command again: command steps must be safe to repeat), then
 // the program under the step's statement_timeout. It gets the database URL: a command step is part of the
