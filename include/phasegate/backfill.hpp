@@ -21,10 +21,10 @@ struct Cursor {
   static std::optional<Cursor> from_json(const std::string& text);
 };
 
-// One batch: walks the next `limit` keys after the cursor in key order and updates those matching `where`.
-// Parameters: $1..$k the cursor's key values (when has_cursor), then the limit. Result row: updated, scanned,
-// then the last key scanned as text (k columns; NULL when nothing was left).
-std::string batch_sql(const BackfillTable& table, const Backfill& b, bool has_cursor);
+// One batch: the key range (cursor, the limit-th key after it] found on the primary key's index, then one
+// UPDATE of that range filtered by `where` — no join, so its plan is an index range scan whatever the
+// statistics say (docs/backfill.md). Parameters: see BatchSql.
+BatchSql batch_sql(const BackfillTable& table, const Backfill& b, bool has_cursor);
 
 // Steers the batch size toward `target` batch time: proportional, at most ×2 / ÷2 per batch, within [1, max].
 int next_batch_size(int current, Millis took, Millis target, int max);

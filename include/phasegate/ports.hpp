@@ -167,6 +167,14 @@ struct BatchResult {
   long long updated = 0, scanned = 0;
   std::vector<std::string> last;  // last key scanned (empty when the batch found no keys)
 };
+// One batch's statements (backfill::batch_sql; docs/backfill.md). Parameters: the cursor's key values $1..$k
+// (only when there is a cursor), then:
+struct BatchSql {
+  std::string settings;  // SET LOCAL planner settings for the batch's transaction (no parameters)
+  std::string bound;   // + the offset (limit - 1): the limit-th key after the cursor, as text (no row: fewer are left)
+  std::string tail;    // + the limit: the count of the keys after the cursor (at most limit) and the last of them (no row: none left)
+  std::string update;  // + the batch's last key: UPDATE of the key range (cursor, last] where `where` IS TRUE
+};
 
 // Executes the plan's SQL on the target database.
 class Target {
@@ -186,8 +194,9 @@ class Target {
   virtual Result<int> cancel_backends(const std::vector<int>& pids) = 0;
   // Resolves a backfill's `table` (as written, or an unquoted name with spaces) and its primary key.
   virtual Result<BackfillTable> backfill_table(const std::string& table) = 0;
-  // BEGIN; SET LOCAL timeouts; one batch; persist record(result); COMMIT — the cursor moves with the rows.
-  virtual Result<BatchResult> backfill_batch(const std::string& sql, const std::vector<std::string>& params,
+  // BEGIN; SET LOCAL timeouts; one batch of at most `limit` keys after `cursor` (empty: from the first key);
+  // persist record(result); COMMIT — the cursor moves with the rows.
+  virtual Result<BatchResult> backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit,
                                              const Timeouts& t, const std::function<StateChange(const BatchResult&)>& record) = 0;
 };
 

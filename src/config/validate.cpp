@@ -87,8 +87,8 @@ void check_sql(const Plan& plan, const std::string& text, const SourcePos& at, c
     diags.push_back({at, "check of step \"" + step.name + "\" must be one SELECT returning a boolean"});
 }
 
-// set/where are pasted into the batch statement (backfill::batch_sql): `UPDATE t SET <set> FROM b WHERE <the batch's
-// keys> AND (<where>) RETURNING 1`. A comment would swallow the rest of that line, a ';' end the statement, an
+// set/where are pasted into the batch statement (backfill::batch_sql): `UPDATE t SET <set> WHERE <the batch's key
+// range> AND (<where>) IS TRUE`. A comment would swallow the rest of that line, a ';' end the statement, an
 // unbalanced parenthesis escape the batch's key range (`a) OR (true` updates every row), a $n bind the batch's own
 // parameters. Each is refused at its position inside the TOML string, before anything runs. Returns false on one.
 bool check_fragment(const Plan& plan, const Step& step, const std::string& text, const SourcePos& at, const char* what,
@@ -127,9 +127,9 @@ void check_backfill(const Plan& plan, const Step& step, Diagnostics& diags) {
   if (!b.where.empty()) ok = check_fragment(plan, step, b.where, step.where_pos, "where", diags) && ok;
   if (!ok || b.set.empty() || trim(b.table).empty()) return;
   // The shape of the real batch statement (backfill::batch_sql), so what parses here parses at run time.
-  const std::string head = "WITH b AS MATERIALIZED (SELECT 1 AS __phasegate_k1), u AS (UPDATE " + sql::quote_ident(b.table) + " SET ";
-  const std::string middle = " FROM b WHERE true AND (";
-  std::string stmt = head + b.set + middle + (b.where.empty() ? "true" : b.where) + ") RETURNING 1) SELECT (SELECT count(*) FROM u)";
+  const std::string head = "UPDATE " + sql::quote_ident(b.table) + " SET ";
+  const std::string middle = " WHERE true AND (";
+  std::string stmt = head + b.set + middle + (b.where.empty() ? "true" : b.where) + ") IS TRUE";
   auto parsed = sql::parse(stmt);
   if (!parsed.error && parsed.script->statements.size() == 1) return;
   size_t off = parsed.error ? parsed.error->offset : 0;

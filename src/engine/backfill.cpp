@@ -29,37 +29,42 @@ std::optional<Cursor> Cursor::from_json(const std::string& text) {
   return c;
 }
 
-std::string batch_sql(const BackfillTable& t, const Backfill& b, bool has_cursor) {
-  // The batch's key columns get private names so `set`/`where` may name the table's columns unqualified
-  // (an `id` in `set` would otherwise be ambiguous between the table and the batch).
-  std::vector<std::string> cols, aliased, alias, params, desc, joined, last;
-  for (size_t i = 0; i < t.key.size(); ++i) {
-    std::string c = sql::quote_ident(t.key[i].name), a = "__phasegate_k" + std::to_string(i + 1);
+BatchSql batch_sql(const BackfillTable& t, const Backfill& b, bool has_cursor) {
+  // The batch is the key range (cursor, last]: the bound statement finds `last` on the primary key's index
+  // (an index-only scan of `limit` keys), the UPDATE names the range with literal-valued parameters (an
+  // unnamed statement is planned with them: a custom plan). The UPDATE has no join, so the planner cannot
+  // pick a nested loop over a key list or a hash join with a sequential scan (issue #16); `where` is wrapped
+  // in IS TRUE so an index on its column cannot replace the key range either (an index on `level` would make
+  // `level IS NULL` a scan of every such row of the table, per batch). Same rows as a plain WHERE: NULL is
+  // not TRUE.
+  const size_t k = t.key.size();
+  std::vector<std::string> cols, text, desc, after, upto;
+  for (size_t i = 0; i < k; ++i) {
+    std::string c = sql::quote_ident(t.key[i].name);
     cols.push_back(c);
-    aliased.push_back(c + " AS " + a);
-    alias.push_back(a);
-    params.push_back("$" + std::to_string(i + 1) + "::" + t.key[i].type);
-    desc.push_back(a + " DESC");
-    joined.push_back(t.qualified + "." + c + " = __phasegate_b." + a);
-    last.push_back("__phasegate_l." + a + "::text");
+    // Aliased: an output column called like the key would be what ORDER BY names, sorting by the text.
+    text.push_back(c + "::text AS __phasegate_k" + std::to_string(i + 1));
+    desc.push_back(c + " DESC");
+    after.push_back("$" + std::to_string(i + 1) + "::" + t.key[i].type);
+    upto.push_back("$" + std::to_string((has_cursor ? k : 0) + i + 1) + "::" + t.key[i].type);
   }
-  const std::string limit = "$" + std::to_string(has_cursor ? t.key.size() + 1 : 1);
-  std::string walk = "SELECT " + join(aliased, ", ") + " FROM " + t.qualified;
-  if (has_cursor) walk += " WHERE (" + join(cols, ", ") + ") > (" + join(params, ", ") + ")";
-  walk += " ORDER BY " + join(cols, ", ") + " LIMIT " + limit + "::int";
-  // The key range is repeated on the UPDATE side: without it the planner may join the batch against the
-  // whole primary key from its start (a merge join that gets slower the further the cursor is; bench/README).
-  std::vector<std::string> qualified;
-  for (const auto& c : cols) qualified.push_back(t.qualified + "." + c);
-  std::string cond = join(joined, " AND ");
-  if (has_cursor) cond += " AND (" + join(qualified, ", ") + ") > (" + join(params, ", ") + ")";
-  cond += " AND (" + join(qualified, ", ") + ") <= (SELECT " + join(alias, ", ") + " FROM __phasegate_b ORDER BY " + join(desc, ", ") + " LIMIT 1)";
-  if (!b.where.empty()) cond += " AND (" + b.where + ")";
-  // Our CTE and alias names are prefixed: a table called b, u or l must not collide with them.
-  return "WITH __phasegate_b AS MATERIALIZED (" + walk + "),\n __phasegate_u AS (UPDATE " + t.qualified + " SET " + b.set +
-         " FROM __phasegate_b WHERE " + cond + " RETURNING 1)\nSELECT (SELECT count(*) FROM __phasegate_u), (SELECT count(*) FROM __phasegate_b), " +
-         join(last, ", ") + " FROM (SELECT 1) __phasegate_one LEFT JOIN LATERAL (SELECT * FROM __phasegate_b ORDER BY " + join(desc, ", ") +
-         " LIMIT 1) __phasegate_l ON true";
+  const std::string key = k == 1 ? cols[0] : "(" + join(cols, ", ") + ")";
+  auto tuple = [&](const std::vector<std::string>& v) { return k == 1 ? v[0] : "(" + join(v, ", ") + ")"; };
+  const std::string from = " FROM " + t.qualified + (has_cursor ? " WHERE " + key + " > " + tuple(after) : "");
+  BatchSql s;
+  // Without statistics (never analyzed) or with stale ones, the planner estimates a range of the key as a
+  // third of the table and prefers a sequential scan of all of it, per batch: the range is always an index
+  // path, so disabling sequential scans in the batch's transaction leaves the index (a planner that has no
+  // other path still scans; `set` subqueries on other tables keep their plans).
+  s.settings = "SET LOCAL enable_seqscan = off";
+  s.bound = "SELECT " + join(text, ", ") + from + " ORDER BY " + join(cols, ", ") + " OFFSET $" +
+            std::to_string((has_cursor ? k : 0) + 1) + "::bigint LIMIT 1";
+  // The count walks the key's index too (ORDER BY + LIMIT): a smaller index would do for count(*) alone.
+  s.tail = "SELECT (SELECT count(*) FROM (SELECT 1" + from + " ORDER BY " + join(cols, ", ") + " LIMIT $" + std::to_string((has_cursor ? k : 0) + 1) +
+           "::bigint) __phasegate_n), " + join(text, ", ") + from + " ORDER BY " + join(desc, ", ") + " LIMIT 1";
+  s.update = "UPDATE " + t.qualified + " SET " + b.set + " WHERE " + (has_cursor ? key + " > " + tuple(after) + " AND " : "") +
+             key + " <= " + tuple(upto) + (b.where.empty() ? "" : " AND (" + b.where + ") IS TRUE");
+  return s;
 }
 
 int next_batch_size(int current, Millis took, Millis target, int max) {

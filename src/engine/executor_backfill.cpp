@@ -30,14 +30,12 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
     if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
     if (!first)
       if (auto g = guard_gate(cx, Gate::step); !g) return g;  // load / window (finish-step) between batches
-    const std::string sql = backfill::batch_sql(*table, b, !cur.last.empty());
-    std::vector<std::string> params = cur.last;
-    params.push_back(std::to_string(cur.batch_size));
+    const BatchSql sql = backfill::batch_sql(*table, b, !cur.last.empty());
     const TimePoint t0 = clock_.now();
     backfill::Cursor next;
     std::optional<StateChange> completed;
     auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
-      auto got = target_.backfill_batch(sql, params, t, [&](const BatchResult& br) {
+      auto got = target_.backfill_batch(sql, cur.last, cur.batch_size, t, [&](const BatchResult& br) {
         next = cur;
         next.scanned += br.scanned;
         next.updated += br.updated;

@@ -156,13 +156,12 @@ class FakeDatabase final : public StateStore, public Target {
     if (table != "books") return fail(Exit::failed, "backfill table " + table + " does not exist");
     return BackfillTable{"public.books", {{"id", "bigint"}}, static_cast<long long>(bf_keys.size())};
   }
-  Result<BatchResult> backfill_batch(const std::string& sql, const std::vector<std::string>& params, const Timeouts&,
+  Result<BatchResult> backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit, const Timeouts&,
                                      const std::function<StateChange(const BatchResult&)>& record) override {
     if (auto r = attempt("backfill"); !r) return std::unexpected(r.error());
-    batch_sqls.push_back(sql);
-    long long limit = std::stoll(params.back());
+    batch_sqls.push_back(sql.update);
     std::optional<long long> after;
-    if (params.size() > 1) after = std::stoll(params[0]);
+    if (!cursor.empty()) after = std::stoll(cursor[0]);
     BatchResult b;
     std::vector<long long> touched;
     for (long long k : bf_keys) {
@@ -180,7 +179,7 @@ class FakeDatabase final : public StateStore, public Target {
     if (crash_in_batch && crash_in_batch(static_cast<int>(batch_limits.size()))) throw std::runtime_error("killed mid-batch");
     if (auto f = before_commit(c); !f) return std::unexpected(f.error());
     for (long long k : touched) bf_updates[k] += 1;  // commit: rows and cursor together
-    if (on_batch_commit) on_batch_commit(sql, touched);
+    if (on_batch_commit) on_batch_commit(sql.update, touched);
     land(c);
     if (auto f = after_commit(c); !f) return std::unexpected(f.error());
     return b;

@@ -272,9 +272,9 @@ std::string use_like_run(const Project& project, const std::vector<Plan>& plans)
       if (!s->backfill) continue;
       BackfillTable t{"public." + sql::quote_ident(s->backfill->table), {{"id", "bigint"}}, 0};
       for (bool cursor : {false, true}) {
-        auto parsed = sql::parse(backfill::batch_sql(t, *s->backfill, cursor));
+        auto parsed = sql::parse(backfill::batch_sql(t, *s->backfill, cursor).update);
         if (!parsed.script || parsed.script->statements.size() != 1)
-          return "step " + s->name + ": the batch statement of a validated backfill does not parse" +
+          return "step " + s->name + ": the batch UPDATE of a validated backfill does not parse" +
                  (parsed.error ? ": " + parsed.error->message : std::string(" as one statement"));
       }
     }

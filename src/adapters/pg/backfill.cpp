@@ -42,28 +42,34 @@ Result<BackfillTable> PgDatabase::backfill_table(const std::string& table) {
   });
 }
 
-Result<BatchResult> PgDatabase::backfill_batch(const std::string& sql, const std::vector<std::string>& params,
+Result<BatchResult> PgDatabase::backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit,
                                                const Timeouts& t, const std::function<StateChange(const BatchResult&)>& record) {
   auto watch = impl_->watch_blockers(t);
   return guarded([&]() -> Result<BatchResult> {
+    auto with = [&](std::vector<std::string> extra) {
+      std::vector<std::string> p = cursor;
+      p.insert(p.end(), extra.begin(), extra.end());
+      return p;
+    };
+    auto texts = [](const pqxx::row& row, pqxx::row::size_type from) {
+      std::vector<std::string> v;
+      for (auto i = from; i < row.size(); ++i) v.push_back(row[i].as<std::string>());
+      return v;
+    };
     pqxx::work w(*impl_->conn);
-    w.exec(timeouts_sql(t, true));
-    pqxx::result r;
-    // libpqxx 6.4 has no dynamic parameter list; build it from the values (at most a few key columns + limit).
-    switch (params.size()) {
-      case 1: r = w.exec_params(sql, params[0]); break;
-      case 2: r = w.exec_params(sql, params[0], params[1]); break;
-      case 3: r = w.exec_params(sql, params[0], params[1], params[2]); break;
-      case 4: r = w.exec_params(sql, params[0], params[1], params[2], params[3]); break;
-      case 5: r = w.exec_params(sql, params[0], params[1], params[2], params[3], params[4]); break;
-      default: return fail(Exit::failed, "backfill: a primary key of more than 4 columns is not supported");
-    }
-    w.exec("RESET statement_timeout");
+    w.exec(timeouts_sql(t, true) + "; " + sql.settings);
     BatchResult b;
-    b.updated = r[0][0].as<long long>();
-    b.scanned = r[0][1].as<long long>();
-    for (pqxx::row::size_type i = 2; i < r[0].size(); ++i)
-      if (!r[0][i].is_null()) b.last.push_back(r[0][i].as<std::string>());
+    limit = std::max(limit, 1);
+    auto bound = w.exec_params(sql.bound, pqxx::prepare::make_dynamic_params(with({std::to_string(limit - 1)})));
+    if (!bound.empty()) {
+      b.scanned = limit;
+      b.last = texts(bound[0], 0);
+    } else if (auto tail = w.exec_params(sql.tail, pqxx::prepare::make_dynamic_params(with({std::to_string(limit)}))); !tail.empty()) {
+      b.scanned = tail[0][0].as<long long>();
+      b.last = texts(tail[0], 1);
+    }
+    if (!b.last.empty()) b.updated = w.exec_params(sql.update, pqxx::prepare::make_dynamic_params(with(b.last))).affected_rows();
+    // The cursor's row is written under the same SET LOCAL timeouts: one row of our schema nobody else locks.
     StateChange c = record(b);
     impl_->commit_in(w, c);
     if (impl_->crash && !c.steps.empty()) impl_->crash("before-commit:" + c.steps.front().step);
