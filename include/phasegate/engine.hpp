@@ -165,6 +165,7 @@ class Executor {
                                        bool resuming);
   Result<void> run_backfill(Context& cx, const Step& step, const Timeouts& t);
   std::optional<Error> abort_check(Context& cx);
+  Error aborted_by(Context& cx, const std::string& by);
   Result<void> with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt);
   Result<void> emit(Context& cx, const std::string& kind, const std::string& phase, const std::string& step,
                     const std::string& payload = "{}");

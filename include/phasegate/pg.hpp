@@ -68,7 +68,7 @@ class PgDatabase final : public StateStore, public Target {
   Result<IndexState> index_state(const std::string& schema, const std::string& name) override;
   std::vector<Blocker> last_blockers() override;
   Result<BackfillTable> backfill_table(const std::string& table) override;
-  Result<BatchResult> backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit, const Timeouts& t,
+  Result<BatchResult> backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit, int64_t abort_of_run, const Timeouts& t,
                                      const std::function<StateChange(const BatchResult&)>& record) override;
   Result<int> cancel_backends(const std::vector<int>& pids) override;
 

@@ -166,6 +166,7 @@ struct BackfillTable {
 struct BatchResult {
   long long updated = 0, scanned = 0;
   std::vector<std::string> last;  // last key scanned (empty when the batch found no keys)
+  std::string aborted_by;         // `phasegate abort` was requested for the run: nothing was done (who asked)
 };
 // One batch's statements (backfill::batch_sql; docs/backfill.md). Parameters: the cursor's key values $1..$k
 // (only when there is a cursor), then:
@@ -195,8 +196,10 @@ class Target {
   // Resolves a backfill's `table` (as written, or an unquoted name with spaces) and its primary key.
   virtual Result<BackfillTable> backfill_table(const std::string& table) = 0;
   // BEGIN; SET LOCAL timeouts; one batch of at most `limit` keys after `cursor` (empty: from the first key);
-  // persist record(result); COMMIT — the cursor moves with the rows.
-  virtual Result<BatchResult> backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit,
+  // persist record(result); COMMIT — the cursor moves with the rows. When `abort_of_run` is a run id, the
+  // batch first asks whether an abort was requested for it (in the same round trip as BEGIN) and, if so,
+  // does nothing and returns who asked.
+  virtual Result<BatchResult> backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit, int64_t abort_of_run,
                                              const Timeouts& t, const std::function<StateChange(const BatchResult&)>& record) = 0;
 };
 

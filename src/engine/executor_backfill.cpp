@@ -27,15 +27,17 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
   const long long scanned_before = cur.scanned;
   TimePoint last_event = began;
   for (bool first = true;; first = false) {
-    if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
+    // Later batches ask for an abort in their own first round trip (below); signals are asked here always.
+    if (auto stop = first ? abort_check(cx) : interrupted(cx)) return std::unexpected(*stop);
     if (!first)
       if (auto g = guard_gate(cx, Gate::step); !g) return g;  // load / window (finish-step) between batches
     const BatchSql sql = backfill::batch_sql(*table, b, !cur.last.empty());
     const TimePoint t0 = clock_.now();
     backfill::Cursor next;
     std::optional<StateChange> completed;
+    std::string abort_by;
     auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
-      auto got = target_.backfill_batch(sql, cur.last, cur.batch_size, t, [&](const BatchResult& br) {
+      auto got = target_.backfill_batch(sql, cur.last, cur.batch_size, cx.abort_seen ? 0 : cx.run.id, t, [&](const BatchResult& br) {
         next = cur;
         next.scanned += br.scanned;
         next.updated += br.updated;
@@ -59,8 +61,10 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
         return c;
       });
       if (!got) return std::unexpected(got.error());
+      abort_by = got->aborted_by;
       return {};
     });
+    if (r && !abort_by.empty()) return std::unexpected(aborted_by(cx, abort_by));
     if (!r) {
       if (r.error().sqlstate == sqlstate::kQueryCanceled)  // cancelled: by `phasegate abort`, or a statement_timeout
         if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);

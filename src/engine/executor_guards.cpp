@@ -124,7 +124,11 @@ std::optional<Error> Executor::abort_check(Context& cx) {
   if (cx.run.id == 0 || cx.abort_seen) return std::nullopt;
   auto by = store_.abort_requested(cx.run.id);
   if (!by || by->empty()) return std::nullopt;
-  return Error{Exit::aborted, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) + " aborted by " + *by};
+  return aborted_by(cx, *by);
+}
+
+Error Executor::aborted_by(Context& cx, const std::string& by) {
+  return Error{Exit::aborted, "plan " + cx.plan.id + ": run " + std::to_string(cx.run.id) + " aborted by " + by};
 }
 
 }  // namespace phasegate

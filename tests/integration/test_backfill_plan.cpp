@@ -205,7 +205,7 @@ TEST_SUITE("adapters::pg::backfill") {
     std::vector<std::string> cursor;
     long long scanned = 0, updated = 0, batches = 0;
     for (;;) {
-      auto r = (*db)->backfill_batch(backfill::batch_sql(t, b, !cursor.empty()), cursor, 1000, Timeouts{},
+      auto r = (*db)->backfill_batch(backfill::batch_sql(t, b, !cursor.empty()), cursor, 1000, 0, Timeouts{},
                                      [](const BatchResult&) { return StateChange{}; });
       REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
       scanned += r->scanned;

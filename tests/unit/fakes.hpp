@@ -156,8 +156,11 @@ class FakeDatabase final : public StateStore, public Target {
     if (table != "books") return fail(Exit::failed, "backfill table " + table + " does not exist");
     return BackfillTable{"public.books", {{"id", "bigint"}}, static_cast<long long>(bf_keys.size())};
   }
-  Result<BatchResult> backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit, const Timeouts&,
-                                     const std::function<StateChange(const BatchResult&)>& record) override {
+  Result<BatchResult> backfill_batch(const BatchSql& sql, const std::vector<std::string>& cursor, int limit, int64_t abort_of_run,
+                                     const Timeouts&, const std::function<StateChange(const BatchResult&)>& record) override {
+    // The abort is asked at BEGIN, as the real batch does: one requested while the batch runs is seen by the next.
+    if (auto u = up(); !u) return std::unexpected(u.error());
+    if (abort_of_run != 0 && aborts.count(abort_of_run)) return BatchResult{0, 0, {}, aborts[abort_of_run]};
     if (auto r = attempt("backfill"); !r) return std::unexpected(r.error());
     batch_sqls.push_back(sql.update);
     std::optional<long long> after;

@@ -9,42 +9,74 @@ namespace phasegate {
 
 using pg::guarded;
 
-BlockerWatch::BlockerWatch(const std::string& url, int backend_pid, Millis delay, std::vector<Blocker>& sink) {
-  thread_ = std::thread([this, url, backend_pid, delay, &sink] {
-    std::unique_lock lk(m_);
-    if (cv_.wait_for(lk, delay, [&] { return done_; })) return;
-    try {
-      lk.unlock();
-      pqxx::connection conn(url);
-      pqxx::nontransaction n(conn);
-      n.exec("SET application_name = 'phasegate-blocker-watch'");
-      for (;;) {
-        auto rows = n.exec_params(
-            "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), coalesce(a.state, ''),"
-            " left(coalesce(a.query, ''), 300), coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8"
-            " FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
-            backend_pid);
-        std::vector<Blocker> seen;
-        for (const auto& r : rows)
-          seen.push_back({r[0].as<int>(), r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), r[5].as<double>()});
-        lk.lock();
-        if (!seen.empty()) sink = std::move(seen);
-        if (cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return done_; })) return;
-        lk.unlock();
-      }
-    } catch (const std::exception&) {
-      // Naming blockers is best effort: a failed sample never fails the step.
-    }
-  });
+void BlockerWatch::arm(int backend_pid, Millis delay) {
+  {
+    std::lock_guard lk(m_);
+    armed_ = true;
+    ++generation_;
+    pid_ = backend_pid;
+    due_ = std::chrono::steady_clock::now() + delay;
+    seen_.clear();
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+  }
+  cv_.notify_all();
+}
+
+void BlockerWatch::disarm() {
+  std::lock_guard lk(m_);
+  armed_ = false;  // the thread notices at its next wake-up: nothing to wait for here
+}
+
+std::vector<Blocker> BlockerWatch::seen() {
+  std::lock_guard lk(m_);
+  return seen_;
 }
 
 BlockerWatch::~BlockerWatch() {
   {
     std::lock_guard lk(m_);
-    done_ = true;
+    stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BlockerWatch::loop() {
+  std::unique_ptr<pqxx::connection> conn;
+  std::unique_lock lk(m_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stop_ || armed_; });
+    if (stop_) return;
+    const uint64_t gen = generation_;
+    auto current = [&] { return !stop_ && armed_ && generation_ == gen; };
+    // Sleeps until the statement has run for `delay`; disarm() does not wake us (it stays cheap), so a
+    // disarmed generation is noticed here, at due_, or by the next arm().
+    if (cv_.wait_until(lk, due_, [&] { return stop_ || generation_ != gen; }) || !current()) continue;
+    const int pid = pid_;
+    while (current()) {
+      lk.unlock();
+      std::vector<Blocker> seen;
+      try {
+        if (!conn) {
+          conn = std::make_unique<pqxx::connection>(url_);
+          pqxx::nontransaction(*conn).exec("SET application_name = 'phasegate-blocker-watch'");
+        }
+        pqxx::nontransaction n(*conn);
+        auto rows = n.exec_params(
+            "SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), coalesce(a.state, ''),"
+            " left(coalesce(a.query, ''), 300), coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8"
+            " FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
+            pid);
+        for (const auto& r : rows)
+          seen.push_back({r[0].as<int>(), r[1].c_str(), r[2].c_str(), r[3].c_str(), r[4].c_str(), r[5].as<double>()});
+      } catch (const std::exception&) {
+        conn.reset();  // naming blockers is best effort: a failed sample never fails the step; reconnect next time
+      }
+      lk.lock();
+      if (!seen.empty() && generation_ == gen) seen_ = std::move(seen);
+      cv_.wait_for(lk, std::chrono::milliseconds(100), [&] { return !current(); });
+    }
+  }
 }
 
 Result<LoadFacts> PgDatabase::load_facts(bool lag, bool connections, const std::optional<std::string>& throttle_query) {

@@ -52,22 +52,39 @@ using pg::watch_delay;
 using pg::to_ms;
 
 // While a step's statement runs, samples pg_blocking_pids(our backend) from a second session, so a lock
-// timeout can name who blocked us (SPEC §3.3). Nothing is sampled before `delay`: fast steps cost a thread
-// start and no query. Implemented in guards.cpp.
+// timeout can name who blocked us (SPEC §3.3). One thread per database handle, started on first use and
+// armed around each statement (a thread per statement cost a backfill batch ~0.1 ms of its few ms);
+// nothing is sampled before `delay`, so fast statements cost two mutex operations. The second session is
+// opened on the first sample and kept. Implemented in guards.cpp.
 class BlockerWatch {
  public:
-  BlockerWatch(const std::string& url, int backend_pid, Millis delay, std::vector<Blocker>& sink);
-  ~BlockerWatch();  // stops and joins
+  explicit BlockerWatch(std::string url) : url_(std::move(url)) {}
+  ~BlockerWatch();  // stops and joins the thread
+  void arm(int backend_pid, Millis delay);  // clears what was seen before
+  void disarm();
+  std::vector<Blocker> seen();
+  // Armed for one statement: disarms when it goes out of scope.
+  struct Armed {
+    BlockerWatch* watch;
+    ~Armed() { watch->disarm(); }
+  };
  private:
+  void loop();
+  const std::string url_;
   std::mutex m_;
   std::condition_variable cv_;
-  bool done_ = false;
+  bool stop_ = false;
+  bool armed_ = false;
+  uint64_t generation_ = 0;  // one per arm(): a sample belongs to the statement it was taken for
+  int pid_ = 0;
+  std::chrono::steady_clock::time_point due_;
+  std::vector<Blocker> seen_;
   std::thread thread_;
 };
 
 struct PgDatabase::Impl {
   std::string url;
-  std::vector<Blocker> last_blockers;  // sampled during the latest apply_*
+  std::unique_ptr<BlockerWatch> blockers;  // samples who blocks the latest apply_* (made with url)
   std::unique_ptr<pqxx::connection> conn;
   std::mutex conn_mu;  // conn's replacement (reconnect) against cancel_current from the signal watcher
   std::string application_name;
@@ -81,9 +98,10 @@ struct PgDatabase::Impl {
   std::string t(const char* table) const { return schema + "." + table; }
 
   // Starts sampling who blocks our backend for the statement about to run (see BlockerWatch).
-  BlockerWatch watch_blockers(const Timeouts& timeouts) {
-    last_blockers.clear();
-    return BlockerWatch(url, conn->backendpid(), watch_delay(timeouts), last_blockers);
+  BlockerWatch::Armed watch_blockers(const Timeouts& timeouts) {
+    if (!blockers) blockers = std::make_unique<BlockerWatch>(url);
+    blockers->arm(conn->backendpid(), watch_delay(timeouts));
+    return BlockerWatch::Armed{blockers.get()};
   }
 
   // The bookkeeping statements run twice per step: prepared once per connection (see prepare()).

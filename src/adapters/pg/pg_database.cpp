@@ -381,7 +381,7 @@ Result<void> PgDatabase::apply_autocommit(const std::vector<std::string>& statem
   return r;
 }
 
-std::vector<Blocker> PgDatabase::last_blockers() { return impl_->last_blockers; }
+std::vector<Blocker> PgDatabase::last_blockers() { return impl_->blockers ? impl_->blockers->seen() : std::vector<Blocker>{}; }
 
 Result<int> PgDatabase::cancel_backends(const std::vector<int>& pids) {
   return guarded([&]() -> Result<int> {
