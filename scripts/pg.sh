@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster: initdb in a temp dir, a free port on 127.0.0.1, its own socket dir,
 # run as the postgres user when invoked as root.
-#   eval "$(scripts/pg.sh start)"   # exports PHASEGATE_PG_DIR and PHASEGATE_TEST_URL (a libpq conninfo)
+#   eval "$(scripts/pg.sh start)"   # exports PHASEGATE_PG_DIR and PHASEGATE_TEST_URL (a libpq conninfo);
+#                                   # PHASEGATE_PG_OPTS="-c name=value ..." adds server settings
 #   eval "$(scripts/pg.sh replica)" # a streaming standby of it: PHASEGATE_REPLICA_DIR, PHASEGATE_REPLICA_URL
 #   scripts/pg.sh stop [DIR]        # DIR defaults to $PHASEGATE_PG_DIR
 set -euo pipefail
@@ -46,7 +47,7 @@ start() {
   dir=$(new_dir phasegate-pg)
   as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
-  port=$(launch "$dir" "-c fsync=off") || exit 1
+  port=$(launch "$dir" "-c fsync=off ${PHASEGATE_PG_OPTS:-}") || exit 1
   echo "export PHASEGATE_PG_DIR='$dir'"
   echo "export PHASEGATE_TEST_URL='host=127.0.0.1 port=$port user=postgres dbname=postgres'"
   echo "export PHASEGATE_PG_BIN='$bindir'"

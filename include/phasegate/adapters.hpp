@@ -48,6 +48,7 @@ class PgGuardProbe final : public GuardProbe {
  public:
   PgGuardProbe(PgDatabase& db, SshSigner* signer);
   Result<LoadFacts> load(bool lag, bool connections, const std::optional<std::string>& throttle_query) override;
+  Result<HealthFacts> health(const std::string& table, bool vacuum, bool archive) override;
   Result<std::vector<ApprovalRecord>> approvals(const std::string& plan_id) override;
   Result<std::string> target_id() override;
 

@@ -38,7 +38,8 @@ struct Progress {
   int batch_size = 0;
   Millis last_batch{0};
   bool done = false;
-  std::string line() const;  // "1.2M/2.0M keys (60%), 85.1k rows/s, ETA 9s, batch 12000"
+  std::string paused;  // a guard between batches says wait: why ("autovacuum (pid 42) is vacuuming public.items: ...")
+  std::string line() const;  // "1.2M/2.0M keys (60%), 85.1k rows/s, ETA 9s, batch 12000[, paused: why]"
 };
 
 }  // namespace phasegate::backfill

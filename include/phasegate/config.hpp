@@ -41,6 +41,8 @@ struct GuardSettings {
   std::optional<Millis> max_replication_lag;
   std::optional<int> max_active_connections;
   std::optional<std::string> throttle_query;
+  std::optional<bool> pause_on_vacuum;
+  std::optional<int> max_archive_pending;
   SourcePos pos;
 };
 
@@ -56,6 +58,9 @@ struct Guards {
   std::optional<Millis> max_replication_lag;
   std::optional<int> max_active_connections;
   std::optional<std::string> throttle_query;
+  // Backfill health stops (docs/guards/load.md), asked between batches at most once a second:
+  bool pause_on_vacuum = true;  // a VACUUM (autovacuum or manual) works on the backfill's table
+  int max_archive_pending = 100;  // WAL segments waiting for archive_command (archive_mode on); 0 = not checked
 };
 Guards merge_guards(const GuardSettings& project, const GuardSettings& plan);
 

@@ -104,10 +104,12 @@ Quorum count_approvals(const QuorumQuestion& q, const std::vector<ApprovalRecord
 // ---- load (§3.4) and the verdict shape every guard returns -----------------------------------------
 struct Verdict {
   bool go = true;
-  std::string guard;   // "window", "approvals", "replication_lag", "active_connections", "throttle_query"
+  std::string guard;   // "window", "approvals", "replication_lag", "active_connections", "throttle_query", "vacuum", "archive_pending"
   std::string reason;
   std::optional<TimePoint> retry_at;  // when waiting has a known end (a window's next opening)
 };
 Verdict check_load(const Guards& g, const LoadFacts& facts);
+// The backfill health stops: guard "vacuum" or "archive_pending".
+Verdict check_health(const Guards& g, const HealthFacts& facts);
 
 }  // namespace phasegate::guards

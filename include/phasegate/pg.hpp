@@ -74,6 +74,7 @@ class PgDatabase final : public StateStore, public Target {
 
   // Guard facts and approvals (src/adapters/pg/guards.cpp).
   Result<LoadFacts> load_facts(bool lag, bool connections, const std::optional<std::string>& throttle_query);
+  Result<HealthFacts> health_facts(const std::string& table, bool vacuum, bool archive);
   Result<std::string> target_id();  // "<system_identifier>/<current_database()>"
   Result<std::vector<ApprovalRecord>> approval_rows(const std::string& plan_id);  // signature_ok not set
   Result<int64_t> insert_approval(const std::string& plan_id, const std::string& digest, const std::string& target,

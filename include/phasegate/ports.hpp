@@ -226,10 +226,18 @@ struct ApprovalRecord {
   int64_t revoked_event = 0;  // an approval.revoked event of the (hash-chained) log names this approval
 };
 
+// What the backfill health stops decide over (docs/guards/load.md).
+struct HealthFacts {
+  std::optional<std::string> vacuum;          // a VACUUM works on the table: who and how far ("autovacuum ... 40% scanned")
+  std::optional<long long> archive_pending;   // WAL segments waiting for archive_command (none: archive_mode off or no privilege)
+};
+
 class GuardProbe {
  public:
   virtual ~GuardProbe() = default;
   virtual Result<LoadFacts> load(bool lag, bool connections, const std::optional<std::string>& throttle_query) = 0;
+  // One query: a VACUUM on `table` (a qualified name; asked when vacuum), WAL segments pending archival (when archive).
+  virtual Result<HealthFacts> health(const std::string& table, bool vacuum, bool archive) = 0;
   virtual Result<std::vector<ApprovalRecord>> approvals(const std::string& plan_id) = 0;  // signatures verified
   virtual Result<std::string> target_id() = 0;  // "<system_identifier>/<database>"
 };

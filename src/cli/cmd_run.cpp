@@ -100,7 +100,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
   pg.set_crash_point(crash);
   Executor executor(loaded->project, pg, pg, m.clock, actor, crash);
   wire(g, executor, m);
-  // Backfill progress: a bar redrawn in place on a terminal, otherwise a log line every 10 s.
+  // Backfill progress: a bar redrawn in place on a terminal, otherwise a log line every 10 s (and at a pause).
   const bool tty = ::isatty(STDERR_FILENO);
   auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
   executor.on_progress([&](const backfill::Progress& p) {
@@ -112,7 +112,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
       return;
     }
     auto now = std::chrono::steady_clock::now();
-    if (p.done || now - last_line >= std::chrono::seconds(10)) {
+    if (p.done || !p.paused.empty() || now - last_line >= std::chrono::seconds(10)) {  // a pause is said at once
       last_line = now;
       info("  backfill " + p.step + ": " + p.line());
     }

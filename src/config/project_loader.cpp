@@ -43,6 +43,8 @@ GuardSettings read_guards(const toml::table& t, const std::string& file, Diagnos
   g.max_replication_lag = r.duration("max_replication_lag");
   if (auto v = r.integer("max_active_connections", 1, 1'000'000)) g.max_active_connections = static_cast<int>(*v);
   g.throttle_query = r.str("throttle_query");
+  g.pause_on_vacuum = r.boolean("pause_on_vacuum");
+  if (auto v = r.integer("max_archive_pending", 0, 1'000'000)) g.max_archive_pending = static_cast<int>(*v);
   r.finish();
   return g;
 }
@@ -416,6 +418,8 @@ Guards merge_guards(const GuardSettings& project, const GuardSettings& plan) {
   g.max_replication_lag = plan.max_replication_lag ? plan.max_replication_lag : project.max_replication_lag;
   g.max_active_connections = plan.max_active_connections ? plan.max_active_connections : project.max_active_connections;
   g.throttle_query = plan.throttle_query ? plan.throttle_query : project.throttle_query;
+  pick(plan.pause_on_vacuum, project.pause_on_vacuum, g.pause_on_vacuum);
+  pick(plan.max_archive_pending, project.max_archive_pending, g.max_archive_pending);
   return g;
 }
 

@@ -95,6 +95,7 @@ std::string Progress::line() const {
   s += ", " + count_text(updated) + " updated, " + count_text(static_cast<long long>(rows_per_s)) + " keys/s";
   if (eta && !done) s += ", ETA " + format_duration(std::max(Millis(1000), Millis(std::chrono::round<std::chrono::seconds>(*eta))));
   s += ", batch " + std::to_string(batch_size);
+  if (!paused.empty()) s += ", paused: " + paused;
   return s;
 }
 

@@ -243,7 +243,7 @@ std::optional<PlanOutcome> Executor::begin_run(Context& cx, PlanOutcome& out, bo
 }
 
 Executor::Context Executor::context_for(const Plan& plan, const RunOptions& options) {
-  return Context{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false};
+  return Context{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false, {}, {}, {}};
 }
 
 Result<std::vector<StepRecord>> Executor::load_records(Context& cx) {

@@ -23,14 +23,27 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
     (void)emit(cx, "backfill.progress", phase, step.name,
                json{{"resumed", true}, {"scanned", cur.scanned}, {"updated", cur.updated}, {"last", cur.last}}.dump());
 
+  // The health stops (guards::check_health) ask about this table between batches.
+  struct During {
+    Context& cx;
+    ~During() {
+      cx.backfill_table.clear();
+      cx.backfill_progress.reset();
+    }
+  } during{cx};
+  cx.backfill_table = table->qualified;
+  cx.health_due = TimePoint{};
+  cx.backfill_progress = backfill::Progress{cx.plan.id, step.name, cur.scanned, cur.updated, table->estimated_rows, 0, std::nullopt,
+                                            cur.batch_size, Millis(0), false, {}};
   const TimePoint began = clock_.now();
   const long long scanned_before = cur.scanned;
   TimePoint last_event = began;
   for (bool first = true;; first = false) {
     // Later batches ask for an abort in their own first round trip (below); signals are asked here always.
     if (auto stop = first ? abort_check(cx) : interrupted(cx)) return std::unexpected(*stop);
-    if (!first)
-      if (auto g = guard_gate(cx, Gate::step); !g) return g;  // load / window (finish-step) between batches
+    // Load, window (finish-step) and the health stops between batches; before the first batch the step's
+    // own gate has just asked the others, so only the health stops can newly say wait there.
+    if (auto g = guard_gate(cx, Gate::step); !g) return g;
     const BatchSql sql = backfill::batch_sql(*table, b, !cur.last.empty());
     const TimePoint t0 = clock_.now();
     backfill::Cursor next;
@@ -77,11 +90,12 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
     rec.cursor = cur.to_json();
     const TimePoint now = clock_.now();
     backfill::Progress p{cx.plan.id, step.name, cur.scanned, cur.updated, table->estimated_rows, 0, std::nullopt,
-                         cur.batch_size, took, completed.has_value()};
+                         cur.batch_size, took, completed.has_value(), {}};
     double secs = std::chrono::duration<double>(now - began).count();
     if (secs > 0) p.rows_per_s = (cur.scanned - scanned_before) / secs;
     if (p.rows_per_s > 0 && p.estimated_total > cur.scanned)
       p.eta = Millis(static_cast<long long>((p.estimated_total - cur.scanned) / p.rows_per_s * 1000));
+    cx.backfill_progress = p;
     if (progress_) progress_(p);
     if (completed) {
       rec = completed->steps.front();

@@ -29,6 +29,11 @@ struct Executor::Context {
   // waits are not interrupted by the same request again.
   bool abort_seen = false;
   bool contract_waiting = false;
+  // While a backfill runs: its table (the health stops ask about it), when they are next due, and its latest
+  // progress (a health stop shows why it paused in it).
+  std::string backfill_table;
+  TimePoint health_due{};
+  std::optional<backfill::Progress> backfill_progress;
 };
 
 // A state-store read or write that failed is not "the run failed and was rolled back" (exit 1): the run stays

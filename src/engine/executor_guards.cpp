@@ -11,6 +11,7 @@ namespace phasegate {
 namespace {
 constexpr Millis kLongestSleep{5 * 60'000};  // re-evaluate a waiting guard at least this often
 constexpr Millis kApprovalPoll{30'000};
+constexpr Millis kHealthInterval{1000};  // backfill health facts are asked at most this often while healthy
 }  // namespace
 
 // The verdict of every guard that applies at this point, first "wait" wins: the window (before the run,
@@ -57,7 +58,16 @@ Result<guards::Verdict> Executor::verdict(Context& cx, Gate at) {
     auto load = probe_->load(cx.guards.max_replication_lag.has_value(), cx.guards.max_active_connections.has_value(),
                              cx.guards.throttle_query);
     if (!load) return std::unexpected(load.error());
-    return guards::check_load(cx.guards, *load);
+    if (auto v = guards::check_load(cx.guards, *load); !v.go) return v;
+  }
+  // Backfill health stops: between batches, at most once a second while healthy, at every re-check while not.
+  const bool vacuum = cx.guards.pause_on_vacuum, archive = cx.guards.max_archive_pending > 0;
+  if (at == Gate::step && !cx.backfill_table.empty() && (vacuum || archive) && probe_ && now >= cx.health_due) {
+    auto health = probe_->health(cx.backfill_table, vacuum, archive);
+    if (!health) return std::unexpected(health.error());
+    auto v = guards::check_health(cx.guards, *health);
+    cx.health_due = v.go ? now + kHealthInterval : now;
+    return v;
   }
   return guards::Verdict{};
 }
@@ -79,12 +89,18 @@ Result<void> Executor::guard_gate(Context& cx, Gate at) {
       }
       return {};
     }
-    const bool may_wait = cx.options.wait.has_value() || v->guard == "replication_lag" ||
-                          v->guard == "active_connections" || v->guard == "throttle_query";
+    const bool may_wait = cx.options.wait.has_value() || v->guard == "replication_lag" || v->guard == "active_connections" ||
+                          v->guard == "throttle_query" || v->guard == "vacuum" || v->guard == "archive_pending";
     if (v->guard != cx.waiting_on) {
       json payload{{"guard", v->guard}, {"reason", v->reason}, {"waiting", may_wait}};
       if (v->retry_at) payload["retry_at"] = guards::rfc3339(*v->retry_at);
       if (auto r = emit(cx, "guard.wait", phase, "", payload.dump()); !r) return r;
+      if (cx.backfill_progress && progress_) {  // a backfill between batches: its progress says why it stopped
+        backfill::Progress p = *cx.backfill_progress;
+        p.paused = v->reason;
+        p.eta.reset();
+        progress_(p);
+      }
       if (v->guard == "approvals")
         if (auto r = emit(cx, "approval.requested", phase, "", json{{"reason", v->reason}, {"needed", cx.guards.approvals}}.dump()); !r)
           return r;

@@ -18,4 +18,15 @@ Verdict check_load(const Guards& g, const LoadFacts& f) {
   return {};
 }
 
+Verdict check_health(const Guards& g, const HealthFacts& f) {
+  if (g.pause_on_vacuum && f.vacuum)
+    return {false, "vacuum", *f.vacuum + " (pause_on_vacuum: the backfill waits for it, as GitLab's batched migrations do)", std::nullopt};
+  if (g.max_archive_pending > 0 && f.archive_pending && *f.archive_pending > g.max_archive_pending)
+    return {false, "archive_pending",
+            std::to_string(*f.archive_pending) + " WAL segments wait for archive_command > max_archive_pending " +
+                std::to_string(g.max_archive_pending),
+            std::nullopt};
+  return {};
+}
+
 }  // namespace phasegate::guards

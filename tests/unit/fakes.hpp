@@ -269,6 +269,14 @@ class FakeGuardProbe final : public GuardProbe {
     auto i = std::min<size_t>(static_cast<size_t>(load_calls++), loads.size() - 1);
     return loads[i];
   }
+  std::vector<HealthFacts> healths{HealthFacts{}};  // like loads: a queue, the last one repeats
+  int health_calls = 0;
+  std::string health_table;
+  Result<HealthFacts> health(const std::string& table, bool, bool) override {
+    health_table = table;
+    auto i = std::min<size_t>(static_cast<size_t>(health_calls++), healths.size() - 1);
+    return healths[i];
+  }
   Result<std::vector<ApprovalRecord>> approvals(const std::string& plan_id) override {
     std::vector<ApprovalRecord> out;
     for (const auto& a : records)

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "fakes.hpp"
+#include "phasegate/guards.hpp"
 #include "phasegate/sql.hpp"
 
 using namespace phasegate;
@@ -146,6 +147,69 @@ TEST_SUITE("engine::backfill") {
     CHECK(std::count(rig.clock.sleeps.begin(), rig.clock.sleeps.end(), Millis(1000)) == 1);  // the load backoff
     auto kinds = rig.db.kinds();
     CHECK(std::count(kinds.begin(), kinds.end(), std::string("guard.wait")) == 1);
+  }
+  TEST_CASE("health stops: a VACUUM on the table pauses the batches, says why, and they go on after it") {
+    Rig rig;
+    rig.db.bf_keys = keys(300);
+    HealthFacts vacuuming, fine;
+    vacuuming.vacuum = "autovacuum (pid 42) is vacuuming public.books: scanning heap, 40% of the heap scanned";
+    rig.probe.healths = {fine, vacuuming, vacuuming, fine};
+    // Each batch takes 600 ms of the fake clock, so the health facts (asked at most once a second) come due.
+    rig.db.on_apply = [&](const std::string& what) { if (what == "backfill") rig.clock.t += Millis(600); };
+    auto out = rig.run(backfill_plan(100, Millis(10'000)));
+    CHECK(out.exit == Exit::ok);
+    CHECK(rig.db.bf_updates.size() == 300);
+    CHECK(std::all_of(rig.db.bf_updates.begin(), rig.db.bf_updates.end(), [](auto& kv) { return kv.second == 1; }));
+    CHECK(rig.probe.health_table == "public.books");
+    auto wait = std::find_if(rig.db.events_.begin(), rig.db.events_.end(), [](const Event& e) { return e.kind == "guard.wait"; });
+    REQUIRE(wait != rig.db.events_.end());
+    CHECK(wait->payload.find("\"guard\":\"vacuum\"") != std::string::npos);
+    CHECK(wait->payload.find("autovacuum (pid 42) is vacuuming public.books") != std::string::npos);
+    auto kinds = rig.db.kinds();
+    CHECK(std::count(kinds.begin(), kinds.end(), std::string("guard.wait")) == 1);  // one wait, re-checked, not re-announced
+    CHECK(std::count(kinds.begin(), kinds.end(), std::string("guard.go")) == 1);
+    CHECK(std::count(rig.clock.sleeps.begin(), rig.clock.sleeps.end(), Millis(1000)) == 1);  // backoff 1 s, then 2 s
+    CHECK(std::count(rig.clock.sleeps.begin(), rig.clock.sleeps.end(), Millis(2000)) == 1);
+    auto paused = std::find_if(rig.progress.begin(), rig.progress.end(), [](const auto& p) { return !p.paused.empty(); });
+    REQUIRE(paused != rig.progress.end());
+    CHECK(paused->line().find(", paused: autovacuum (pid 42) is vacuuming public.books") != std::string::npos);
+    CHECK(rig.progress.back().paused.empty());
+  }
+  TEST_CASE("health stops: WAL waiting for the archiver past max_archive_pending pauses; 0 turns the check off") {
+    HealthFacts behind, caught_up;
+    behind.archive_pending = 150;
+    caught_up.archive_pending = 3;
+    Guards g;
+    auto v = guards::check_health(g, behind);
+    CHECK_FALSE(v.go);
+    CHECK(v.guard == "archive_pending");
+    CHECK(v.reason == "150 WAL segments wait for archive_command > max_archive_pending 100");
+    CHECK(guards::check_health(g, caught_up).go);
+    CHECK(guards::check_health(g, HealthFacts{}).go);  // archive_mode off, or no privilege to count: nothing to say
+    g.max_archive_pending = 0;
+    CHECK(guards::check_health(g, behind).go);
+    HealthFacts vacuuming;
+    vacuuming.vacuum = "VACUUM by bob (pid 7) is vacuuming public.books: scanning heap";
+    CHECK_FALSE(guards::check_health(g, vacuuming).go);
+    g.pause_on_vacuum = false;
+    CHECK(guards::check_health(g, vacuuming).go);
+
+    Rig rig;  // both off: never asked
+    rig.db.bf_keys = keys(300);
+    rig.project.guards.pause_on_vacuum = false;
+    rig.project.guards.max_archive_pending = 0;
+    CHECK(rig.run(backfill_plan(100)).exit == Exit::ok);
+    CHECK(rig.probe.health_calls == 0);
+  }
+  TEST_CASE("health facts are asked at most once a second while healthy, not per batch") {
+    Rig rig;
+    rig.db.bf_keys = keys(3000);
+    rig.db.on_apply = [&](const std::string& what) { if (what == "backfill") rig.clock.t += Millis(100); };
+    auto out = rig.run(backfill_plan(100, Millis(100)));  // 30 batches of 100 ms: 3 s
+    CHECK(out.exit == Exit::ok);
+    CHECK(rig.db.batch_limits.size() >= 30);
+    CHECK(rig.probe.health_calls >= 3);
+    CHECK(rig.probe.health_calls <= 4);
   }
   TEST_CASE("abort between batches stops with exit 6; the next run continues from the cursor") {
     Rig rig;

@@ -105,6 +105,30 @@ Result<LoadFacts> PgDatabase::load_facts(bool lag, bool connections, const std::
   });
 }
 
+Result<HealthFacts> PgDatabase::health_facts(const std::string& table, bool vacuum, bool archive) {
+  return guarded([&]() -> Result<HealthFacts> {
+    pqxx::nontransaction n(*impl_->conn);
+    // pg_stat_progress_vacuum shows relid (and pg_stat_activity the query) of other roles' backends only to
+    // members of pg_read_all_stats: without it a VACUUM by someone else is not seen (docs/guards/load.md).
+    // Counting .ready files needs pg_monitor (or superuser); without it, or with archive_mode off, NULL.
+    auto r = n.exec_params(
+        "SELECT (SELECT CASE WHEN a.backend_type = 'autovacuum worker' THEN"
+        "   'autovacuum' || CASE WHEN a.query LIKE '%to prevent wraparound%' THEN ' (to prevent wraparound)' ELSE '' END"
+        "   ELSE 'VACUUM by ' || coalesce(a.usename::text, '?') END || ' (pid ' || p.pid || ') is vacuuming ' || $1 || ': ' || p.phase ||"
+        "   CASE WHEN p.heap_blks_total > 0 THEN ', ' || (100 * p.heap_blks_scanned / p.heap_blks_total) || '% of the heap scanned' ELSE '' END"
+        "   FROM pg_stat_progress_vacuum p LEFT JOIN pg_stat_activity a ON a.pid = p.pid"
+        "   WHERE $2 AND p.relid = to_regclass($1) ORDER BY p.pid LIMIT 1),"
+        " CASE WHEN NOT $3 OR current_setting('archive_mode') = 'off'"
+        "   OR NOT has_function_privilege('pg_ls_archive_statusdir()', 'EXECUTE') THEN NULL"
+        "   ELSE (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') END",
+        table, vacuum, archive);
+    HealthFacts f;
+    if (!r[0][0].is_null()) f.vacuum = r[0][0].as<std::string>();
+    if (!r[0][1].is_null()) f.archive_pending = r[0][1].as<long long>();
+    return f;
+  });
+}
+
 Result<std::string> PgDatabase::target_id() {
   return guarded([&]() -> Result<std::string> {
     pqxx::nontransaction n(*impl_->conn);

@@ -101,6 +101,10 @@ Result<LoadFacts> PgGuardProbe::load(bool lag, bool connections, const std::opti
   return db_.load_facts(lag, connections, throttle_query);
 }
 
+Result<HealthFacts> PgGuardProbe::health(const std::string& table, bool vacuum, bool archive) {
+  return db_.health_facts(table, vacuum, archive);
+}
+
 Result<std::string> PgGuardProbe::target_id() {
   if (target_.empty()) {
     auto t = db_.target_id();
