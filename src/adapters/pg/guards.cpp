@@ -10,6 +10,7 @@ namespace phasegate {
 using pg::guarded;
 
 void BlockerWatch::arm(int backend_pid, Millis delay) {
+  bool wake = true;
   {
     std::lock_guard lk(m_);
     armed_ = true;
@@ -18,8 +19,11 @@ void BlockerWatch::arm(int backend_pid, Millis delay) {
     due_ = std::chrono::steady_clock::now() + delay;
     seen_.clear();
     if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+    // Asleep until an earlier statement's due: it wakes then, sees the new generation and sleeps until this
+    // due. Waking it now (a context switch per backfill batch) is only needed when this due comes first.
+    wake = !sleeping_until_ || due_ < *sleeping_until_;
   }
-  cv_.notify_all();
+  if (wake) cv_.notify_all();
 }
 
 void BlockerWatch::disarm() {
@@ -51,7 +55,10 @@ void BlockerWatch::loop() {
     auto current = [&] { return !stop_ && armed_ && generation_ == gen; };
     // Sleeps until the statement has run for `delay`; disarm() does not wake us (it stays cheap), so a
     // disarmed generation is noticed here, at due_, or by the next arm().
-    if (cv_.wait_until(lk, due_, [&] { return stop_ || generation_ != gen; }) || !current()) continue;
+    sleeping_until_ = due_;
+    const bool woken = cv_.wait_until(lk, due_, [&] { return stop_ || generation_ != gen; });
+    sleeping_until_.reset();
+    if (woken || !current()) continue;
     const int pid = pid_;
     while (current()) {
       lk.unlock();

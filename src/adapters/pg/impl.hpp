@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "adapters/pg/errors.hpp"
@@ -78,6 +79,7 @@ class BlockerWatch {
   uint64_t generation_ = 0;  // one per arm(): a sample belongs to the statement it was taken for
   int pid_ = 0;
   std::chrono::steady_clock::time_point due_;
+  std::optional<std::chrono::steady_clock::time_point> sleeping_until_;  // the thread waits for this due
   std::vector<Blocker> seen_;
   std::thread thread_;
 };
