@@ -29,6 +29,13 @@ struct Backoff {
   Millis max{30'000};
 };
 
+// pause_on_vacuum: which VACUUMs of a backfill's table make it wait between batches (docs/guards/load.md).
+enum class VacuumPause {
+  off,         // false
+  wraparound,  // "wraparound" (default): an autovacuum to prevent wraparound, or a VACUUM someone ran by hand
+  any,         // true: also routine autovacuum (GitLab's batched background migrations)
+};
+
 // Every field optional so a plan's [guards] can override phasegate.toml key by key.
 struct GuardSettings {
   std::optional<std::vector<std::string>> windows;
@@ -41,7 +48,7 @@ struct GuardSettings {
   std::optional<Millis> max_replication_lag;
   std::optional<int> max_active_connections;
   std::optional<std::string> throttle_query;
-  std::optional<bool> pause_on_vacuum;
+  std::optional<VacuumPause> pause_on_vacuum;
   std::optional<int> max_archive_pending;
   SourcePos pos;
 };
@@ -59,7 +66,7 @@ struct Guards {
   std::optional<int> max_active_connections;
   std::optional<std::string> throttle_query;
   // Backfill health stops (docs/guards/load.md), asked between batches at most once a second:
-  bool pause_on_vacuum = true;  // a VACUUM (autovacuum or manual) works on the backfill's table
+  VacuumPause pause_on_vacuum = VacuumPause::wraparound;  // a VACUUM works on the backfill's table
   int max_archive_pending = 100;  // WAL segments waiting for archive_command (archive_mode on); 0 = not checked
 };
 Guards merge_guards(const GuardSettings& project, const GuardSettings& plan);

@@ -41,6 +41,7 @@ struct History {
   std::map<std::string, std::string> pending_not_null_checks;  // "table.constraint" -> column, added NOT VALID
   std::set<std::string> validated_checks;  // "table.column" with a validated CHECK (column IS NOT NULL)
   bool lock_timeout_set = false;              // plain .sql: a SET lock_timeout seen
+  std::map<std::string, std::vector<std::vector<std::string>>> created_index_columns;  // table -> columns of each index
 };
 
 // Facts from the target database (lint --db), gathered by an adapter; the rules stay pure.
@@ -58,6 +59,9 @@ struct Catalog {
   std::map<std::string, TableFacts> tables;  // by table name as written in the plan
   std::vector<OldTransaction> old_transactions;
   std::set<std::string> volatile_functions;  // of the functions defaults call, those pg_proc says are volatile
+  std::set<std::string> known_functions;     // of the functions defaults call, those pg_proc has at all
+  std::map<std::string, std::vector<std::vector<std::string>>> index_columns;  // table -> the columns of each index
+  std::map<std::string, long long> dml_rows;  // UPDATE/DELETE statement text -> rows EXPLAIN estimates it changes
 };
 
 struct RuleInfo {
@@ -77,6 +81,7 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
 // Tables a set of units touches (for gathering Catalog facts).
 std::set<std::string> tables_of(const std::vector<Unit>& units);
 std::set<std::string> default_functions_of(const std::vector<Unit>& units);
+std::set<std::string> dml_statements_of(const std::vector<Unit>& units);  // UPDATE / DELETE texts, for EXPLAIN
 // What an action does to the whole table under its lock: "rewrites", "scans", "indexes", or nullptr (catalog only).
 const char* heavy_work(const sql::Action& a, const History& h);
 // Time estimate for work over `bytes`, as said in big-table messages.
@@ -94,7 +99,7 @@ bool rerun_safe(const sql::Script& script);
 std::optional<std::string> why_no_undo(const Step& step, const std::vector<const Step*>& older);
 // Adapter (src/adapters/pg/catalog.cpp): Catalog facts for `tables` from the database at `url`.
 Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
-                             const std::set<std::string>& functions = {});
+                             const std::set<std::string>& functions = {}, const std::set<std::string>& dml = {});
 Unit unit_of_sql_file(const std::string& file, const std::string& text);
 
 }  // namespace phasegate::lint

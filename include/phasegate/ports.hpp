@@ -229,6 +229,7 @@ struct ApprovalRecord {
 // What the backfill health stops decide over (docs/guards/load.md).
 struct HealthFacts {
   std::optional<std::string> vacuum;          // a VACUUM works on the table: who and how far ("autovacuum ... 40% scanned")
+  bool vacuum_must_finish = false;            // it is an autovacuum to prevent wraparound or a VACUUM run by hand
   std::optional<long long> archive_pending;   // WAL segments waiting for archive_command (none: archive_mode off or no privilege)
 };
 

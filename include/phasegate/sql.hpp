@@ -26,7 +26,11 @@ enum class Rewrite { no, maybe, yes };
 struct Action {
   std::string kind;  // add_column, alter_type, set_not_null, drop_not_null, add_constraint, validate_constraint,
                      // drop_column, drop_constraint, rename_column, rename_table, create_table, drop_table,
-                     // create_index, drop_index, reindex, vacuum_full, cluster, set_logged, truncate, update, delete, other
+                     // create_index, drop_index, reindex, vacuum_full, cluster, set_logged, truncate, update, delete,
+                     // reference (the referenced table of a foreign key), detach_partition, partition (the partition
+                     // attached or detached), set_tablespace, create_trigger, drop_trigger, enable_trigger, lock_table,
+                     // refresh_matview, alter_domain_constraint, create_domain_check, drop_database, drop_other,
+                     // rename_schema, rename_enum_value, add_enum_value, other
   std::string schema, table, column, name;  // name: index or constraint
   std::string constraint;                   // foreign | check | unique | primary | exclusion
   std::string type_name;                    // add_column / alter_type: the new type, e.g. "int8", "varchar(5)"
@@ -34,8 +38,15 @@ struct Action {
   Rewrite rewrite = Rewrite::no;
   bool not_valid = false, has_default = false, volatile_default = false, not_null = false;
   bool generated_stored = false, identity = false, serial = false, using_index = false, concurrently = false;
-  std::string inline_unique;  // add_column: "unique" or "primary" declared on the column itself
+  std::vector<std::string> columns;  // create_index: the indexed columns (expressions: ""); add_constraint
+                                     // foreign: the referencing columns
+  bool has_where = false;            // update / delete
+  bool positioned = false;     // add_enum_value: ADD VALUE ... BEFORE / AFTER
+  bool cascade = false;        // DROP ... CASCADE (also ALTER TABLE DROP COLUMN / CONSTRAINT ... CASCADE)
+  bool inline_on_column = false;  // add_constraint declared on the column of an ADD COLUMN (REFERENCES, CHECK, UNIQUE)
   std::string volatile_function;    // the built-in volatile function in the default
+  std::string unknown_function;     // a function of the default that is neither a known volatile nor a known
+                                    // stable/immutable built-in: assumed volatile unless lint --db says otherwise
   std::vector<std::string> default_functions;  // every function the default calls (lint --db asks pg_proc)
   std::string not_null_check_column;  // CHECK (col IS NOT NULL)
 };

@@ -149,14 +149,16 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
     const Project& project = loaded ? loaded->project : fallback;
     std::string url = getenv_or(project.url_env.c_str(), project.url);
     if (url.empty()) return report(g, Error{Exit::invalid, "lint --db needs the target database: set " + project.url_env});
-    std::set<std::string> tables, functions;
+    std::set<std::string> tables, functions, dml;
     for (const auto& units : groups) {
       auto t = lint::tables_of(units);
       tables.insert(t.begin(), t.end());
       auto f = lint::default_functions_of(units);
       functions.insert(f.begin(), f.end());
+      auto d = lint::dml_statements_of(units);
+      dml.insert(d.begin(), d.end());
     }
-    auto c = lint::read_catalog(url, tables, functions);
+    auto c = lint::read_catalog(url, tables, functions, dml);
     if (!c) return report(g, c.error());
     catalog = std::move(*c);
   }

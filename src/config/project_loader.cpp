@@ -43,7 +43,11 @@ GuardSettings read_guards(const toml::table& t, const std::string& file, Diagnos
   g.max_replication_lag = r.duration("max_replication_lag");
   if (auto v = r.integer("max_active_connections", 1, 1'000'000)) g.max_active_connections = static_cast<int>(*v);
   g.throttle_query = r.str("throttle_query");
-  g.pause_on_vacuum = r.boolean("pause_on_vacuum");
+  if (const auto* n = r.node("pause_on_vacuum")) {
+    if (n->is_boolean()) g.pause_on_vacuum = n->as_boolean()->get() ? VacuumPause::any : VacuumPause::off;
+    else if (n->is_string() && n->as_string()->get() == "wraparound") g.pause_on_vacuum = VacuumPause::wraparound;
+    else r.error(r.pos("pause_on_vacuum"), "\"pause_on_vacuum\" must be true, false or \"wraparound\"");
+  }
   if (auto v = r.integer("max_archive_pending", 0, 1'000'000)) g.max_archive_pending = static_cast<int>(*v);
   r.finish();
   return g;

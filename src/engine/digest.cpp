@@ -35,7 +35,7 @@ json guards_json(const GuardSettings& g) {
   if (g.max_replication_lag) j["max_replication_lag"] = g.max_replication_lag->count();
   if (g.max_active_connections) j["max_active_connections"] = *g.max_active_connections;
   if (g.throttle_query) j["throttle_query"] = sql::checksum(*g.throttle_query);
-  if (g.pause_on_vacuum) j["pause_on_vacuum"] = *g.pause_on_vacuum;
+  if (g.pause_on_vacuum) j["pause_on_vacuum"] = static_cast<int>(*g.pause_on_vacuum);
   if (g.max_archive_pending) j["max_archive_pending"] = *g.max_archive_pending;
   return j;
 }

@@ -61,7 +61,7 @@ Result<guards::Verdict> Executor::verdict(Context& cx, Gate at) {
     if (auto v = guards::check_load(cx.guards, *load); !v.go) return v;
   }
   // Backfill health stops: between batches, at most once a second while healthy, at every re-check while not.
-  const bool vacuum = cx.guards.pause_on_vacuum, archive = cx.guards.max_archive_pending > 0;
+  const bool vacuum = cx.guards.pause_on_vacuum != VacuumPause::off, archive = cx.guards.max_archive_pending > 0;
   if (at == Gate::step && !cx.backfill_table.empty() && (vacuum || archive) && probe_ && now >= cx.health_due) {
     auto health = probe_->health(cx.backfill_table, vacuum, archive);
     if (!health) return std::unexpected(health.error());

@@ -19,8 +19,8 @@ Verdict check_load(const Guards& g, const LoadFacts& f) {
 }
 
 Verdict check_health(const Guards& g, const HealthFacts& f) {
-  if (g.pause_on_vacuum && f.vacuum)
-    return {false, "vacuum", *f.vacuum + " (pause_on_vacuum: the backfill waits for it, as GitLab's batched migrations do)", std::nullopt};
+  if (f.vacuum && (g.pause_on_vacuum == VacuumPause::any || (g.pause_on_vacuum == VacuumPause::wraparound && f.vacuum_must_finish)))
+    return {false, "vacuum", *f.vacuum + " (pause_on_vacuum: the backfill waits for it)", std::nullopt};
   if (g.max_archive_pending > 0 && f.archive_pending && *f.archive_pending > g.max_archive_pending)
     return {false, "archive_pending",
             std::to_string(*f.archive_pending) + " WAL segments wait for archive_command > max_archive_pending " +

@@ -34,5 +34,7 @@ void indexes_rules(const Context& cx);      // require-concurrent-index, concurr
 void phases_rules(const Context& cx);       // rename, drop-in-expand
 void rewrite_rules(const Context& cx);      // table-rewrite, missing-lock-timeout
 void database_rules(const Context& cx);     // big-table, long-transactions (lint --db)
+void objects_rules(const Context& cx);      // detach-partition, trigger-ddl, lock-table, refresh-materialized-view,
+                                            // domain-constraint, drop-cascade, drop-database
 
 }  // namespace phasegate::lint

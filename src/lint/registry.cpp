@@ -14,7 +14,8 @@ struct Family {
   RuleFn check;
 };
 // Every rule family, in the order findings are reported for one statement.
-constexpr Family kFamilies[] = {{columns_rules}, {constraints_rules}, {indexes_rules}, {phases_rules}, {rewrite_rules}, {database_rules}};
+constexpr Family kFamilies[] = {{columns_rules}, {constraints_rules}, {indexes_rules}, {phases_rules},
+                                {rewrite_rules},  {objects_rules},     {database_rules}};
 
 const RuleInfo* find_rule(std::string_view id) {
   for (const auto& r : rules())
@@ -66,7 +67,10 @@ void update_history(History& h, std::set<std::string>& not_valid_in_unit, const 
   if (st.node == "VariableSetStmt" && st.text.find("lock_timeout") != std::string::npos) h.lock_timeout_set = true;
   for (const auto& a : st.actions) {
     if (a.kind == "create_table") h.created_tables.insert(a.table);
-    if (a.kind == "create_index") h.created_indexes.insert(a.name);
+    if (a.kind == "create_index") {
+      h.created_indexes.insert(a.name);
+      h.created_index_columns[a.table].push_back(a.columns);
+    }
     if (a.kind == "add_constraint") {
       if (a.not_valid) not_valid_in_unit.insert(a.table + "." + a.name);
       if (!a.not_null_check_column.empty()) {
@@ -112,6 +116,15 @@ const std::vector<RuleInfo>& rules() {
       {"missing-lock-timeout", "warning", "(plain .sql) a strong lock taken with no SET lock_timeout before it"},
       {"big-table", "error", "(--db) a statement that rewrites or scans under a blocking lock a table over 100k rows / 1 GiB"},
       {"long-transactions", "warning", "(--db) sessions in a transaction older than 1 min on a table the plan locks"},
+      {"detach-partition", "error", "DETACH PARTITION without CONCURRENTLY: ACCESS EXCLUSIVE on the parent and the partition"},
+      {"trigger-ddl", "warning", "CREATE / DROP / ENABLE / DISABLE TRIGGER on a used table: a write-blocking lock"},
+      {"lock-table", "error", "LOCK TABLE in a migration (warning below SHARE mode)"},
+      {"refresh-materialized-view", "error", "REFRESH MATERIALIZED VIEW without CONCURRENTLY blocks its readers"},
+      {"domain-constraint", "error", "ALTER DOMAIN ADD CONSTRAINT without NOT VALID (warning: CREATE DOMAIN with a CHECK)"},
+      {"drop-cascade", "error", "DROP ... CASCADE drops dependents nobody listed"},
+      {"drop-database", "error", "DROP DATABASE in a migration"},
+      {"unbatched-dml", "error", "(--db) an UPDATE / DELETE the planner estimates to change over 100k rows in one transaction"},
+      {"foreign-key-without-index", "warning", "(--db) a foreign key whose referencing columns no index leads with"},
       {"unused-ignore", "warning", "an ignore comment that silenced nothing"},
   };
   return table;
@@ -202,6 +215,16 @@ std::set<std::string> tables_of(const std::vector<Unit>& units) {
   for_each_action(units, [&](const sql::Action& a) {
     if (!a.table.empty()) out.insert(a.schema.empty() ? a.table : a.schema + "." + a.table);
   });
+  return out;
+}
+
+std::set<std::string> dml_statements_of(const std::vector<Unit>& units) {
+  std::set<std::string> out;
+  for (const auto& u : units)
+    if (auto parsed = sql::parse(u.text); parsed.script)
+      for (const auto& st : parsed.script->statements)
+        if (std::any_of(st.actions.begin(), st.actions.end(), [](const sql::Action& a) { return a.kind == "update" || a.kind == "delete"; }))
+          out.insert(st.text);
   return out;
 }
 

@@ -6,11 +6,17 @@ void columns_rules(const Context& cx) {
   const auto& a = cx.action;
   if (a.kind == "add_column" && !cx.table_is_new()) {
     std::string volatile_fn = a.volatile_function;
-    if (volatile_fn.empty() && cx.catalog)  // lint --db: functions the built-in list does not know
+    if (volatile_fn.empty() && cx.catalog)  // lint --db: pg_proc's provolatile for the functions the default calls
       for (const auto& f : a.default_functions)
-        if (cx.catalog->volatile_functions.count(f)) volatile_fn = f;
+        if (cx.catalog->volatile_functions.count(f) || (!cx.catalog->known_functions.count(f) && f == a.unknown_function))
+          volatile_fn = f;
+    // Without --db a function phasegate does not know is assumed volatile: the safe guess (issue #13).
+    const bool assumed = volatile_fn.empty() && !cx.catalog && !a.unknown_function.empty();
+    if (assumed) volatile_fn = a.unknown_function;
     if (!volatile_fn.empty() || a.serial || a.identity || a.generated_stored) {
-      std::string why = !volatile_fn.empty() ? "a volatile default (" + volatile_fn + "())"
+      std::string why = assumed ? "a default calling " + volatile_fn + "(), which phasegate does not know and assumes volatile"
+                                  " (lint --db asks pg_proc)"
+                        : !volatile_fn.empty() ? "a volatile default (" + volatile_fn + "())"
                         : a.serial         ? "a " + a.type_name + " column"
                         : a.identity       ? "an identity column"
                                            : "a GENERATED ... STORED column";

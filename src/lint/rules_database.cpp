@@ -1,7 +1,10 @@
 // Rules over facts from the target database (lint --db): size and old transactions.
+#include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "lint/context.hpp"
+#include "phasegate/text.hpp"
 
 namespace phasegate::lint {
 
@@ -54,6 +57,34 @@ void database_rules(const Context& cx) {
                     " on a quiet server, longer under load",
                 "use the online pattern from the rule this statement also breaks, or run it in an off-peak window; "
                 "measure with phasegate trace on a copy");
+  }
+  if ((a.kind == "update" || a.kind == "delete") && it != cx.catalog->tables.end())
+    if (auto d = cx.catalog->dml_rows.find(cx.statement.text); d != cx.catalog->dml_rows.end() && d->second > kBigRows)
+      cx.report("unbatched-dml",
+                std::string(a.kind == "update" ? "this UPDATE" : "this DELETE") + " is estimated (EXPLAIN) to change " +
+                    std::to_string(d->second) + " rows of \"" + key + "\" in one transaction: each stays locked until it "
+                    "commits, so the application's writes to them wait, and it cannot be stopped without losing all of it",
+                a.kind == "update" ? "use a backfill step: backfill = { table = \"" + key + "\", set = \"...\", where = \"...\" } "
+                                     "(short keyset batches, resumable; docs/backfill.md)"
+                                   : "delete in batches (DELETE ... WHERE id IN (SELECT id ... LIMIT 1000) repeated), in the contract phase");
+  if (a.kind == "add_constraint" && a.constraint == "foreign" && !a.columns.empty()) {
+    auto leads = [&](const std::vector<std::string>& index) {  // the index starts with the foreign key's columns, in any order
+      if (index.size() < a.columns.size()) return false;
+      std::set<std::string> head(index.begin(), index.begin() + static_cast<long>(a.columns.size()));
+      return head == std::set<std::string>(a.columns.begin(), a.columns.end());
+    };
+    bool indexed = false;
+    if (auto ic = cx.catalog->index_columns.find(key); ic != cx.catalog->index_columns.end())
+      indexed = std::any_of(ic->second.begin(), ic->second.end(), leads);
+    if (auto hc = cx.history.created_index_columns.find(a.table); hc != cx.history.created_index_columns.end())
+      indexed = indexed || std::any_of(hc->second.begin(), hc->second.end(), leads);
+    if (!indexed && it != cx.catalog->tables.end())
+      cx.report("foreign-key-without-index",
+                "no index of \"" + key + "\" starts with the foreign key's columns (" + join(a.columns, ", ") +
+                    "): every DELETE or key UPDATE on the referenced table scans \"" + key + "\" for referencing rows, "
+                    "under its locks",
+                "CREATE INDEX CONCURRENTLY " + a.table + "_" + join(a.columns, "_") + "_idx ON " + key + " (" + join(a.columns, ", ") +
+                    ") in a step before the foreign key");
   }
   if (a.lock <= sql::Lock::share_update_exclusive) return;  // weaker locks make no application query queue
   for (const auto& tx : cx.catalog->old_transactions) {

@@ -4,10 +4,11 @@ namespace phasegate::lint {
 
 void rewrite_rules(const Context& cx) {
   const auto& a = cx.action;
-  bool rewrite = a.kind == "vacuum_full" || a.kind == "cluster" || a.kind == "set_logged" || a.kind == "truncate";
+  bool rewrite = a.kind == "vacuum_full" || a.kind == "cluster" || a.kind == "set_logged" || a.kind == "truncate" ||
+                 a.kind == "set_tablespace";
   if (rewrite && !cx.table_is_new()) {
     const char* what = a.kind == "vacuum_full" ? "VACUUM FULL" : a.kind == "cluster" ? "CLUSTER"
-                       : a.kind == "set_logged" ? "SET LOGGED/UNLOGGED" : "TRUNCATE";
+                       : a.kind == "set_logged" ? "SET LOGGED/UNLOGGED" : a.kind == "set_tablespace" ? "SET TABLESPACE" : "TRUNCATE";
     cx.report("table-rewrite",
               std::string(what) + " rewrites (or empties) \"" + a.table + "\" under ACCESS EXCLUSIVE",
               a.kind == "truncate" ? "delete in batches, or swap in a new table behind a view"

@@ -80,6 +80,21 @@ const std::set<std::string>& volatile_functions() {
   return names;
 }
 
+// Built-ins a default may call without a rewrite (stable or immutable: evaluated once, PG 11+ fast default).
+// Anything neither here nor in volatile_functions() is assumed volatile without --db (issue #13).
+const std::set<std::string>& nonvolatile_functions() {
+  static const std::set<std::string> names = {
+      "now", "statement_timestamp", "transaction_timestamp", "timezone", "date_trunc", "date_part", "make_date",
+      "make_time", "make_timestamp", "make_timestamptz", "make_interval", "to_char", "to_date", "to_timestamp",
+      "to_number", "lower", "upper", "btrim", "ltrim", "rtrim", "trim", "length", "char_length", "concat",
+      "concat_ws", "replace", "substr", "substring", "left", "right", "lpad", "rpad", "md5", "sha256", "abs",
+      "round", "floor", "ceil", "ceiling", "trunc", "power", "sqrt", "mod", "jsonb_build_object", "json_build_object",
+      "jsonb_build_array", "json_build_array", "to_jsonb", "to_json", "array_fill", "current_setting", "format",
+      "int4range", "int8range", "numrange", "tstzrange", "tsrange", "daterange", "point", "inet", "uuid_nil",
+      "uuid_ns_url", "uuid_ns_dns", "uuid_ns_oid", "uuid_ns_x500", "uuid_generate_v3", "uuid_generate_v5"};
+  return names;
+}
+
 // Every function called anywhere below `msg`: a reflective walk over protobuf-c's field descriptors, so it
 // reaches FuncCalls inside any expression shape.
 void collect_functions(const ProtobufCMessage* msg, std::vector<std::string>& out) {
@@ -139,34 +154,74 @@ void describe_column_def(Action& a, const PgQuery__ColumnDef* def) {
       case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT: {
         a.has_default = true;
         collect_functions(&con->base, a.default_functions);
-        for (const auto& f : a.default_functions)
+        for (const auto& f : a.default_functions) {
           if (volatile_functions().count(f)) a.volatile_function = f;
+          else if (!nonvolatile_functions().count(f) && a.unknown_function.empty()) a.unknown_function = f;
+        }
         a.volatile_default = !a.volatile_function.empty();
         break;
       }
       case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL: a.not_null = true; break;
       case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY: a.identity = true; break;
       case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED: a.generated_stored = true; break;
-      case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:
-        a.not_null = true;
-        a.inline_unique = "primary";
-        break;
-      case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE: a.inline_unique = "unique"; break;
+      case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY: a.not_null = true; break;  // the constraint itself: add_constraint
       default: break;
     }
   }
 }
 
-Action alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__AlterTableCmd* cmd) {
+// The referenced table of a foreign key: SHARE ROW EXCLUSIVE on it too (blocks its writers).
+Action referenced_table(const PgQuery__Constraint* con) {
+  Action r;
+  r.kind = "reference";
+  set_relation(r, con->pktable);
+  r.name = s(con->conname);
+  r.lock = Lock::share_row_exclusive;
+  return r;
+}
+
+// ADD CONSTRAINT and a constraint declared on an ADD COLUMN are one fact (issue #13): the same rules see both.
+void add_constraint(std::vector<Action>& out, const Action& on, const PgQuery__Constraint* con, bool inline_on_column) {
+  Action a;
+  a.kind = "add_constraint";
+  a.schema = on.schema;
+  a.table = on.table;
+  a.column = inline_on_column ? on.column : "";
+  a.lock = Lock::access_exclusive;
+  a.constraint = constraint_kind(con->contype);
+  a.name = s(con->conname);
+  a.not_valid = con->skip_validation;
+  a.using_index = !s(con->indexname).empty();
+  a.inline_on_column = inline_on_column;
+  a.not_null_check_column = a.constraint == "check" ? not_null_check(con) : "";
+  if (a.constraint == "foreign" && !inline_on_column) a.lock = Lock::share_row_exclusive;
+  if (a.constraint == "foreign") {
+    if (inline_on_column) a.columns = {on.column};
+    for (size_t i = 0; i < con->n_fk_attrs; ++i) a.columns.push_back(string_of(con->fk_attrs[i]));
+  }
+  out.push_back(a);
+  if (a.constraint == "foreign") out.push_back(referenced_table(con));
+}
+
+void alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__AlterTableCmd* cmd, std::vector<Action>& out) {
   Action a;
   set_relation(a, stmt->relation);
   a.lock = Lock::access_exclusive;
   a.column = s(cmd->name);
+  a.cascade = cmd->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE;
   const PgQuery__Node* def = cmd->def;
+  std::vector<const PgQuery__Constraint*> inline_constraints;
   switch (cmd->subtype) {
     case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
       a.kind = "add_column";
-      if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) describe_column_def(a, def->column_def);
+      if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
+        describe_column_def(a, def->column_def);
+        const auto* cd = def->column_def;
+        for (size_t i = 0; i < cd->n_constraints; ++i)
+          if (const auto* n = cd->constraints[i]; n && n->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+                                                  !constraint_kind(n->constraint->contype).empty())
+            inline_constraints.push_back(n->constraint);
+      }
       if (a.volatile_default || a.serial || a.identity || a.generated_stored) a.rewrite = Rewrite::yes;
       break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
@@ -178,17 +233,12 @@ Action alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__Alter
     case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull: a.kind = "set_not_null"; break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull: a.kind = "drop_not_null"; break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
-      a.kind = "other";
       if (def && def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT) {
-        const auto* con = def->constraint;
-        a.kind = "add_constraint";
-        a.constraint = constraint_kind(con->contype);
-        a.name = s(con->conname);
-        a.not_valid = con->skip_validation;
-        a.using_index = !s(con->indexname).empty();
-        a.not_null_check_column = a.constraint == "check" ? not_null_check(con) : "";
-        if (a.constraint == "foreign") a.lock = Lock::share_row_exclusive;
+        a.column.clear();
+        add_constraint(out, a, def->constraint, false);
+        return;
       }
+      a.kind = "other";
       break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
       a.kind = "validate_constraint";
@@ -217,12 +267,42 @@ Action alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__Alter
     case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
     case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrigAll:
     case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrigAll:
-      a.kind = "other";
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableAlwaysTrig:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableReplicaTrig:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrigUser:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrigUser:
+      a.kind = "enable_trigger";
+      a.name = a.column;
+      a.column.clear();
       a.lock = Lock::share_row_exclusive;
       break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetTableSpace:
+      a.kind = "set_tablespace";
+      a.name = a.column;  // the tablespace
+      a.column.clear();
+      a.rewrite = Rewrite::yes;
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartitionFinalize: {
+      const bool finalize = cmd->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartitionFinalize;
+      a.kind = finalize ? "other" : "detach_partition";
+      Action part;
+      part.kind = "partition";
+      if (def && def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD) {
+        a.concurrently = def->partition_cmd->concurrent;
+        set_relation(part, def->partition_cmd->name);
+      }
+      // DETACH ... CONCURRENTLY (PG 14+): SHARE UPDATE EXCLUSIVE on both; without it ACCESS EXCLUSIVE on both.
+      a.lock = part.lock = a.concurrently || finalize ? Lock::share_update_exclusive : Lock::access_exclusive;
+      part.concurrently = a.concurrently;
+      out.push_back(a);
+      if (!part.table.empty()) out.push_back(part);
+      return;
+    }
     default: a.kind = "other"; break;
   }
-  return a;
+  out.push_back(a);
+  for (const auto* con : inline_constraints) add_constraint(out, a, con, true);
 }
 
 std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n, Lock lock, Rewrite rewrite) {
@@ -248,8 +328,11 @@ std::vector<Action> drop_objects(const PgQuery__DropStmt* d) {
     const auto* obj = d->objects[i];
     if (obj && obj->node_case == PG_QUERY__NODE__NODE_LIST)
       for (size_t k = 0; k < obj->list->n_items; ++k) parts.push_back(string_of(obj->list->items[k]));
+    else if (auto v = string_of(obj); !v.empty())  // DROP SCHEMA / EXTENSION name: a bare String
+      parts.push_back(v);
     Action a;
     a.concurrently = d->concurrent;
+    a.cascade = d->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE;
     std::string last = parts.empty() ? "" : parts.back();
     a.schema = parts.size() > 1 ? parts[parts.size() - 2] : "";
     if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
@@ -260,12 +343,35 @@ std::vector<Action> drop_objects(const PgQuery__DropStmt* d) {
       a.kind = "drop_index";
       a.name = last;
       a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::access_exclusive;
+    } else if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER) {
+      // DROP TRIGGER name ON [schema.]table: the list is [schema,] table, trigger
+      a.kind = "drop_trigger";
+      a.name = last;
+      a.table = parts.size() > 1 ? parts[parts.size() - 2] : "";
+      a.schema = parts.size() > 2 ? parts[parts.size() - 3] : "";
+      a.lock = Lock::access_exclusive;
     } else {
-      continue;
+      a.kind = "drop_other";  // views, types, functions, schemas ...: only CASCADE is a finding of its own
+      a.name = last;
     }
     out.push_back(a);
   }
   return out;
+}
+
+Lock lock_mode(int32_t mode) {  // LockStmt's mode: PostgreSQL's LOCKMODE numbers 1..8
+  static constexpr Lock modes[] = {Lock::none, Lock::access_share, Lock::row_share, Lock::row_exclusive,
+                                   Lock::share_update_exclusive, Lock::share, Lock::share_row_exclusive,
+                                   Lock::exclusive, Lock::access_exclusive};
+  return mode >= 1 && mode <= 8 ? modes[mode] : Lock::access_exclusive;
+}
+
+bool has_check(PgQuery__Node** constraints, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (constraints[i] && constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
+        constraints[i]->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK)
+      return true;
+  return false;
 }
 
 bool has_defelem(PgQuery__Node** list, size_t n, const char* name) {
@@ -284,7 +390,7 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       const auto* st = n->alter_table_stmt;
       if (st->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) break;
       for (size_t i = 0; i < st->n_cmds; ++i)
-        if (st->cmds[i]->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD) out.push_back(alter_table_cmd(st, st->cmds[i]->alter_table_cmd));
+        if (st->cmds[i]->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD) alter_table_cmd(st, st->cmds[i]->alter_table_cmd, out);
       break;
     }
     case PG_QUERY__NODE__NODE_RENAME_STMT: {
@@ -299,6 +405,11 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       } else if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
         a.kind = "rename_table";
         out.push_back(a);
+      } else if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA) {
+        a.kind = "rename_schema";
+        a.name = s(st->subname);
+        a.lock = Lock::none;
+        out.push_back(a);
       }
       break;
     }
@@ -309,6 +420,10 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       a.name = s(n->index_stmt->idxname);
       a.concurrently = n->index_stmt->concurrent;
       a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
+      for (size_t i = 0; i < n->index_stmt->n_index_params; ++i) {
+        const auto* p = n->index_stmt->index_params[i];
+        a.columns.push_back(p && p->node_case == PG_QUERY__NODE__NODE_INDEX_ELEM ? s(p->index_elem->name) : "");
+      }
       out.push_back(a);
       break;
     }
@@ -348,7 +463,68 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       bool update = n->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
       a.kind = update ? "update" : "delete";
       set_relation(a, update ? n->update_stmt->relation : n->delete_stmt->relation);
+      a.has_where = (update ? n->update_stmt->where_clause : n->delete_stmt->where_clause) != nullptr;
       a.lock = Lock::row_exclusive;
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT: {
+      Action a;
+      a.kind = "create_trigger";
+      set_relation(a, n->create_trig_stmt->relation);
+      a.name = s(n->create_trig_stmt->trigname);
+      a.lock = Lock::share_row_exclusive;
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_LOCK_STMT: {
+      const auto* st = n->lock_stmt;
+      out = range_vars("lock_table", st->relations, st->n_relations, lock_mode(st->mode), Rewrite::no);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT: {
+      Action a;
+      a.kind = "refresh_matview";
+      set_relation(a, n->refresh_mat_view_stmt->relation);
+      a.concurrently = n->refresh_mat_view_stmt->concurrent;
+      a.lock = a.concurrently ? Lock::exclusive : Lock::access_exclusive;
+      a.rewrite = a.concurrently ? Rewrite::no : Rewrite::yes;  // a new relfilenode, filled by the view's query (trace)
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_ALTER_DOMAIN_STMT: {
+      const auto* st = n->alter_domain_stmt;
+      if (s(st->subtype) != "C" || !st->def || st->def->node_case != PG_QUERY__NODE__NODE_CONSTRAINT) break;
+      Action a;
+      a.kind = "alter_domain_constraint";
+      a.name = last_name(st->type_name, st->n_type_name);
+      a.not_valid = st->def->constraint->skip_validation;
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT: {
+      const auto* st = n->create_domain_stmt;
+      if (!has_check(st->constraints, st->n_constraints)) break;
+      Action a;
+      a.kind = "create_domain_check";
+      a.name = last_name(st->domainname, st->n_domainname);
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_DROPDB_STMT: {
+      Action a;
+      a.kind = "drop_database";
+      a.name = s(n->dropdb_stmt->dbname);
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT: {
+      const auto* st = n->alter_enum_stmt;
+      Action a;
+      a.kind = s(st->old_val).empty() ? "add_enum_value" : "rename_enum_value";
+      a.name = last_name(st->type_name, st->n_type_name);
+      a.column = s(a.kind == "add_enum_value" ? st->new_val : st->old_val);  // the value
+      a.positioned = !s(st->new_val_neighbor).empty();
       out.push_back(a);
       break;
     }

@@ -22,9 +22,20 @@ bool has_concurrently_param(const PgQuery__ReindexStmt* st) {
   return false;
 }
 
+bool detaches_concurrently(const PgQuery__AlterTableStmt* st) {
+  for (size_t i = 0; i < st->n_cmds; ++i) {
+    const auto* c = st->cmds[i]->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD ? st->cmds[i]->alter_table_cmd : nullptr;
+    if (c && c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition && c->def &&
+        c->def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD && c->def->partition_cmd->concurrent)
+      return true;
+  }
+  return false;
+}
+
 // Statements PostgreSQL refuses inside a transaction block.
 bool never_in_transaction(const PgQuery__Node* n, const std::string& name) {
   switch (n->node_case) {
+    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT: return detaches_concurrently(n->alter_table_stmt);
     case PG_QUERY__NODE__NODE_INDEX_STMT: return n->index_stmt->concurrent;
     case PG_QUERY__NODE__NODE_DROP_STMT: return n->drop_stmt->concurrent;
     case PG_QUERY__NODE__NODE_REINDEX_STMT:
@@ -72,6 +83,8 @@ Statement describe(std::string_view script, const PgQuery__RawStmt* raw) {
     st.concurrently = n->drop_stmt->concurrent;
   } else if (n->node_case == PG_QUERY__NODE__NODE_REINDEX_STMT) {
     st.concurrently = has_concurrently_param(n->reindex_stmt);
+  } else if (n->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT) {
+    st.concurrently = detaches_concurrently(n->alter_table_stmt);
   }
   st.actions = derive_actions(n);
   return st;

@@ -71,8 +71,48 @@ down = "ALTER TABLE events DROP COLUMN code"
 TOML
 expect 3 pg lint 0002-code --db
 contains "pg_proc volatility" "$OUT" "volatile default (next_code())"
-expect 0 pg lint 0002-code
-rm "$WORK/project/plans/0002-code.toml"
+expect 3 pg lint 0002-code
+contains "without --db an unknown function is assumed volatile" "$OUT" "next_code(), which phasegate does not know and assumes volatile"
+# An immutable function of ours: --db knows it is no rewrite.
+q "CREATE FUNCTION fixed_code() RETURNS text IMMUTABLE LANGUAGE sql AS \$\$ SELECT 'x' \$\$"
+plan 0003-fixed <<'TOML'
+[[expand.steps]]
+name = "fixed code"
+sql = "ALTER TABLE events ADD COLUMN fixed text DEFAULT fixed_code()"
+down = "ALTER TABLE events DROP COLUMN fixed"
+TOML
+expect 0 pg lint 0003-fixed --db
+expect 3 pg lint 0003-fixed
+# unbatched-dml: EXPLAIN's estimate of the rows an UPDATE changes (it runs nothing).
+plan 0004-fill <<'TOML'
+[[migrate.steps]]
+name = "fill all"
+sql = "UPDATE events SET n = n + 1 WHERE n > 0"
+down = "UPDATE events SET n = n - 1 WHERE n > 1"
+[[migrate.steps]]
+name = "fix one"
+sql = "UPDATE events SET n = 0 WHERE id = 7"
+down = "UPDATE events SET n = 7 WHERE id = 7"
+TOML
+expect 3 pg lint 0004-fill --db
+contains "unbatched-dml names the estimate" "$OUT" "error[unbatched-dml]: this UPDATE is estimated (EXPLAIN) to change 1"
+check "only the unbatched step" "$(grep -c 'unbatched-dml' <<<"$OUT")" "1"
+check "EXPLAIN ran nothing" "$(q "SELECT count(*) FROM events WHERE n <> id")" "0"
+expect 0 pg lint 0004-fill
+# foreign-key-without-index: the referencing columns of a new foreign key, against the catalog's indexes.
+q "CREATE TABLE owners (id bigint PRIMARY KEY); ALTER TABLE events ADD COLUMN owner_id bigint"
+plan 0005-fk <<'TOML'
+[[expand.steps]]
+name = "fk"
+sql = "ALTER TABLE events ADD CONSTRAINT events_owner_fk FOREIGN KEY (owner_id) REFERENCES owners (id) NOT VALID"
+down = "ALTER TABLE events DROP CONSTRAINT events_owner_fk"
+TOML
+expect 0 pg lint 0005-fk --db
+contains "foreign-key-without-index" "$OUT" "warning[foreign-key-without-index]: no index of \"events\" starts with the foreign key's columns (owner_id)"
+q "CREATE INDEX events_owner_idx ON events (owner_id)"
+expect 0 pg lint 0005-fk --db
+check "with the index: no warning" "$(grep -c 'foreign-key-without-index' <<<"$OUT")" "0"
+rm "$WORK/project/plans/0002-code.toml" "$WORK/project/plans/0003-fixed.toml" "$WORK/project/plans/0004-fill.toml" "$WORK/project/plans/0005-fk.toml"
 expect 3 pg lint
 check "without --db no big-table" "$(grep -c big-table <<<"$OUT")" "0"
 finish

@@ -9,7 +9,12 @@ scratch_url=$DATABASE_URL
 q "CREATE TABLE u (id int PRIMARY KEY);
    CREATE TABLE t (id int PRIMARY KEY, c int, s varchar(10), ts timestamp, u_id int);
    CREATE INDEX t_c_idx ON t (c); CREATE UNIQUE INDEX t_c_uidx ON t (id, c);
-   INSERT INTO u VALUES (1); INSERT INTO t SELECT g, g, 's', now(), 1 FROM generate_series(1, 100) g"
+   INSERT INTO u VALUES (1); INSERT INTO t SELECT g, g, 's', now(), 1 FROM generate_series(1, 100) g;
+   CREATE FUNCTION t_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+   CREATE TRIGGER t_existing BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION t_noop();
+   CREATE MATERIALIZED VIEW mv AS SELECT id FROM u;
+   CREATE TABLE p (id int, at date) PARTITION BY RANGE (at);
+   CREATE TABLE p1 PARTITION OF p FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
 export DATABASE_URL=$target_url
 new_project
 step() { printf '[[%s.steps]]\nname = "%s"\nsql = "%s"\nirreversible = true\n\n' "$1" "$2" "$3"; }
@@ -33,6 +38,13 @@ step() { printf '[[%s.steps]]\nname = "%s"\nsql = "%s"\nirreversible = true\n\n'
   step expand "create index concurrently" "CREATE INDEX CONCURRENTLY t_x2_idx ON t (x)"
   step expand "statistics" "ALTER TABLE t ALTER COLUMN c SET STATISTICS 500"
   step expand "fillfactor" "ALTER TABLE t SET (fillfactor = 90)"
+  step expand "add column references" "ALTER TABLE t ADD COLUMN u2 int REFERENCES u (id)"
+  step expand "create trigger" "CREATE TRIGGER t_new BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION t_noop()"
+  step expand "disable trigger" "ALTER TABLE t DISABLE TRIGGER t_existing"
+  step expand "drop trigger" "DROP TRIGGER t_existing ON t"
+  step expand "lock table share" "LOCK TABLE u IN SHARE MODE"
+  step expand "refresh matview" "REFRESH MATERIALIZED VIEW mv"
+  step expand "detach partition" "ALTER TABLE p DETACH PARTITION p1"
   step expand "rename column" "ALTER TABLE t RENAME COLUMN x TO x_renamed"
   step expand "cluster" "CLUSTER t USING t_pkey"
   step expand "set unlogged" "ALTER TABLE t SET UNLOGGED"
@@ -46,7 +58,7 @@ expect 2 pg trace 0001-locks --scratch-url "$target_url"
 contains "refuses the target" "$ERR" "refusing to trace on the target database itself"
 
 expect 0 pg trace 0001-locks --scratch-url "$scratch_url"
-contains "all agree" "$OUT" "25 statements traced, 0 disagreements"
+contains "all agree" "$OUT" "32 statements traced, 0 disagreements"
 contains "rewrite observed for the volatile default" "$OUT" "rewrote t"
 contains "concurrently is reported as not observable" "$OUT" "not observable"
 

@@ -152,7 +152,8 @@ TEST_SUITE("engine::backfill") {
     Rig rig;
     rig.db.bf_keys = keys(300);
     HealthFacts vacuuming, fine;
-    vacuuming.vacuum = "autovacuum (pid 42) is vacuuming public.books: scanning heap, 40% of the heap scanned";
+    vacuuming.vacuum = "autovacuum (to prevent wraparound) (pid 42) is vacuuming public.books: scanning heap, 40% of the heap scanned";
+    vacuuming.vacuum_must_finish = true;
     rig.probe.healths = {fine, vacuuming, vacuuming, fine};
     // Each batch takes 600 ms of the fake clock, so the health facts (asked at most once a second) come due.
     rig.db.on_apply = [&](const std::string& what) { if (what == "backfill") rig.clock.t += Millis(600); };
@@ -164,7 +165,7 @@ TEST_SUITE("engine::backfill") {
     auto wait = std::find_if(rig.db.events_.begin(), rig.db.events_.end(), [](const Event& e) { return e.kind == "guard.wait"; });
     REQUIRE(wait != rig.db.events_.end());
     CHECK(wait->payload.find("\"guard\":\"vacuum\"") != std::string::npos);
-    CHECK(wait->payload.find("autovacuum (pid 42) is vacuuming public.books") != std::string::npos);
+    CHECK(wait->payload.find("autovacuum (to prevent wraparound) (pid 42) is vacuuming public.books") != std::string::npos);
     auto kinds = rig.db.kinds();
     CHECK(std::count(kinds.begin(), kinds.end(), std::string("guard.wait")) == 1);  // one wait, re-checked, not re-announced
     CHECK(std::count(kinds.begin(), kinds.end(), std::string("guard.go")) == 1);
@@ -172,7 +173,7 @@ TEST_SUITE("engine::backfill") {
     CHECK(std::count(rig.clock.sleeps.begin(), rig.clock.sleeps.end(), Millis(2000)) == 1);
     auto paused = std::find_if(rig.progress.begin(), rig.progress.end(), [](const auto& p) { return !p.paused.empty(); });
     REQUIRE(paused != rig.progress.end());
-    CHECK(paused->line().find(", paused: autovacuum (pid 42) is vacuuming public.books") != std::string::npos);
+    CHECK(paused->line().find(", paused: autovacuum (to prevent wraparound) (pid 42) is vacuuming public.books") != std::string::npos);
     CHECK(rig.progress.back().paused.empty());
   }
   TEST_CASE("health stops: WAL waiting for the archiver past max_archive_pending pauses; 0 turns the check off") {
@@ -188,15 +189,20 @@ TEST_SUITE("engine::backfill") {
     CHECK(guards::check_health(g, HealthFacts{}).go);  // archive_mode off, or no privilege to count: nothing to say
     g.max_archive_pending = 0;
     CHECK(guards::check_health(g, behind).go);
-    HealthFacts vacuuming;
-    vacuuming.vacuum = "VACUUM by bob (pid 7) is vacuuming public.books: scanning heap";
-    CHECK_FALSE(guards::check_health(g, vacuuming).go);
-    g.pause_on_vacuum = false;
-    CHECK(guards::check_health(g, vacuuming).go);
+    HealthFacts manual, routine;
+    manual.vacuum = "VACUUM by bob (pid 7) is vacuuming public.books: scanning heap";
+    manual.vacuum_must_finish = true;
+    routine.vacuum = "autovacuum (pid 8) is vacuuming public.books: scanning heap";
+    CHECK_FALSE(guards::check_health(g, manual).go);  // the default, "wraparound": a VACUUM run by hand waits
+    CHECK(guards::check_health(g, routine).go);        // routine autovacuum runs alongside (it is throttled)
+    g.pause_on_vacuum = VacuumPause::any;              // true: GitLab's behaviour
+    CHECK_FALSE(guards::check_health(g, routine).go);
+    g.pause_on_vacuum = VacuumPause::off;
+    CHECK(guards::check_health(g, manual).go);
 
     Rig rig;  // both off: never asked
     rig.db.bf_keys = keys(300);
-    rig.project.guards.pause_on_vacuum = false;
+    rig.project.guards.pause_on_vacuum = VacuumPause::off;
     rig.project.guards.max_archive_pending = 0;
     CHECK(rig.run(backfill_plan(100)).exit == Exit::ok);
     CHECK(rig.probe.health_calls == 0);

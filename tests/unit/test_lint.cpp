@@ -171,16 +171,56 @@ TEST_SUITE("lint::rules") {
     CHECK(run("CREATE INDEX CONCURRENTLY i ON t (c)").empty());  // SHARE UPDATE EXCLUSIVE waits but blocks no app query
   }
 
-  TEST_CASE("with --db, pg_proc's volatility covers functions the built-in list does not know") {
+  TEST_CASE("a function the built-in lists do not know is assumed volatile; --db asks pg_proc") {
     lint::Unit u = step_unit("ALTER TABLE t ADD COLUMN code text DEFAULT next_code()");
     lint::Summary s;
-    CHECK(lint::lint_units({u}, s).empty());
+    auto plain = lint::lint_units({u}, s);
+    REQUIRE(plain.size() == 1);
+    CHECK(plain[0].rule == "add-column-volatile-default");
+    CHECK(plain[0].message.find("next_code(), which phasegate does not know and assumes volatile") != std::string::npos);
     CHECK(lint::default_functions_of({u}) == std::set<std::string>{"next_code"});
     lint::Catalog catalog;
+    catalog.known_functions.insert("next_code");
     catalog.volatile_functions.insert("next_code");
     auto f = lint::lint_units({u}, s, &catalog);
     REQUIRE(f.size() == 1);
     CHECK(f[0].rule == "add-column-volatile-default");
-    CHECK(f[0].message.find("next_code()") != std::string::npos);
+    CHECK(f[0].message.find("a volatile default (next_code())") != std::string::npos);
+    lint::Catalog stable;  // pg_proc has it, not volatile: no rewrite
+    stable.known_functions.insert("next_code");
+    CHECK(lint::lint_units({u}, s, &stable).empty());
+    lint::Catalog unknown;  // pg_proc has no such function: still assumed volatile
+    CHECK(lint::lint_units({u}, s, &unknown).size() == 1);
+  }
+
+  TEST_CASE("--db: an UPDATE estimated over 100k rows is unbatched-dml; a foreign key no index leads with") {
+    lint::Catalog catalog;
+    catalog.tables["t"] = lint::TableFacts{2'000'000, 1LL << 28};
+    catalog.tables["b"] = lint::TableFacts{5'000, 1LL << 20};
+    catalog.dml_rows["UPDATE t SET level = 1 WHERE level IS NULL"] = 1'900'000;
+    catalog.dml_rows["UPDATE t SET level = 1 WHERE id = 7"] = 1;
+    catalog.index_columns["b"] = {{"id"}, {"c", "a_id"}};
+    auto run = [&](const std::string& sql) {
+      lint::Unit u = step_unit(sql);
+      lint::Summary s;
+      std::vector<std::string> rules;
+      for (const auto& f : lint::lint_units({u}, s, &catalog)) rules.push_back(f.rule + ": " + f.message);
+      return rules;
+    };
+    auto big = run("UPDATE t SET level = 1 WHERE level IS NULL");
+    REQUIRE(big.size() == 1);
+    CHECK(big[0].find("unbatched-dml: this UPDATE is estimated (EXPLAIN) to change 1900000 rows of \"t\"") == 0);
+    CHECK(run("UPDATE t SET level = 1 WHERE id = 7").empty());
+    CHECK(lint::dml_statements_of({step_unit("UPDATE t SET a = 1; SELECT 1; DELETE FROM t WHERE a = 2")}) ==
+          std::set<std::string>{"UPDATE t SET a = 1", "DELETE FROM t WHERE a = 2"});
+    auto fk = run("ALTER TABLE b ADD CONSTRAINT b_a_fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID");
+    REQUIRE(fk.size() == 1);
+    CHECK(fk[0].find("foreign-key-without-index: no index of \"b\" starts with the foreign key's columns (a_id)") == 0);
+    catalog.index_columns["b"].push_back({"a_id", "c"});
+    CHECK(run("ALTER TABLE b ADD CONSTRAINT b_a_fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID").empty());
+    catalog.index_columns["b"].pop_back();  // an index created earlier in the plan counts too
+    auto both = run("CREATE INDEX CONCURRENTLY b_a_idx ON b (a_id);\nALTER TABLE b ADD CONSTRAINT b_a_fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID");
+    REQUIRE(both.size() == 1);  // combined in one step, but no foreign-key-without-index
+    CHECK(both[0].find("concurrent-in-transaction") == 0);
   }
 }

@@ -31,6 +31,69 @@ TEST_SUITE("sql") {
       CHECK_MESSAGE(out.script->allowed_in_transaction(), s);
     }
   }
+  TEST_CASE("facts of the statements issue #13 added: relations, locks, kinds") {
+    auto actions = [](const char* text) {
+      auto out = sql::parse(text);
+      REQUIRE(out.script);
+      REQUIRE(out.script->statements.size() == 1);
+      return out.script->statements[0].actions;
+    };
+    // A foreign key locks the referenced table too; declared on ADD COLUMN it is an add_constraint as well.
+    auto fk = actions("ALTER TABLE b ADD CONSTRAINT b_a_fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID");
+    REQUIRE(fk.size() == 2);
+    CHECK(fk[0].kind == "add_constraint");
+    CHECK(fk[0].lock == sql::Lock::share_row_exclusive);
+    CHECK(fk[1].kind == "reference");
+    CHECK(fk[1].table == "a");
+    CHECK(fk[1].lock == sql::Lock::share_row_exclusive);
+    auto inl = actions("ALTER TABLE b ADD COLUMN a_id int REFERENCES a (id) CHECK (a_id > 0)");
+    REQUIRE(inl.size() == 4);
+    CHECK(inl[0].kind == "add_column");
+    CHECK(inl[1].kind == "add_constraint");
+    CHECK(inl[1].constraint == "foreign");
+    CHECK(inl[1].inline_on_column);
+    CHECK(inl[1].column == "a_id");
+    CHECK(inl[2].kind == "reference");
+    CHECK(inl[3].constraint == "check");
+    // DETACH: both relations; CONCURRENTLY is weaker and cannot run in a transaction block.
+    auto det = actions("ALTER TABLE events DETACH PARTITION events_2024");
+    REQUIRE(det.size() == 2);
+    CHECK(det[0].lock == sql::Lock::access_exclusive);
+    CHECK(det[1].kind == "partition");
+    CHECK(det[1].table == "events_2024");
+    auto conc = sql::parse("ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY");
+    REQUIRE(conc.script);
+    CHECK_FALSE(conc.script->allowed_in_transaction());
+    CHECK(conc.script->statements[0].actions[0].lock == sql::Lock::share_update_exclusive);
+    CHECK(actions("LOCK TABLE t")[0].lock == sql::Lock::access_exclusive);
+    CHECK(actions("LOCK TABLE t IN ROW EXCLUSIVE MODE")[0].lock == sql::Lock::row_exclusive);
+    CHECK(actions("LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE")[0].lock == sql::Lock::share_update_exclusive);
+    auto trig = actions("DROP TRIGGER t_sync ON app.t");
+    REQUIRE(trig.size() == 1);
+    CHECK(trig[0].kind == "drop_trigger");
+    CHECK(trig[0].table == "t");
+    CHECK(trig[0].schema == "app");
+    CHECK(trig[0].name == "t_sync");
+    CHECK(actions("CREATE TRIGGER x AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()")[0].lock == sql::Lock::share_row_exclusive);
+    CHECK(actions("REFRESH MATERIALIZED VIEW CONCURRENTLY v")[0].lock == sql::Lock::exclusive);
+    CHECK(actions("REFRESH MATERIALIZED VIEW v")[0].lock == sql::Lock::access_exclusive);
+    CHECK(actions("DROP VIEW v CASCADE")[0].cascade);
+    CHECK_FALSE(actions("DROP VIEW v")[0].cascade);
+    CHECK(actions("ALTER TABLE t DROP COLUMN c CASCADE")[0].cascade);
+    CHECK(actions("DROP SCHEMA s CASCADE")[0].name == "s");
+    CHECK(actions("ALTER TABLE t SET TABLESPACE fast")[0].rewrite == sql::Rewrite::yes);
+    // Defaults: known volatile, known stable, unknown (assumed volatile by the rule).
+    auto d1 = actions("ALTER TABLE t ADD COLUMN c text DEFAULT make_code(8)")[0];
+    CHECK(d1.unknown_function == "make_code");
+    CHECK(d1.volatile_function.empty());
+    CHECK(actions("ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now()")[0].unknown_function.empty());
+    CHECK(actions("ALTER TABLE t ADD COLUMN c uuid DEFAULT gen_random_uuid()")[0].volatile_function == "gen_random_uuid");
+    auto e = actions("ALTER TYPE status ADD VALUE 'paused' AFTER 'running'")[0];
+    CHECK(e.kind == "add_enum_value");
+    CHECK(e.positioned);
+    CHECK(actions("ALTER TYPE status RENAME VALUE 'done' TO 'finished'")[0].kind == "rename_enum_value");
+    CHECK(actions("ALTER SCHEMA billing RENAME TO invoicing")[0].kind == "rename_schema");
+  }
   TEST_CASE("transaction control is recognised") {
     auto out = sql::parse("BEGIN; SELECT 1; COMMIT");
     REQUIRE(out.script);

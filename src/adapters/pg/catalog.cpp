@@ -1,4 +1,5 @@
 // lint --db / plan: facts from the target database's catalog (libpqxx).
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "adapters/pg/errors.hpp"
@@ -8,15 +9,18 @@ namespace phasegate::lint {
 
 // lint --db: sizes from the catalog and sessions with old transactions on the plan's tables.
 Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
-                             const std::set<std::string>& functions) {
+                             const std::set<std::string>& functions, const std::set<std::string>& dml) {
   secrets::remember_conninfo(url);
   try {
     pqxx::connection conn(url);
     pqxx::nontransaction n(conn);
     Catalog c;
     for (const auto& f : functions) {
-      auto r = n.exec_params("SELECT bool_or(provolatile = 'v') FROM pg_proc WHERE proname = $1", f);
-      if (!r.empty() && !r[0][0].is_null() && r[0][0].as<bool>()) c.volatile_functions.insert(f);
+      // By name (the parse tree has no argument types): volatile when any overload is.
+      auto r = n.exec_params("SELECT bool_or(provolatile = 'v'), count(*) FROM pg_proc WHERE proname = $1", f);
+      if (r.empty() || r[0][1].as<long long>() == 0) continue;  // pg_proc does not know it: still assumed volatile
+      c.known_functions.insert(f);
+      if (r[0][0].as<bool>()) c.volatile_functions.insert(f);
     }
     for (const auto& t : tables) {
       auto r = n.exec_params(
@@ -31,6 +35,38 @@ Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>
       for (const auto& row : old)
         c.old_transactions.push_back(OldTransaction{t, row[0].as<int>(), row[1].as<std::string>(), row[2].as<std::string>(),
                                                     row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<double>()});
+      // The columns of every index of the table, in order (expressions as ""): foreign-key-without-index.
+      auto idx = n.exec_params(
+          "SELECT array_to_string(array_agg(coalesce(a.attname::text, '') ORDER BY k.ord), ',')"
+          " FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
+          " LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+          " WHERE i.indrelid = to_regclass($1) GROUP BY i.indexrelid",
+          t);
+      for (const auto& row : idx) {
+        std::vector<std::string> cols;
+        std::string all = row[0].c_str();
+        for (size_t at = 0;; ) {
+          size_t comma = all.find(',', at);
+          cols.push_back(all.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+          if (comma == std::string::npos) break;
+          at = comma + 1;
+        }
+        c.index_columns[t].push_back(cols);
+      }
+    }
+    // How many rows each UPDATE/DELETE would change, by the planner's estimate: EXPLAIN plans it and runs
+    // nothing (in a transaction rolled back, with a short lock_timeout: planning takes ROW EXCLUSIVE). A
+    // statement that does not plan here (a column the plan adds earlier) is skipped.
+    for (const auto& text : dml) {
+      try {  // our own transaction block on the nontransaction (a pqxx::work cannot open next to it)
+        n.exec("BEGIN; SET LOCAL lock_timeout = '1s'; SET LOCAL statement_timeout = '10s'");
+        auto r = n.exec("EXPLAIN (FORMAT JSON) " + text);
+        // The ModifyTable node's input carries the estimate of the rows it changes.
+        auto plan = nlohmann::json::parse(r[0][0].c_str())[0]["Plan"];
+        if (plan.contains("Plans") && !plan["Plans"].empty()) c.dml_rows[text] = plan["Plans"][0].value("Plan Rows", 0LL);
+      } catch (const std::exception&) {
+      }
+      n.exec("ROLLBACK");
     }
     return c;
   } catch (const std::exception& e) {

@@ -125,13 +125,16 @@ Result<HealthFacts> PgDatabase::health_facts(const std::string& table, bool vacu
         "   CASE WHEN p.heap_blks_total > 0 THEN ', ' || (100 * p.heap_blks_scanned / p.heap_blks_total) || '% of the heap scanned' ELSE '' END"
         "   FROM pg_stat_progress_vacuum p LEFT JOIN pg_stat_activity a ON a.pid = p.pid"
         "   WHERE $2 AND p.relid = to_regclass($1) ORDER BY p.pid LIMIT 1),"
+        " (SELECT bool_or(a.backend_type IS DISTINCT FROM 'autovacuum worker' OR a.query LIKE '%to prevent wraparound%')"
+        "   FROM pg_stat_progress_vacuum p LEFT JOIN pg_stat_activity a ON a.pid = p.pid WHERE $2 AND p.relid = to_regclass($1)),"
         " CASE WHEN NOT $3 OR current_setting('archive_mode') = 'off'"
         "   OR NOT has_function_privilege('pg_ls_archive_statusdir()', 'EXECUTE') THEN NULL"
         "   ELSE (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') END",
         table, vacuum, archive);
     HealthFacts f;
     if (!r[0][0].is_null()) f.vacuum = r[0][0].as<std::string>();
-    if (!r[0][1].is_null()) f.archive_pending = r[0][1].as<long long>();
+    f.vacuum_must_finish = !r[0][1].is_null() && r[0][1].as<bool>();
+    if (!r[0][2].is_null()) f.archive_pending = r[0][2].as<long long>();
     return f;
   });
 }

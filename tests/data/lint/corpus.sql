@@ -408,3 +408,146 @@ ALTER TABLE t ADD COLUMN x int;
 -- down: no
 -- irreversible: yes
 ALTER TABLE t ADD COLUMN IF NOT EXISTS x int;
+
+-- ---- issue #13: hazards that had no rule (each: the bad case, then the safe one) ----
+
+-- case: default calling a user-defined function is assumed volatile
+-- expect: add-column-volatile-default
+ALTER TABLE t ADD COLUMN code text DEFAULT make_code(8);
+
+-- case: default calling a known stable built-in is fine
+-- expect: none
+ALTER TABLE t ADD COLUMN at timestamptz DEFAULT now();
+
+-- case: default calling an immutable built-in with arguments is fine
+-- expect: none
+ALTER TABLE t ADD COLUMN label text DEFAULT lower('NEW');
+
+-- case: inline REFERENCES on ADD COLUMN validates and locks the referenced table
+-- expect: constraint-missing-not-valid
+ALTER TABLE b ADD COLUMN a_id int REFERENCES a (id);
+
+-- case: the column without REFERENCES, then a NOT VALID foreign key
+-- expect: none
+ALTER TABLE b ADD COLUMN a_id int;
+ALTER TABLE b ADD CONSTRAINT b_a_fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID;
+
+-- case: inline CHECK on ADD COLUMN scans the table
+-- expect: constraint-missing-not-valid
+ALTER TABLE t ADD COLUMN qty int CHECK (qty > 0);
+
+-- case: inline UNIQUE on ADD COLUMN builds an index under ACCESS EXCLUSIVE
+-- expect: add-unique-constraint
+ALTER TABLE t ADD COLUMN slug text UNIQUE;
+
+-- case: inline constraints on a table created in the same plan are fine
+-- expect: none
+CREATE TABLE fresh (id int PRIMARY KEY);
+ALTER TABLE fresh ADD COLUMN a_id int REFERENCES a (id), ADD COLUMN slug text UNIQUE CHECK (slug <> '');
+
+-- case: DETACH PARTITION without CONCURRENTLY
+-- expect: detach-partition
+ALTER TABLE events DETACH PARTITION events_2024;
+
+-- case: DETACH PARTITION CONCURRENTLY
+-- expect: none
+ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;
+
+-- case: CREATE TRIGGER on a used table
+-- expect: trigger-ddl
+CREATE TRIGGER t_sync BEFORE INSERT OR UPDATE ON t FOR EACH ROW EXECUTE FUNCTION t_sync();
+
+-- case: DROP TRIGGER on a used table
+-- expect: trigger-ddl
+DROP TRIGGER t_sync ON t;
+
+-- case: DISABLE TRIGGER on a used table
+-- expect: trigger-ddl
+ALTER TABLE t DISABLE TRIGGER t_sync;
+
+-- case: a trigger on a table created in the same plan
+-- expect: none
+CREATE TABLE audit (id int);
+CREATE TRIGGER audit_sync BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_sync();
+
+-- case: LOCK TABLE in ACCESS EXCLUSIVE mode
+-- expect: lock-table
+LOCK TABLE t;
+
+-- case: LOCK TABLE in a weak mode is a warning
+-- expect: lock-table
+LOCK TABLE t IN ROW SHARE MODE;
+
+-- case: REFRESH MATERIALIZED VIEW without CONCURRENTLY
+-- expect: refresh-materialized-view
+REFRESH MATERIALIZED VIEW totals;
+
+-- case: REFRESH MATERIALIZED VIEW CONCURRENTLY
+-- expect: none
+REFRESH MATERIALIZED VIEW CONCURRENTLY totals;
+
+-- case: SET TABLESPACE rewrites the table
+-- expect: table-rewrite
+ALTER TABLE t SET TABLESPACE fast;
+
+-- case: DROP ... CASCADE in contract
+-- expect: drop-cascade
+-- phase: contract
+DROP TABLE old_things CASCADE;
+
+-- case: DROP VIEW CASCADE
+-- expect: drop-cascade
+-- phase: contract
+DROP VIEW v_totals CASCADE;
+
+-- case: DROP COLUMN CASCADE in contract
+-- expect: drop-cascade
+-- phase: contract
+ALTER TABLE t DROP COLUMN old CASCADE;
+
+-- case: DROP without CASCADE in contract
+-- expect: none
+-- phase: contract
+DROP VIEW v_totals;
+
+-- case: ALTER DOMAIN ADD CONSTRAINT validates every column of the type
+-- expect: domain-constraint
+ALTER DOMAIN positive_int ADD CONSTRAINT positive CHECK (VALUE > 0);
+
+-- case: ALTER DOMAIN ADD CONSTRAINT NOT VALID
+-- expect: none
+ALTER DOMAIN positive_int ADD CONSTRAINT positive CHECK (VALUE > 0) NOT VALID;
+
+-- case: CREATE DOMAIN with a CHECK
+-- expect: domain-constraint
+CREATE DOMAIN positive_int AS int CHECK (VALUE > 0);
+
+-- case: CREATE DOMAIN without a CHECK
+-- expect: none
+CREATE DOMAIN email AS text;
+
+-- case: DROP DATABASE
+-- expect: drop-database
+-- phase: contract
+DROP DATABASE legacy;
+
+-- case: ALTER SCHEMA RENAME outside contract
+-- expect: rename
+ALTER SCHEMA billing RENAME TO invoicing;
+
+-- case: ALTER TYPE RENAME VALUE outside contract
+-- expect: rename
+ALTER TYPE status RENAME VALUE 'done' TO 'finished';
+
+-- case: ALTER SCHEMA RENAME in contract
+-- expect: none
+-- phase: contract
+ALTER SCHEMA billing RENAME TO invoicing;
+
+-- case: DETACH PARTITION CONCURRENTLY inside BEGIN in a plain file
+-- expect: concurrent-in-transaction
+-- kind: file
+SET lock_timeout = '2s';
+BEGIN;
+ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY;
+COMMIT;
