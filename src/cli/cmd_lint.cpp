@@ -53,7 +53,8 @@ void print_text(const Global& g, const std::vector<lint::Finding>& findings, con
     if (!f.lock.empty()) std::cout << "  lock: " << f.lock << " (blocks " << f.blocks << ")\n";
     if (!f.help.empty()) std::cout << "  " << paint(g, "32", "help") << ": " << f.help << "\n";
   }
-  std::cout << s.errors << " errors, " << s.warnings << " warnings in " << s.statements << " statements (" << s.files
+  std::cout << s.errors << " errors, " << s.warnings << " warnings" << (s.infos ? ", " + std::to_string(s.infos) + " infos" : "")
+            << " in " << s.statements << " statements (" << s.files
             << (s.files == 1 ? " file" : " files") << ")\n";
 }
 
@@ -135,7 +136,13 @@ std::optional<std::string> read_file(const std::string& path) {
 
 }  // namespace
 
-int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db) {
+int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db,
+             const std::vector<std::string>& enable_args) {
+  std::set<std::string> enable;  // --enable and the project's [lint] enable
+  for (const auto& id : enable_args) {
+    if (auto why = lint::enable_problem(id)) return report(g, Error{Exit::invalid, "--enable: " + *why});
+    enable.insert(id);
+  }
   std::vector<std::vector<lint::Unit>> groups;  // one History per plan or file
   std::map<std::string, std::string> sources;
   std::vector<std::string> plan_args;
@@ -154,6 +161,7 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
     auto l = load_all(g);
     if (!l) return l.error();
     loaded = std::move(*l);
+    enable.insert(loaded->project.lint.enable.begin(), loaded->project.lint.enable.end());
     auto selected = select_plans(*loaded, plan_args);
     if (!selected) return report(g, selected.error());
     for (const Plan* p : *selected) {
@@ -183,7 +191,7 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
   lint::Summary summary;
   std::vector<lint::Finding> findings;
   for (const auto& units : groups) {
-    auto f = lint::lint_units(units, summary, catalog ? &*catalog : nullptr);
+    auto f = lint::lint_units(units, summary, catalog ? &*catalog : nullptr, enable);
     findings.insert(findings.end(), f.begin(), f.end());
   }
   summary.files = static_cast<int>(groups.size());

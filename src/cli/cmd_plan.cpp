@@ -140,7 +140,8 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
   }
 
   lint::Summary summary;
-  auto findings = lint::lint_units(units, summary, catalog ? &*catalog : nullptr);
+  auto findings = lint::lint_units(units, summary, catalog ? &*catalog : nullptr,
+                                   {loaded->project.lint.enable.begin(), loaded->project.lint.enable.end()});
   Guards guards = merge_guards(loaded->project.guards, plan.guards);
   lint::History history;  // replayed so tables created earlier in the plan count as new
   nlohmann::json steps = nlohmann::json::array();

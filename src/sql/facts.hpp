@@ -6,6 +6,8 @@
 
 namespace phasegate::sql {
 std::vector<Action> derive_actions(const PgQuery__Node* stmt);
+// Statement::not_idempotent (rerun.cpp).
+std::vector<std::string> not_idempotent(const PgQuery__Node* stmt);
 // "AlterTableStmt" for a node holding an AlterTableStmt.
 std::string node_name(const PgQuery__Node* node);
 }

@@ -90,6 +90,7 @@ Statement describe(std::string_view script, const PgQuery__RawStmt* raw) {
     st.concurrently = detaches_concurrently(n->alter_table_stmt);
   }
   st.actions = derive_actions(n);
+  st.not_idempotent = not_idempotent(n);
   return st;
 }
 
