@@ -69,3 +69,17 @@ TEST_CASE("lint corpus: every case yields exactly its expected rules") {
     CHECK_MESSAGE(got == want, "got: " << join(got, ",") << " want: " << join(want, ","));
   }
 }
+
+TEST_CASE("every rule has a docs/rules page and a row in docs/lint.md") {
+  const std::string docs = std::string(PHASEGATE_TEST_DATA) + "/../../docs";
+  std::ifstream table_in(docs + "/lint.md");
+  REQUIRE(table_in);
+  std::stringstream table;
+  table << table_in.rdbuf();
+  for (const auto& r : lint::rules()) {
+    CAPTURE(r.id);
+    std::ifstream page(docs + "/rules/" + r.id + ".md");
+    CHECK(page.good());
+    CHECK(table.str().find(std::string("[`") + r.id + "`](rules/" + r.id + ".md)") != std::string::npos);
+  }
+}
