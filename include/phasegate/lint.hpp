@@ -34,14 +34,37 @@ struct Unit {
   std::function<SourcePos(size_t offset)> locate;  // offset in text -> file:line:col
 };
 
+// The transaction a statement runs in, decided once per unit from its statements (registry.cpp): a plain .sql
+// file autocommits each statement unless it is between BEGIN and COMMIT / ROLLBACK; a plan step is one
+// transaction unless `transaction = false` or it holds a statement that cannot run in one.
+struct Transaction {
+  int id = 0;                 // statements with the same id share a transaction (ids are unique across units)
+  bool block = false;         // an explicit transaction: BEGIN ... COMMIT, or a step phasegate runs in one
+  bool unterminated = false;  // on a BEGIN: the file ends with its block still open
+  bool nested = false;        // on a BEGIN: a block is already open (PostgreSQL warns and ignores it)
+};
+
+// What the statements of the current transaction did so far (reset when the transaction id changes).
+struct TxState {
+  int id = -1;
+  std::string access_exclusive;  // the first existing relation held in ACCESS EXCLUSIVE, as target_of says it ("" none)
+  bool ddl = false;              // that lock comes from DDL (not LOCK TABLE)
+  std::set<std::string> not_valid;                    // "table.constraint" added NOT VALID in it
+  std::map<std::string, std::string> new_enum_values;  // value -> type, added by ALTER TYPE ... ADD VALUE in it
+  std::optional<bool> lock_timeout, statement_timeout;  // SET LOCAL in it (true: a timeout, false: 0 / reset)
+};
+
 // What earlier statements of the same plan (or file) did: tables created there are new.
 struct History {
   std::set<std::string> created_tables;
   std::set<std::string> created_indexes;
   std::map<std::string, std::string> pending_not_null_checks;  // "table.constraint" -> column, added NOT VALID
   std::set<std::string> validated_checks;  // "table.column" with a validated CHECK (column IS NOT NULL)
-  bool lock_timeout_set = false;              // plain .sql: a SET lock_timeout seen
+  bool lock_timeout_set = false;              // plain .sql: SET lock_timeout to a non-zero value (session)
+  bool statement_timeout_set = false;         // plain .sql: SET statement_timeout to a non-zero value (session)
   std::map<std::string, std::vector<std::vector<std::string>>> created_index_columns;  // table -> columns of each index
+  std::map<std::string, std::string> column_types;  // "table.column" -> type, from CREATE TABLE / ADD COLUMN / ALTER TYPE
+  TxState tx;                                       // the transaction of the statement being linted
 };
 
 // Facts from the target database (lint --db), gathered by an adapter; the rules stay pure.
@@ -62,6 +85,7 @@ struct Catalog {
   std::set<std::string> known_functions;     // of the functions defaults call, those pg_proc has at all
   std::map<std::string, std::vector<std::vector<std::string>>> index_columns;  // table -> the columns of each index
   std::map<std::string, long long> dml_rows;  // UPDATE/DELETE statement text -> rows EXPLAIN estimates it changes
+  std::map<std::string, std::string> column_types;  // "table.column" (table as written) -> format_type of the column
 };
 
 struct RuleInfo {
@@ -91,6 +115,10 @@ std::set<std::string> default_functions_of(const std::vector<Unit>& units);
 std::set<std::string> dml_statements_of(const std::vector<Unit>& units);  // UPDATE / DELETE texts, for EXPLAIN
 // What an action does to the whole table under its lock: "rewrites", "scans", "indexes", or nullptr (catalog only).
 const char* heavy_work(const sql::Action& a, const History& h);
+// The old type of an ALTER COLUMN ... TYPE's column: from earlier statements of the run, else the catalog. "" unknown.
+std::string old_type_of(const sql::Action& a, const History& h, const Catalog* catalog);
+// Transaction ids and blocks for a unit's statements (see Transaction); `next_id` continues across units.
+std::vector<Transaction> transactions_of(const Unit& unit, const sql::Script& script, int& next_id);
 // Time estimate for work over `bytes`, as said in big-table messages.
 std::string estimate(long long bytes, bool rewrite);
 std::vector<Unit> units_of_plan(const Plan& plan);

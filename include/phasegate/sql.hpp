@@ -30,18 +30,24 @@ struct Action {
                      // reference (the referenced table of a foreign key), detach_partition, partition (the partition
                      // attached or detached), set_tablespace, create_trigger, drop_trigger, enable_trigger, lock_table,
                      // refresh_matview, alter_domain_constraint, create_domain_check, drop_database, drop_other,
-                     // rename_schema, rename_enum_value, add_enum_value, create_column (a column of CREATE TABLE:
-                     // column, type_name, serial, identity, primary_key, foreign_key; no lock of its own), other
+                     // rename_schema, rename_enum_value, add_enum_value, insert, create_column (a column of CREATE
+                     // TABLE: column, type_name, serial, identity, primary_key, foreign_key; no lock of its own), other
   std::string schema, table, column, name;  // name: index or constraint
   std::string constraint;                   // foreign | check | unique | primary | exclusion
-  std::string type_name;                    // add_column / alter_type: the new type, e.g. "int8", "varchar(5)"
+  std::string type_name;                    // add_column / alter_type: the new type, e.g. "int8", "varchar(5)", "text[]"
+  std::string object;      // reindex: index | table | schema | database | system; cluster / vacuum_full with no table: all
+  std::vector<std::string> types;  // create_table: the type of each column in `columns`
+  std::string old_type;    // alter_type: the column's type before, when the lint run knows it (set by lint, not the parser)
+  std::string rewrite_why; // alter_type: why it does, may or does not rewrite (with old_type)
+  std::string fails;       // why PostgreSQL refuses the statement as written (REINDEX SYSTEM CONCURRENTLY)
   Lock lock = Lock::none;
   Rewrite rewrite = Rewrite::no;
   bool not_valid = false, has_default = false, volatile_default = false, not_null = false;
   bool generated_stored = false, identity = false, serial = false, using_index = false, concurrently = false;
   std::vector<std::string> columns;  // create_index: the indexed columns (expressions: ""); add_constraint
-                                     // foreign: the referencing columns
+                                     // foreign: the referencing columns; create_table: its columns
   bool has_where = false;            // update / delete
+  bool has_select = false;           // insert: rows from a query (INSERT ... SELECT), not a VALUES list
   bool positioned = false;     // add_enum_value: ADD VALUE ... BEFORE / AFTER
   bool cascade = false;        // DROP ... CASCADE (also ALTER TABLE DROP COLUMN / CONSTRAINT ... CASCADE)
   bool inline_on_column = false;  // add_constraint declared on the column of an ADD COLUMN (REFERENCES, CHECK, UNIQUE)
@@ -54,12 +60,25 @@ struct Action {
   std::string not_null_check_column;  // CHECK (col IS NOT NULL)
 };
 
+// Transaction control statements (TransactionStmt), by what they do to the transaction block.
+enum class TxKind { none, begin, commit, rollback, savepoint, release, rollback_to, prepare, other };
+
+// SET [LOCAL] name = value, SET name TO DEFAULT / RESET name (reset), RESET ALL (name "all", reset).
+struct Setting {
+  std::string name;   // lowercased as the parser gives it: "lock_timeout", "foo.lock_timeout"
+  std::string value;  // the first value as written ("2s", "0"), empty for reset
+  bool local = false, reset = false;
+};
+
 struct Statement {
   std::string text;          // the statement without leading comments/whitespace or trailing ';'
   size_t offset = 0;         // byte offset of text in the script
   std::string node;          // parse-tree node type, e.g. "AlterTableStmt", "IndexStmt"
   bool concurrently = false;
   bool transaction_control = false;  // BEGIN / COMMIT / ROLLBACK / SAVEPOINT ...
+  TxKind tx = TxKind::none;
+  bool tx_chain = false;             // COMMIT / ROLLBACK AND CHAIN: a new block starts at once
+  std::optional<Setting> setting;    // VariableSetStmt (SET / RESET)
   bool allowed_in_transaction = true;
   std::string index_schema, index_name;  // CREATE INDEX [CONCURRENTLY] name
   // What running the statement a second time fails on (or, for an unnamed index, duplicates), where PostgreSQL 15
@@ -72,6 +91,20 @@ struct Script {
   std::vector<Statement> statements;
   bool allowed_in_transaction() const;
 };
+
+// ALTER COLUMN ... TYPE: the compatibility table (src/sql/types.cpp), over type names as facts.cpp spells them.
+struct TypeChange {
+  Rewrite rewrite = Rewrite::yes;
+  std::string why;  // for messages: "varchar(10) to text is binary compatible", "... rewrites unless TimeZone is UTC"
+  bool reindexes = false;  // no rewrite, but the column's indexes are rebuilt (another operator class: citext)
+};
+// Whether changing a column of type `from` to `to` rewrites the table (yes: rewrite or a re-check of every row).
+TypeChange type_change(std::string_view from, std::string_view to);
+// Without the old type: `maybe` when some other type converts to `to` without a rewrite, else `yes`.
+Rewrite rewrite_to(std::string_view to);
+// Any SQL spelling of a type ("character varying(10)", "timestamp(3) without time zone": format_type's output)
+// as facts.cpp writes it ("varchar(10)", "timestamp(3)"), through the parser. nullopt when it does not parse.
+std::optional<std::string> normalize_type(std::string_view sql_type);
 
 // Parses a script of one or more statements. On a syntax error returns it with its offset.
 struct ParseOutcome {

@@ -16,8 +16,8 @@ struct Family {
 // Every rule family, in the order findings are reported for one statement.
 constexpr Family kFamilies[] = {{columns_rules}, {constraints_rules}, {indexes_rules}, {phases_rules},
                                 {rewrite_rules},  {objects_rules},     {database_rules}, {advice_rules}};
-// Rules over the whole statement, run once for each (statements without actions too).
-constexpr Family kStatementFamilies[] = {{advice_statement_rules}};
+// Once per statement, after the action families, with an empty action (statements without actions too).
+constexpr Family kStatementFamilies[] = {{transactions_rules}, {advice_statement_rules}};
 
 const RuleInfo* find_rule(std::string_view id) {
   for (const auto& r : rules())
@@ -65,16 +65,59 @@ std::optional<Ignore> ignore_before(const std::string& text, size_t offset) {
   return ig;
 }
 
-void update_history(History& h, std::set<std::string>& not_valid_in_unit, const sql::Statement& st) {
-  if (st.node == "VariableSetStmt" && st.text.find("lock_timeout") != std::string::npos) h.lock_timeout_set = true;
+// A timeout setting's value turns the timeout on unless it is zero ("0", "0s", '0ms', 0.0): 0 disables it.
+bool timeout_on(const std::string& value) {
+  size_t i = value.find_first_not_of(" \t");
+  if (i == std::string::npos) return false;
+  size_t end = value.find_first_not_of("0123456789.", i);
+  std::string number = value.substr(i, end == std::string::npos ? std::string::npos : end - i);
+  if (number.empty()) return true;  // not a number PostgreSQL reads as 0: assume a timeout
+  return number.find_first_not_of("0.") != std::string::npos;
+}
+
+// SET / SET LOCAL / RESET of lock_timeout and statement_timeout (exactly those names: foo.lock_timeout is a
+// custom setting). SET LOCAL lasts until the transaction ends and does nothing outside a block.
+void apply_setting(History& h, const sql::Setting& s, const Transaction& tx) {
+  auto apply = [&](const char* name, bool& session, std::optional<bool>& local) {
+    if (s.name != name && !(s.name == "all" && s.reset)) return;
+    const bool on = !s.reset && timeout_on(s.value);
+    if (s.local) {
+      if (tx.block) local = on;
+      return;
+    }
+    session = on;
+    local.reset();
+  };
+  apply("lock_timeout", h.lock_timeout_set, h.tx.lock_timeout);
+  apply("statement_timeout", h.statement_timeout_set, h.tx.statement_timeout);
+}
+
+void update_history(History& h, const sql::Statement& st, const Transaction& tx) {
+  if (st.setting) apply_setting(h, *st.setting, tx);
   for (const auto& a : st.actions) {
+    if (a.lock == sql::Lock::access_exclusive && h.tx.access_exclusive.empty() && existed_before(a, h)) {
+      h.tx.access_exclusive = target_of(a);
+      h.tx.ddl = a.kind != "lock_table";
+    }
+    const std::string col = a.table + "." + a.column;
+    if (a.kind == "create_table")
+      for (size_t i = 0; i < a.columns.size() && i < a.types.size(); ++i) h.column_types[a.table + "." + a.columns[i]] = a.types[i];
+    if (a.kind == "add_column" || a.kind == "alter_type") h.column_types[col] = a.type_name;
+    if (a.kind == "drop_column") h.column_types.erase(col);
+    if (a.kind == "rename_column")
+      if (auto it = h.column_types.find(col); it != h.column_types.end()) {
+        std::string type = it->second;
+        h.column_types.erase(it);
+        h.column_types[a.table + "." + a.name] = type;
+      }
+    if (a.kind == "add_enum_value") h.tx.new_enum_values[a.column] = a.name;
     if (a.kind == "create_table") h.created_tables.insert(a.table);
     if (a.kind == "create_index") {
       h.created_indexes.insert(a.name);
       h.created_index_columns[a.table].push_back(a.columns);
     }
     if (a.kind == "add_constraint") {
-      if (a.not_valid) not_valid_in_unit.insert(a.table + "." + a.name);
+      if (a.not_valid) h.tx.not_valid.insert(a.table + "." + a.name);
       if (!a.not_null_check_column.empty()) {
         if (a.not_valid) h.pending_not_null_checks[a.table + "." + a.name] = a.not_null_check_column;
         else h.validated_checks.insert(a.table + "." + a.not_null_check_column);
@@ -87,16 +130,76 @@ void update_history(History& h, std::set<std::string>& not_valid_in_unit, const 
   }
 }
 
-std::string first_word_lower(const std::string& text) {
-  std::string w;
-  for (char c : text) {
-    if (!std::isalpha(static_cast<unsigned char>(c))) break;
-    w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+// ALTER COLUMN ... TYPE with the old type known: the compatibility table decides (sql::type_change).
+void resolve_type_changes(sql::Statement& st, const History& h, const Catalog* catalog) {
+  for (auto& a : st.actions) {
+    if (a.kind != "alter_type") continue;
+    a.old_type = old_type_of(a, h, catalog);
+    if (a.old_type.empty()) continue;
+    auto change = sql::type_change(a.old_type, a.type_name);
+    a.rewrite = change.rewrite;
+    a.rewrite_why = change.why;
   }
-  return w;
 }
 
 }  // namespace
+
+std::string old_type_of(const sql::Action& a, const History& h, const Catalog* catalog) {
+  if (auto it = h.column_types.find(a.table + "." + a.column); it != h.column_types.end()) return it->second;
+  if (!catalog) return "";
+  auto it = catalog->column_types.find((a.schema.empty() ? a.table : a.schema + "." + a.table) + "." + a.column);
+  if (it == catalog->column_types.end()) return "";
+  return sql::normalize_type(it->second).value_or("");
+}
+
+std::vector<Transaction> transactions_of(const Unit& unit, const sql::Script& script, int& next_id) {
+  std::vector<Transaction> out(script.statements.size());
+  // A plan step runs in one transaction, as the executor decides (executor.cpp): the step's `transaction`, else
+  // whether every statement may run in one.
+  if (!unit.sql_file && unit.transaction.value_or(script.allowed_in_transaction())) {
+    const int id = ++next_id;
+    for (auto& t : out) t = Transaction{id, true, false, false};
+    return out;
+  }
+  // Autocommit: each statement is its own transaction, except between BEGIN and COMMIT / ROLLBACK.
+  bool open = false;
+  int id = 0;
+  size_t begin_at = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto& st = script.statements[i];
+    auto& t = out[i];
+    switch (st.tx) {
+      case sql::TxKind::begin:
+        if (open) t.nested = true;
+        else {
+          open = true;
+          id = ++next_id;
+          begin_at = i;
+        }
+        t.id = id;
+        t.block = true;
+        break;
+      case sql::TxKind::commit:
+      case sql::TxKind::rollback:
+      case sql::TxKind::prepare:
+        if (!open) {
+          t.id = ++next_id;  // PostgreSQL warns "there is no transaction in progress"
+          break;
+        }
+        t.id = id;
+        t.block = true;
+        if (st.tx_chain && st.tx != sql::TxKind::prepare) id = ++next_id;  // AND CHAIN: a new block at once
+        else open = false;
+        break;
+      default:
+        t.id = open ? id : ++next_id;
+        t.block = open;
+        break;
+    }
+  }
+  if (open) out[begin_at].unterminated = true;
+  return out;
+}
 
 const std::vector<RuleInfo>& rules() {
   static const std::vector<RuleInfo> table = {
@@ -116,6 +219,12 @@ const std::vector<RuleInfo>& rules() {
       {"irreversible-rerun", "warning", "an expand or migrate step with irreversible = true that is not idempotent: a rollback leaves it, the next run applies it again"},
       {"table-rewrite", "error", "VACUUM FULL, CLUSTER, SET LOGGED/UNLOGGED, TRUNCATE on a used table"},
       {"missing-lock-timeout", "warning", "(plain .sql) a strong lock taken with no SET lock_timeout before it"},
+      {"missing-statement-timeout", "warning", "(plain .sql) a rewrite, scan or index build under a write-blocking lock with no SET statement_timeout before it"},
+      {"ddl-then-dml", "error", "UPDATE / DELETE / INSERT in the transaction after DDL took ACCESS EXCLUSIVE on an existing table"},
+      {"statements-after-access-exclusive", "warning", "further statements in a transaction that holds ACCESS EXCLUSIVE on an existing table"},
+      {"enum-value-used-in-transaction", "error", "a value added by ALTER TYPE ... ADD VALUE used in the same transaction (fails)"},
+      {"uncommitted-transaction", "error", "(plain .sql) a BEGIN with no COMMIT or ROLLBACK before the end of the file"},
+      {"transaction-nesting", "warning", "(plain .sql) BEGIN inside an open transaction: PostgreSQL ignores it, the first COMMIT ends both"},
       {"big-table", "error", "(--db) a statement that rewrites or scans under a blocking lock a table over 100k rows / 1 GiB"},
       {"long-transactions", "warning", "(--db) sessions in a transaction older than 1 min on a table the plan locks"},
       {"detach-partition", "error", "DETACH PARTITION without CONCURRENTLY: ACCESS EXCLUSIVE on the parent and the partition"},
@@ -165,6 +274,7 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
                                 const std::set<std::string>& enable) {
   std::vector<Finding> out;
   History history;
+  int next_tx = 0;
   for (const auto& unit : units) {
     auto parsed = sql::parse(unit.text);
     if (!parsed.script) {
@@ -173,15 +283,25 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
     }
     const auto& statements = parsed.script->statements;
     summary.statements += static_cast<int>(statements.size());
-    std::set<std::string> not_valid_in_unit;
+    const auto txs = transactions_of(unit, *parsed.script, next_tx);
     std::vector<Ignore> ignores;
-    bool in_tx = false;
     for (size_t i = 0; i < statements.size(); ++i) {
-      const auto& st = statements[i];
+      if (history.tx.id != txs[i].id) {  // a new transaction: nothing of the last one holds
+        history.tx = TxState{};
+        history.tx.id = txs[i].id;
+      }
+      std::optional<sql::Statement> resolved;  // a copy only for statements that change a column's type
+      if (std::any_of(statements[i].actions.begin(), statements[i].actions.end(), [](const sql::Action& a) { return a.kind == "alter_type"; })) {
+        resolved = statements[i];
+        resolve_type_changes(*resolved, history, catalog);
+      }
+      const auto& st = resolved ? *resolved : statements[i];
       auto ignore = ignore_before(unit.text, st.offset);
+      std::set<std::string> reported;  // rule + message: a multi-action statement reports each finding once
       auto sink = [&](const char* rule, std::string message, std::string help, const char* level, const sql::Action* a) {
         const RuleInfo* info = find_rule(rule);
         if (info && info->opt_in && !enable.count(rule)) return;  // a disabled rule never reports
+        if (!reported.insert(std::string(rule) + '\n' + message).second) return;
         if (ignore && std::find(ignore->rules.begin(), ignore->rules.end(), rule) != ignore->rules.end()) {
           ignore->used.insert(rule);
           return;
@@ -193,8 +313,6 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
         }
         out.push_back(std::move(f));
       };
-      std::string word = first_word_lower(st.text);
-      if (st.transaction_control) in_tx = word == "begin" || word == "start";
       if (i == 0 && !unit.sql_file && !unit.has_down && !unit.irreversible) {
         if (unit.phase == Phase::contract)
           sink("contract-irreversible", "contract step \"" + unit.step + "\" has no down and is not marked irreversible",
@@ -209,17 +327,23 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
                  "\" is irreversible = true: a rollback leaves its effect and marks it pending, so the next run applies it again",
              "make it idempotent (IF NOT EXISTS, IF EXISTS, CREATE OR REPLACE), or give it a down", nullptr, nullptr);
       for (const auto& action : st.actions) {
-        Context cx{unit, st, action, history, statements.size(), in_tx, not_valid_in_unit, catalog,
+        Context cx{unit, st, action, history, statements.size(), txs[i], catalog,
                    [&](const char* r, std::string m, std::string h, const char* lvl) { sink(r, std::move(m), std::move(h), lvl, &action); },
                    &enable};
         for (const auto& fam : kFamilies) fam.check(cx);
       }
-      static const sql::Action kWholeStatement{};
-      Context scx{unit, st, kWholeStatement, history, statements.size(), in_tx, not_valid_in_unit, catalog,
-                  [&](const char* r, std::string m, std::string h, const char* lvl) { sink(r, std::move(m), std::move(h), lvl, nullptr); },
+      sql::Action held;  // the findings about the lock the transaction holds show it; the others no lock
+      if (!history.tx.access_exclusive.empty()) held.lock = sql::Lock::access_exclusive;
+      const sql::Action none;
+      Context scx{unit, st, none, history, statements.size(), txs[i], catalog,
+                  [&](const char* r, std::string m, std::string h, const char* lvl) {
+                    const std::string_view rule(r);
+                    const bool about_held = rule == "ddl-then-dml" || rule == "statements-after-access-exclusive";
+                    sink(r, std::move(m), std::move(h), lvl, about_held ? &held : nullptr);
+                  },
                   &enable};
       for (const auto& fam : kStatementFamilies) fam.check(scx);
-      update_history(history, not_valid_in_unit, st);
+      update_history(history, st, txs[i]);
       if (ignore) ignores.push_back(std::move(*ignore));
     }
     for (const auto& ig : ignores)

@@ -4,8 +4,8 @@ namespace phasegate::lint {
 
 void constraints_rules(const Context& cx) {
   const auto& a = cx.action;
-  if (a.kind == "validate_constraint" && cx.not_valid_in_unit.count(a.table + "." + a.name) &&
-      cx.unit.transaction.value_or(true))
+  // The same transaction as registry.cpp decides it: not across autocommitted statements or separate blocks.
+  if (a.kind == "validate_constraint" && cx.history.tx.not_valid.count(a.table + "." + a.name))
     cx.report("constraint-missing-not-valid",
               "constraint \"" + a.name + "\" is added NOT VALID and validated in the same transaction, so the "
               "validation scan runs while the ADD's lock is still held",

@@ -15,7 +15,7 @@ void objects_rules(const Context& cx) {
               "of its own), and FINALIZE if it is interrupted");
   if (a.kind == "detach_partition" && a.concurrently) {
     bool combined = cx.statements_in_unit > 1 && !cx.unit.sql_file;
-    if (cx.in_explicit_transaction || cx.unit.transaction.value_or(false) || combined)
+    if (cx.tx.block || combined)
       cx.report("concurrent-in-transaction",
                 combined ? "DETACH PARTITION CONCURRENTLY combined with other statements in step \"" + cx.unit.step + "\""
                          : "DETACH PARTITION CONCURRENTLY inside a transaction block fails at run time",

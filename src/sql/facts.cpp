@@ -70,7 +70,9 @@ std::string type_name(const PgQuery__TypeName* tn) {
     if (m && m->node_case == PG_QUERY__NODE__NODE_A_CONST && m->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL)
       mods += (mods.empty() ? "" : ",") + std::to_string(m->a_const->ival->ival);
   }
-  return mods.empty() ? name : name + "(" + mods + ")";
+  std::string out = mods.empty() ? name : name + "(" + mods + ")";
+  for (size_t i = 0; i < tn->n_array_bounds; ++i) out += "[]";  // int4[] is not int4 (a change of type)
+  return out;
 }
 
 const std::set<std::string>& volatile_functions() {
@@ -231,8 +233,9 @@ void alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__AlterTa
     case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
       a.kind = "alter_type";
       if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) a.type_name = type_name(def->column_def->type_name);
-      // To text or a varchar is binary compatible from a shorter (var)char; anything else rewrites.
-      a.rewrite = a.type_name == "text" || a.type_name.rfind("varchar", 0) == 0 ? Rewrite::maybe : Rewrite::yes;
+      // Without the old type: `maybe` when some type converts to this one without a rewrite (types.cpp);
+      // lint resolves it from an earlier CREATE TABLE / ADD COLUMN or the catalog (--db).
+      a.rewrite = rewrite_to(a.type_name);
       break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull: a.kind = "set_not_null"; break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull: a.kind = "drop_not_null"; break;
@@ -370,17 +373,32 @@ Lock lock_mode(int32_t mode) {  // LockStmt's mode: PostgreSQL's LOCKMODE number
   return mode >= 1 && mode <= 8 ? modes[mode] : Lock::access_exclusive;
 }
 
+std::string reindex_object(PgQuery__ReindexObjectType k) {
+  switch (k) {
+    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_INDEX: return "index";
+    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_TABLE: return "table";
+    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA: return "schema";
+    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM: return "system";
+    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_DATABASE: return "database";
+    default: return "";
+  }
+}
+
+// CLUSTER / VACUUM FULL without a table: every table (of the database, or clustered before).
+Action every_table(const char* kind) {
+  Action a;
+  a.kind = kind;
+  a.object = "all";
+  a.lock = Lock::access_exclusive;
+  a.rewrite = Rewrite::yes;
+  return a;
+}
+
 bool has_check(PgQuery__Node** constraints, size_t n) {
   for (size_t i = 0; i < n; ++i)
     if (constraints[i] && constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
         constraints[i]->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK)
       return true;
-  return false;
-}
-
-bool has_defelem(PgQuery__Node** list, size_t n, const char* name) {
-  for (size_t i = 0; i < n; ++i)
-    if (list[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM && s(list[i]->def_elem->defname) == name) return true;
   return false;
 }
 
@@ -413,6 +431,8 @@ void table_columns(const PgQuery__CreateStmt* st, const Action& table, std::vect
 
 }  // namespace
 
+std::string type_name_of(const PgQuery__TypeName* tn) { return type_name(tn); }
+
 std::vector<Action> derive_actions(const PgQuery__Node* n) {
   std::vector<Action> out;
   if (!n) return out;
@@ -432,6 +452,7 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN) {
         a.kind = "rename_column";
         a.column = s(st->subname);
+        a.name = s(st->newname);
         out.push_back(a);
       } else if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
         a.kind = "rename_table";
@@ -463,20 +484,31 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       const auto* st = n->reindex_stmt;
       Action a;
       a.kind = "reindex";
-      set_relation(a, st->relation);
-      a.name = s(st->name);
-      a.concurrently = has_defelem(st->params, st->n_params, "concurrently");
+      set_relation(a, st->relation);  // REINDEX INDEX: the index (its table takes the SHARE lock)
+      a.name = s(st->name);           // REINDEX SCHEMA / DATABASE / SYSTEM: the schema or database
+      a.object = reindex_object(st->kind);
+      a.concurrently = option_on(st->params, st->n_params, "concurrently");
+      if (a.concurrently && a.object == "system") {  // PostgreSQL refuses it before taking any lock
+        a.concurrently = false;
+        a.fails = "REINDEX SYSTEM cannot run CONCURRENTLY (\"cannot reindex system catalogs concurrently\")";
+      }
       a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
       out.push_back(a);
       break;
     }
     case PG_QUERY__NODE__NODE_VACUUM_STMT: {
       const auto* st = n->vacuum_stmt;
-      if (has_defelem(st->options, st->n_options, "full")) out = range_vars("vacuum_full", st->rels, st->n_rels, Lock::access_exclusive, Rewrite::yes);
+      if (!st->is_vacuumcmd || !option_on(st->options, st->n_options, "full")) break;
+      out = range_vars("vacuum_full", st->rels, st->n_rels, Lock::access_exclusive, Rewrite::yes);
+      if (out.empty()) out.push_back(every_table("vacuum_full"));  // VACUUM FULL; rewrites every table of the database
       break;
     }
     case PG_QUERY__NODE__NODE_CLUSTER_STMT: {
       Action a;
+      if (!n->cluster_stmt->relation) {  // CLUSTER; re-clusters every table clustered before
+        out.push_back(every_table("cluster"));
+        break;
+      }
       a.kind = "cluster";
       set_relation(a, n->cluster_stmt->relation);
       a.lock = Lock::access_exclusive;
@@ -495,6 +527,16 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       a.kind = update ? "update" : "delete";
       set_relation(a, update ? n->update_stmt->relation : n->delete_stmt->relation);
       a.has_where = (update ? n->update_stmt->where_clause : n->delete_stmt->where_clause) != nullptr;
+      a.lock = Lock::row_exclusive;
+      out.push_back(a);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_INSERT_STMT: {
+      Action a;
+      a.kind = "insert";
+      set_relation(a, n->insert_stmt->relation);
+      const auto* sel = n->insert_stmt->select_stmt;  // absent for DEFAULT VALUES
+      a.has_select = sel && sel->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && sel->select_stmt->n_values_lists == 0;
       a.lock = Lock::row_exclusive;
       out.push_back(a);
       break;
@@ -563,6 +605,11 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       Action a;
       a.kind = "create_table";
       set_relation(a, n->create_stmt->relation);
+      for (size_t i = 0; i < n->create_stmt->n_table_elts; ++i)  // the columns' types: a later ALTER TYPE knows the old one
+        if (const auto* e = n->create_stmt->table_elts[i]; e && e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
+          a.columns.push_back(s(e->column_def->colname));
+          a.types.push_back(type_name(e->column_def->type_name));
+        }
       out.push_back(a);
       table_columns(n->create_stmt, a, out);
       break;

@@ -15,14 +15,59 @@
 
 namespace phasegate::sql {
 
+// PostgreSQL's defGetBoolean: no argument is true; true/on/1 true, false/off/0 false (case-insensitive).
+bool option_on(PgQuery__Node** list, size_t n, const char* name) {
+  bool on = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (!list[i] || list[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM) continue;
+    const auto* d = list[i]->def_elem;
+    if (!d->defname || std::string_view(d->defname) != name) continue;
+    const PgQuery__Node* arg = d->arg;
+    if (!arg) { on = true; continue; }  // the last mention wins, as in PostgreSQL's option loops
+    if (arg->node_case == PG_QUERY__NODE__NODE_INTEGER) { on = arg->integer->ival != 0; continue; }
+    if (arg->node_case == PG_QUERY__NODE__NODE_BOOLEAN) { on = arg->boolean->boolval; continue; }
+    std::string v = arg->node_case == PG_QUERY__NODE__NODE_STRING && arg->string->sval ? arg->string->sval : "";
+    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    on = !(v == "false" || v == "off" || v == "0");
+  }
+  return on;
+}
+
 namespace {
 
-bool has_concurrently_param(const PgQuery__ReindexStmt* st) {
-  for (size_t i = 0; i < st->n_params; ++i)
-    if (st->params[i]->node_case == PG_QUERY__NODE__NODE_DEF_ELEM && st->params[i]->def_elem->defname &&
-        std::string(st->params[i]->def_elem->defname) == "concurrently")
-      return true;
-  return false;
+// REINDEX (CONCURRENTLY [true|false]) ...: the option's value, not its presence. REINDEX SYSTEM never runs
+// concurrently (PostgreSQL refuses it).
+bool reindex_concurrently(const PgQuery__ReindexStmt* st) {
+  return st->kind != PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM && option_on(st->params, st->n_params, "concurrently");
+}
+
+TxKind tx_kind(PgQuery__TransactionStmtKind k) {
+  switch (k) {
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START: return TxKind::begin;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT: return TxKind::commit;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK: return TxKind::rollback;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT: return TxKind::savepoint;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE: return TxKind::release;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO: return TxKind::rollback_to;
+    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE: return TxKind::prepare;
+    default: return TxKind::other;  // COMMIT / ROLLBACK PREPARED: outside any block
+  }
+}
+
+Setting setting_of(const PgQuery__VariableSetStmt* v) {
+  Setting out;
+  out.name = v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL ? "all" : v->name ? v->name : "";
+  out.local = v->is_local;
+  out.reset = v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET || v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL ||
+              v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT;
+  if (v->n_args > 0 && v->args[0] && v->args[0]->node_case == PG_QUERY__NODE__NODE_A_CONST) {
+    const auto* c = v->args[0]->a_const;
+    if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL) out.value = std::to_string(c->ival->ival);
+    else if (c->val_case == PG_QUERY__A__CONST__VAL_FVAL && c->fval->fval) out.value = c->fval->fval;
+    else if (c->val_case == PG_QUERY__A__CONST__VAL_SVAL && c->sval->sval) out.value = c->sval->sval;
+  }
+  return out;
 }
 
 bool detaches_concurrently(const PgQuery__AlterTableStmt* st) {
@@ -42,10 +87,12 @@ bool never_in_transaction(const PgQuery__Node* n, const std::string& name) {
     case PG_QUERY__NODE__NODE_INDEX_STMT: return n->index_stmt->concurrent;
     case PG_QUERY__NODE__NODE_DROP_STMT: return n->drop_stmt->concurrent;
     case PG_QUERY__NODE__NODE_REINDEX_STMT:
-      return has_concurrently_param(n->reindex_stmt) ||
+      return reindex_concurrently(n->reindex_stmt) ||
+             n->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA ||
              n->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM ||
              n->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_DATABASE;
     case PG_QUERY__NODE__NODE_VACUUM_STMT: return n->vacuum_stmt->is_vacuumcmd;
+    case PG_QUERY__NODE__NODE_CLUSTER_STMT: return !n->cluster_stmt->relation;  // CLUSTER of every table
     default: break;
   }
   return name == "CreatedbStmt" || name == "DropdbStmt" || name == "CreateTableSpaceStmt" ||
@@ -77,6 +124,11 @@ Statement describe(std::string_view script, const PgQuery__RawStmt* raw) {
   if (!n) return st;
   st.node = node_name(n);
   st.transaction_control = n->node_case == PG_QUERY__NODE__NODE_TRANSACTION_STMT;
+  if (st.transaction_control) {
+    st.tx = tx_kind(n->transaction_stmt->kind);
+    st.tx_chain = n->transaction_stmt->chain;
+  }
+  if (n->node_case == PG_QUERY__NODE__NODE_VARIABLE_SET_STMT) st.setting = setting_of(n->variable_set_stmt);
   st.allowed_in_transaction = !never_in_transaction(n, st.node) && !st.transaction_control;
   if (n->node_case == PG_QUERY__NODE__NODE_INDEX_STMT) {
     st.concurrently = n->index_stmt->concurrent;
@@ -85,7 +137,7 @@ Statement describe(std::string_view script, const PgQuery__RawStmt* raw) {
   } else if (n->node_case == PG_QUERY__NODE__NODE_DROP_STMT) {
     st.concurrently = n->drop_stmt->concurrent;
   } else if (n->node_case == PG_QUERY__NODE__NODE_REINDEX_STMT) {
-    st.concurrently = has_concurrently_param(n->reindex_stmt);
+    st.concurrently = reindex_concurrently(n->reindex_stmt);
   } else if (n->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT) {
     st.concurrently = detaches_concurrently(n->alter_table_stmt);
   }

@@ -13,9 +13,10 @@ expect 3 "$PHASEGATE_BIN" lint "$WORK/bad.sql"
 contains "rewrite flagged at its line" "$OUT" "bad.sql:3:1: error[add-column-volatile-default]"
 contains "index without CONCURRENTLY" "$OUT" "bad.sql:4:1: error[require-concurrent-index]"
 contains "lock and what it blocks" "$OUT" "lock: SHARE (blocks writes)"
-contains "summary" "$OUT" "2 errors, 0 warnings in 4 statements (1 file)"
+contains "no statement_timeout before the rewrite" "$OUT" "bad.sql:3:1: warning[missing-statement-timeout]"
+contains "summary" "$OUT" "2 errors, 2 warnings in 4 statements (1 file)"
 expect 3 "$PHASEGATE_BIN" lint "$WORK/bad.sql" --format json
-check "json summary" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["summary"]["errors"], sorted({f["rule"] for f in d["findings"]}))')" "2 ['add-column-volatile-default', 'require-concurrent-index']"
+check "json summary" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["summary"]["errors"], sorted({f["rule"] for f in d["findings"]}))')" "2 ['add-column-volatile-default', 'missing-statement-timeout', 'require-concurrent-index']"
 expect 3 "$PHASEGATE_BIN" lint "$WORK/bad.sql" --format github
 contains "github annotations" "$OUT" "::error file=$WORK/bad.sql,line=4,col=1,title=require-concurrent-index::"
 printf 'SET lock_timeout = %s;\nCREATE INDEX CONCURRENTLY i ON accounts (token);\n' "'2s'" >"$WORK/good.sql"
@@ -128,6 +129,42 @@ contains "foreign-key-without-index" "$OUT" "warning[foreign-key-without-index]:
 q "CREATE INDEX events_owner_idx ON events (owner_id)"
 expect 0 pg lint 0005-fk --db
 check "with the index: no warning" "$(grep -c 'foreign-key-without-index' <<<"$OUT")" "0"
+# Issue #13 §2: what the transaction rules say PostgreSQL does, checked on the server, then linted.
+q "CREATE TYPE mood AS ENUM ('sad'); CREATE TABLE people (id int, mood mood); CREATE TABLE vac (id int); INSERT INTO vac VALUES (1)"
+printf "BEGIN;\nALTER TYPE mood ADD VALUE 'meh';\nINSERT INTO people VALUES (1, 'meh');\nCOMMIT;\n" >"$WORK/enum.sql"
+out=$("$PSQL" "$DATABASE_URL" -qAtX -v ON_ERROR_STOP=1 -f "$WORK/enum.sql" 2>&1 || true)
+contains "the server refuses a new enum value in its own transaction" "$out" 'unsafe use of new value "meh"'
+expect 3 "$PHASEGATE_BIN" lint "$WORK/enum.sql"
+contains "lint flags the use" "$OUT" "enum.sql:3:1: error[enum-value-used-in-transaction]"
+printf "BEGIN;\nBEGIN;\nCREATE TABLE nest_a (id int);\nCOMMIT;\n" >"$WORK/nest.sql"
+out=$("$PSQL" "$DATABASE_URL" -qAtX -f "$WORK/nest.sql" 2>&1)
+contains "PostgreSQL ignores the inner BEGIN" "$out" "there is already a transaction in progress"
+expect 0 "$PHASEGATE_BIN" lint "$WORK/nest.sql"
+contains "lint warns about the nesting" "$OUT" "nest.sql:2:1: warning[transaction-nesting]"
+printf "BEGIN;\nCREATE TABLE never_committed (id int);\n" >"$WORK/open.sql"
+"$PSQL" "$DATABASE_URL" -qAtX -v ON_ERROR_STOP=1 -f "$WORK/open.sql"
+check "the end of the session rolled the open block back" "$(q "SELECT to_regclass('never_committed') IS NULL")" "t"
+expect 3 "$PHASEGATE_BIN" lint "$WORK/open.sql"
+contains "lint flags the open BEGIN" "$OUT" "open.sql:1:1: error[uncommitted-transaction]"
+check "SET LOCAL outside a block sets nothing" "$("$PSQL" "$DATABASE_URL" -qAtX -c "SET LOCAL lock_timeout = '1s'" -c "SHOW lock_timeout" 2>/dev/null)" "0"
+out=$("$PSQL" "$DATABASE_URL" -qAtX -c "BEGIN" -c "REINDEX SCHEMA public" 2>&1 || true)
+contains "REINDEX SCHEMA cannot run in a block" "$out" "REINDEX SCHEMA cannot run inside a transaction block"
+out=$("$PSQL" "$DATABASE_URL" -qAtX -c "REINDEX (CONCURRENTLY) SYSTEM e2e_lint" 2>&1 || true)
+contains "REINDEX SYSTEM cannot be CONCURRENTLY" "$out" "cannot reindex system catalogs concurrently"
+printf "REINDEX (CONCURRENTLY) SYSTEM e2e_lint;\n" >"$WORK/sys.sql"
+expect 3 "$PHASEGATE_BIN" lint "$WORK/sys.sql"
+contains "lint says it fails" "$OUT" "cannot reindex system catalogs concurrently"
+rel() { q "SELECT relfilenode FROM pg_class WHERE relname = 'vac'"; }
+before=$(rel); q "VACUUM (FULL false) vac"
+check "VACUUM (FULL false) does not rewrite" "$(rel)" "$before"
+q "VACUUM (FULL true) vac"
+[[ "$(rel)" != "$before" ]] && echo "ok: VACUUM (FULL true) rewrites" || { echo "FAIL: VACUUM (FULL true) kept relfilenode $before"; FAILS=$((FAILS + 1)); }
+printf "SET lock_timeout = '2s';\nSET statement_timeout = '1min';\nVACUUM (FULL false) vac;\n" >"$WORK/vac.sql"
+expect 0 "$PHASEGATE_BIN" lint "$WORK/vac.sql"
+check "VACUUM (FULL false) is not a rewrite for lint" "$(grep -c table-rewrite <<<"$OUT")" "0"
+printf "SET lock_timeout = '2s';\nSET statement_timeout = '1min';\nVACUUM (FULL true) vac;\n" >"$WORK/vac.sql"
+expect 3 "$PHASEGATE_BIN" lint "$WORK/vac.sql"
+contains "VACUUM (FULL true) is" "$OUT" "error[table-rewrite]"
 rm "$WORK/project/plans/0002-code.toml" "$WORK/project/plans/0003-fixed.toml" "$WORK/project/plans/0004-fill.toml" "$WORK/project/plans/0005-fk.toml"
 expect 3 pg lint
 check "without --db no big-table" "$(grep -c big-table <<<"$OUT")" "0"

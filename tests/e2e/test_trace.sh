@@ -69,4 +69,78 @@ export DATABASE_URL=$target_url
 { step expand "fk" "ALTER TABLE t ADD CONSTRAINT t_u_fk FOREIGN KEY (u_id) REFERENCES u (id) NOT VALID"; } | plan 0001-locks
 expect 0 pg trace 0001-locks --scratch-url "$scratch_url" --json
 check "observed fk locks" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["statements"][0]["observed"]["locks"])')" "{'t': 'SHARE ROW EXCLUSIVE', 'u': 'SHARE ROW EXCLUSIVE'}"
+
+# Type changes (sql::type_change, issue #13 §2): lint --db, reading each column's old type from the catalog of a
+# copy, must say error exactly where the server rewrites the table and nothing where it does not (relfilenode,
+# seen by trace on another copy), row by row. timestamp -> timestamptz depends on the TimeZone: a warning either way.
+types_ddl="CREATE TABLE ty (id int PRIMARY KEY, v10 varchar(10), v10b varchar(10), v20 varchar(20), tx text, tx2 text,
+  n102 numeric(10,2), n102b numeric(10,2), n102c numeric(10,2), ts3 timestamp(3), ts6 timestamp(6), tsz timestamp,
+  tz3 timestamptz(3), tm2 time(2), iv3 interval(3), iv6 interval(6), ci cidr, ine inet, i8 bigint, i4 int);
+  INSERT INTO ty SELECT g, 's', 's', 's', 's', 's', 1, 1, 1, now(), now(), now(), now(), now(), '1 s', '1 s',
+    '10.0.0.0/8', '10.0.0.1', g, g FROM generate_series(1, 10) g"
+citext=$(q "SELECT count(*) FROM pg_available_extensions WHERE name = 'citext'")
+new_db e2e_trace_types_scratch
+types_scratch=$DATABASE_URL
+q "$types_ddl"
+[[ $citext == 1 ]] && q "CREATE EXTENSION citext; CREATE TABLE tc (id int, e text, f text); CREATE INDEX tc_e_idx ON tc (e)"
+new_db e2e_trace_types_lint
+q "$types_ddl"
+[[ $citext == 1 ]] && q "CREATE EXTENSION citext; CREATE TABLE tc (id int, e text, f text); CREATE INDEX tc_e_idx ON tc (e)"
+{
+  step expand "varchar to text" "ALTER TABLE ty ALTER COLUMN v10 TYPE text"
+  step expand "varchar widen" "ALTER TABLE ty ALTER COLUMN v10b TYPE varchar(20)"
+  step expand "varchar shrink" "ALTER TABLE ty ALTER COLUMN v20 TYPE varchar(5)"
+  step expand "text to varchar(n)" "ALTER TABLE ty ALTER COLUMN tx TYPE varchar(10)"
+  step expand "text to varchar" "ALTER TABLE ty ALTER COLUMN tx2 TYPE varchar"
+  step expand "numeric precision up" "ALTER TABLE ty ALTER COLUMN n102 TYPE numeric(12,2)"
+  step expand "numeric unconstrained" "ALTER TABLE ty ALTER COLUMN n102b TYPE numeric"
+  step expand "numeric scale" "ALTER TABLE ty ALTER COLUMN n102c TYPE numeric(12,3)"
+  step expand "timestamp precision up" "ALTER TABLE ty ALTER COLUMN ts3 TYPE timestamp(6)"
+  step expand "timestamp precision down" "ALTER TABLE ty ALTER COLUMN ts6 TYPE timestamp(0)"
+  step expand "timestamp to timestamptz" "ALTER TABLE ty ALTER COLUMN tsz TYPE timestamptz"
+  step expand "timestamptz unconstrained" "ALTER TABLE ty ALTER COLUMN tz3 TYPE timestamptz"
+  step expand "time precision up" "ALTER TABLE ty ALTER COLUMN tm2 TYPE time(4)"
+  step expand "interval precision up" "ALTER TABLE ty ALTER COLUMN iv3 TYPE interval(5)"
+  step expand "interval precision down" "ALTER TABLE ty ALTER COLUMN iv6 TYPE interval(2)"
+  step expand "cidr to inet" "ALTER TABLE ty ALTER COLUMN ci TYPE inet"
+  step expand "inet to cidr" "ALTER TABLE ty ALTER COLUMN ine TYPE cidr"
+  step expand "int8 to int4" "ALTER TABLE ty ALTER COLUMN i8 TYPE int"
+  step expand "int4 to int8" "ALTER TABLE ty ALTER COLUMN i4 TYPE bigint"
+  step expand "insert" "INSERT INTO ty (id) VALUES (11)"
+  if [[ $citext == 1 ]]; then
+    step expand "text to citext, indexed" "ALTER TABLE tc ALTER COLUMN e TYPE citext"
+    step expand "text to citext" "ALTER TABLE tc ALTER COLUMN f TYPE citext"
+  fi
+} | plan 0002-types
+rows=$((20 + 2 * citext))
+expect 3 pg lint 0002-types --db --json
+lint_json=$OUT
+export DATABASE_URL=$target_url
+expect 0 pg trace 0002-types --scratch-url "$types_scratch" --json
+trace_json=$OUT
+check "type rows traced" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(len(d["statements"]), d["disagreements"])' "$trace_json")" "$rows 0"
+verdicts=$(python3 - "$lint_json" "$trace_json" <<'PY'
+import json, sys
+lint, trace = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+level = {f["statement"]: f["level"] for f in lint["findings"] if f["rule"] == "change-column-type"}
+for s in trace["statements"]:
+    st = s["statement"]
+    if " TYPE " not in st:
+        continue
+    table = st.split()[2]
+    rewrote = table in s["observed"]["rewritten"]
+    got = level.get(st, "none")
+    if "timestamptz" in st and "tsz" in st:
+        ok = got == "warning"
+    elif "citext" in st:  # no rewrite; the indexed column's index is rebuilt: a warning there only
+        ok = not rewrote and got == ("warning" if "COLUMN e " in st else "none")
+        ok = ok and (("tc_e_idx" in s["observed"]["rewritten"]) == ("COLUMN e " in st))
+    else:
+        ok = got == ("error" if rewrote else "none")
+    print(("ok" if ok else "MISMATCH") + ": " + st + " -> lint " + got + ", server " + ("rewrote" if rewrote else "no rewrite"))
+PY
+)
+echo "$verdicts"
+check "lint --db's type verdicts match the server" "$(grep -c MISMATCH <<<"$verdicts" || true)" "0"
+check "every type row compared" "$(grep -c '^ok: ' <<<"$verdicts" || true)" "$((19 + 2 * citext))"
 finish

@@ -59,6 +59,46 @@ TEST_SUITE("lint::rules") {
     auto f = lint::lint_units({u}, s);
     REQUIRE(f.size() == 1);
     CHECK(f[0].level == "warning");  // to text may be binary compatible
+    CHECK(f[0].message.find("which this run does not know") != std::string::npos);
+  }
+  TEST_CASE("change-column-type: the old type from earlier statements of the run, or from the catalog (--db)") {
+    auto run = [](const std::vector<lint::Unit>& units, const lint::Catalog* catalog = nullptr) {
+      lint::Summary s;
+      std::vector<std::string> out;
+      for (const auto& f : lint::lint_units(units, s, catalog)) out.push_back(f.level + " " + f.rule);
+      return out;
+    };
+    auto add = step_unit("ALTER TABLE t ADD COLUMN s varchar(10)");
+    CHECK(run({add, step_unit("ALTER TABLE t ALTER COLUMN s TYPE varchar(20)")}).empty());
+    CHECK(run({add, step_unit("ALTER TABLE t ALTER COLUMN s TYPE text")}).empty());
+    CHECK(run({add, step_unit("ALTER TABLE t ALTER COLUMN s TYPE varchar(5)")}) == V{"error change-column-type"});
+    // The map follows the column: widened once, then shrunk below the new limit.
+    CHECK(run({add, step_unit("ALTER TABLE t ALTER COLUMN s TYPE varchar(20)"), step_unit("ALTER TABLE t ALTER COLUMN s TYPE varchar(15)")}) ==
+          V{"error change-column-type"});
+    CHECK(run({add, step_unit("ALTER TABLE t RENAME COLUMN s TO s2", Phase::contract), step_unit("ALTER TABLE t ALTER COLUMN s2 TYPE text")}).empty());
+    lint::Catalog catalog;
+    catalog.column_types["t.s"] = "character varying(10)";
+    catalog.column_types["t.ts"] = "timestamp without time zone";
+    catalog.column_types["t.n"] = "numeric(10,2)";
+    catalog.column_types["app.t.c"] = "integer";
+    catalog.column_types["t.e"] = "text";
+    CHECK(run({step_unit("ALTER TABLE t ALTER COLUMN s TYPE text")}, &catalog).empty());
+    CHECK(run({step_unit("ALTER TABLE t ALTER COLUMN s TYPE varchar(5)")}, &catalog) == V{"error change-column-type"});
+    CHECK(run({step_unit("ALTER TABLE t ALTER COLUMN n TYPE numeric(14,2)")}, &catalog).empty());
+    CHECK(run({step_unit("ALTER TABLE t ALTER COLUMN n TYPE numeric(14,4)")}, &catalog) == V{"error change-column-type"});
+    CHECK(run({step_unit("ALTER TABLE app.t ALTER COLUMN c TYPE int")}, &catalog).empty());  // same type: a no-op
+    CHECK(run({step_unit("ALTER TABLE app.t ALTER COLUMN c TYPE bigint")}, &catalog) == V{"error change-column-type"});
+    lint::Summary s;
+    auto tz = lint::lint_units({step_unit("ALTER TABLE t ALTER COLUMN ts TYPE timestamptz")}, s, &catalog);
+    REQUIRE(tz.size() == 1);
+    CHECK(tz[0].level == "warning");
+    CHECK(tz[0].message.find("unless the session TimeZone is UTC") != std::string::npos);
+    // text -> citext: no rewrite, but an index on the column is rebuilt; without one (the catalog says) nothing.
+    CHECK(run({step_unit("ALTER TABLE t ALTER COLUMN e TYPE citext")}, &catalog).empty());
+    catalog.index_columns["t"] = {{"id"}, {"e"}};
+    CHECK(run({step_unit("ALTER TABLE t ALTER COLUMN e TYPE citext")}, &catalog) == V{"warning change-column-type"});
+    CHECK(run({step_unit("ALTER TABLE t ALTER COLUMN e TYPE citext")}) == V{"warning change-column-type"});  // old type unknown
+    CHECK(run({step_unit("ALTER TABLE t ALTER COLUMN q TYPE text")}, &catalog) == V{"warning change-column-type"});  // a column the catalog lacks
   }
   TEST_CASE("set-not-null and the validated CHECK shortcut") {
     CHECK(rules_for("ALTER TABLE t ALTER COLUMN c SET NOT NULL") == V{"set-not-null"});
@@ -135,7 +175,7 @@ TEST_SUITE("lint::rules") {
     CHECK(rules_for("-- phasegate:ignore " + std::string(200'000, 'a') + "\nALTER TABLE t ADD COLUMN c int") == V{"unused-ignore"});
   }
   TEST_CASE("findings carry the lock, what it blocks and the position") {
-    auto u = lint::unit_of_sql_file("m.sql", "SET lock_timeout = '1s';\n\n  CREATE INDEX i ON t (c);");
+    auto u = lint::unit_of_sql_file("m.sql", "SET lock_timeout = '1s'; SET statement_timeout = '1min';\n\n  CREATE INDEX i ON t (c);");
     lint::Summary s;
     auto f = lint::lint_units({u}, s);
     REQUIRE(f.size() == 1);
@@ -143,7 +183,7 @@ TEST_SUITE("lint::rules") {
     CHECK(f[0].lock == "SHARE");
     CHECK(f[0].blocks == "writes");
     CHECK(s.errors == 1);
-    CHECK(s.statements == 2);
+    CHECK(s.statements == 3);
   }
   TEST_CASE("a syntax error is a finding of its own") {
     auto f = rules_for("ALTER TABLE t ADD COLUM c int int");

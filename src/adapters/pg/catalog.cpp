@@ -7,7 +7,7 @@
 
 namespace phasegate::lint {
 
-// lint --db: sizes from the catalog and sessions with old transactions on the plan's tables.
+// lint --db: sizes, column types and indexes from the catalog, and sessions with old transactions on the plan's tables.
 Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>& tables,
                              const std::set<std::string>& functions, const std::set<std::string>& dml) {
   secrets::remember_conninfo(url);
@@ -35,6 +35,13 @@ Result<Catalog> read_catalog(const std::string& url, const std::set<std::string>
       for (const auto& row : old)
         c.old_transactions.push_back(OldTransaction{t, row[0].as<int>(), row[1].as<std::string>(), row[2].as<std::string>(),
                                                     row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<double>()});
+      // Each column's type as format_type spells it: ALTER COLUMN ... TYPE compares it with the new one
+      // (sql::normalize_type, sql::type_change).
+      auto cols = n.exec_params(
+          "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+          " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+          t);
+      for (const auto& row : cols) c.column_types[t + "." + row[0].as<std::string>()] = row[1].as<std::string>();
       // The columns of every index of the table, in order (expressions as ""): foreign-key-without-index.
       auto idx = n.exec_params(
           "SELECT array_to_string(array_agg(coalesce(a.attname::text, '') ORDER BY k.ord), ',')"

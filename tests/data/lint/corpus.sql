@@ -94,7 +94,7 @@ ALTER TABLE n ALTER COLUMN c TYPE bigint;
 ALTER TABLE t ALTER COLUMN c SET NOT NULL;
 
 -- case: set not null after valid check in same plan
--- expect: constraint-missing-not-valid
+-- expect: constraint-missing-not-valid,statements-after-access-exclusive
 ALTER TABLE t ADD CONSTRAINT c_nn CHECK (c IS NOT NULL);
 ALTER TABLE t ALTER COLUMN c SET NOT NULL;
 
@@ -341,7 +341,7 @@ TRUNCATE n;
 ALTER TABLE t ADD COLUMN c int;
 
 -- case: file: fk without lock_timeout
--- expect: constraint-missing-not-valid,missing-lock-timeout
+-- expect: constraint-missing-not-valid,missing-lock-timeout,missing-statement-timeout
 -- kind: file
 ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a_id) REFERENCES a (id);
 
@@ -351,8 +351,8 @@ ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a_id) REFERENCES a (id);
 SET lock_timeout = '2s';
 ALTER TABLE t ADD COLUMN c int;
 
--- case: file: set local lock_timeout
--- expect: none
+-- case: file: set local lock_timeout outside a block does nothing (PostgreSQL: WARNING, no effect)
+-- expect: missing-lock-timeout
 -- kind: file
 SET LOCAL lock_timeout TO '1s';
 ALTER TABLE t ADD COLUMN c int;
@@ -429,7 +429,8 @@ ALTER TABLE t ADD COLUMN label text DEFAULT lower('NEW');
 ALTER TABLE b ADD COLUMN a_id int REFERENCES a (id);
 
 -- case: the column without REFERENCES, then a NOT VALID foreign key
--- expect: none
+-- (one step, one transaction: the foreign key waits for a's lock while b is held in ACCESS EXCLUSIVE)
+-- expect: statements-after-access-exclusive
 ALTER TABLE b ADD COLUMN a_id int;
 ALTER TABLE b ADD CONSTRAINT b_a_fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID;
 
@@ -567,7 +568,7 @@ CREATE INDEX IF NOT EXISTS adv_off_code_idx ON adv_off (code);
 CREATE TABLE IF NOT EXISTS adv_users (id bigint PRIMARY KEY, email varchar(255) NOT NULL);
 
 -- case: varchar(n) on ADD COLUMN and ALTER COLUMN TYPE
--- expect: prefer-text,change-column-type
+-- expect: prefer-text,change-column-type,statements-after-access-exclusive
 -- enable: prefer-text
 ALTER TABLE t ADD COLUMN nick character varying(30);
 ALTER TABLE t ALTER COLUMN s TYPE varchar(5);
@@ -678,20 +679,20 @@ CREATE EXTENSION pg_trgm;
 CREATE SCHEMA adv;
 
 -- case: DROP without IF EXISTS in contract
--- expect: require-idempotent
+-- expect: require-idempotent,statements-after-access-exclusive
 -- enable: require-idempotent
 -- phase: contract
 DROP TABLE adv_old;
 ALTER TABLE t DROP COLUMN legacy;
 
 -- case: ADD COLUMN without IF NOT EXISTS, enum ADD VALUE without IF NOT EXISTS
--- expect: require-idempotent
+-- expect: require-idempotent,statements-after-access-exclusive
 -- enable: require-idempotent
 ALTER TABLE t ADD COLUMN note text;
 ALTER TYPE order_status ADD VALUE 'void' AFTER 'paid';
 
 -- case: idempotent forms are fine (and ADD CONSTRAINT / CREATE TYPE, which have none, are left alone)
--- expect: none
+-- expect: statements-after-access-exclusive
 -- enable: require-idempotent
 CREATE TABLE IF NOT EXISTS adv_t (id bigint PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS adv_t_id_idx ON adv_t (id);
@@ -704,7 +705,7 @@ ALTER TABLE t ADD CONSTRAINT t_note_len CHECK (char_length(note) < 500) NOT VALI
 CREATE TYPE adv_mood AS ENUM ('sad', 'ok');
 
 -- case: DROP IF EXISTS in contract is fine
--- expect: none
+-- expect: statements-after-access-exclusive
 -- enable: require-idempotent
 -- phase: contract
 DROP TABLE IF EXISTS adv_old;
@@ -734,3 +735,344 @@ CREATE TABLE adv_ext (id bigint PRIMARY KEY, ref varchar(12));
 -- enable: prefer-text
 -- phasegate:ignore prefer-text the column mirrors an external system's limit
 CREATE TABLE adv_ext (id bigint PRIMARY KEY, ref varchar(12));
+
+-- ---- issue #13 §2 (false alarms, wrong facts) and §1 transaction rules: lintfix's cases ----
+-- Plain files set both timeouts first unless the case is about them, so only the rule under test fires.
+
+-- case: widen varchar(10) to varchar(20): the old type from ADD COLUMN, no rewrite
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN s varchar(10);
+ALTER TABLE t ALTER COLUMN s TYPE varchar(20);
+
+-- case: shrink varchar(20) to varchar(10) rewrites
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN s varchar(20);
+ALTER TABLE t ALTER COLUMN s TYPE varchar(10);
+
+-- case: varchar(10) to text is binary compatible
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN s varchar(10);
+ALTER TABLE t ALTER COLUMN s TYPE text;
+
+-- case: varchar(10) to varchar without a limit
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN s varchar(10);
+ALTER TABLE t ALTER COLUMN s TYPE varchar;
+
+-- case: text to varchar(10) checks and rewrites
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN s text;
+ALTER TABLE t ALTER COLUMN s TYPE varchar(10);
+
+-- case: text to citext: no rewrite, but its indexes are rebuilt (warning without --db)
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN s text;
+ALTER TABLE t ALTER COLUMN s TYPE citext;
+
+-- case: numeric precision up at the same scale
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN n numeric(10,2);
+ALTER TABLE t ALTER COLUMN n TYPE numeric(12,2);
+
+-- case: numeric to unconstrained numeric
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN n numeric(10,2);
+ALTER TABLE t ALTER COLUMN n TYPE numeric;
+
+-- case: numeric scale change rewrites
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN n numeric(10,2);
+ALTER TABLE t ALTER COLUMN n TYPE numeric(12,3);
+
+-- case: timestamp precision increase
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN at timestamp(3);
+ALTER TABLE t ALTER COLUMN at TYPE timestamp(6);
+
+-- case: timestamp precision decrease rewrites
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN at timestamp(6);
+ALTER TABLE t ALTER COLUMN at TYPE timestamp(0);
+
+-- case: timestamptz(3), time(2), interval(3) precision increases
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN a timestamptz(3), ADD COLUMN b time(2), ADD COLUMN c interval(3);
+ALTER TABLE t ALTER COLUMN a TYPE timestamptz, ALTER COLUMN b TYPE time(4), ALTER COLUMN c TYPE interval(6);
+
+-- case: cidr to inet is binary compatible
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN net cidr;
+ALTER TABLE t ALTER COLUMN net TYPE inet;
+
+-- case: inet to cidr rewrites
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN net inet;
+ALTER TABLE t ALTER COLUMN net TYPE cidr;
+
+-- case: the same type again is a no-op
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN k int;
+ALTER TABLE t ALTER COLUMN k TYPE integer;
+
+-- case: bigint to int rewrites
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN k bigint;
+ALTER TABLE t ALTER COLUMN k TYPE int;
+
+-- case: timestamp to timestamptz depends on the session TimeZone (warning)
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN at timestamp;
+ALTER TABLE t ALTER COLUMN at TYPE timestamptz;
+
+-- case: NOT VALID then VALIDATE in a plain file without BEGIN: each statement commits
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID;
+ALTER TABLE b VALIDATE CONSTRAINT fk;
+
+-- case: NOT VALID and VALIDATE in separate BEGIN ... COMMIT blocks
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+BEGIN;
+ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID;
+COMMIT;
+BEGIN;
+ALTER TABLE b VALIDATE CONSTRAINT fk;
+COMMIT;
+
+-- case: NOT VALID and VALIDATE in one BEGIN ... COMMIT block
+-- expect: constraint-missing-not-valid
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+BEGIN;
+ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID;
+ALTER TABLE b VALIDATE CONSTRAINT fk;
+COMMIT;
+
+-- case: NOT VALID and VALIDATE in a step with transaction = false
+-- expect: none
+-- transaction: false
+ALTER TABLE b ADD CONSTRAINT fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID;
+ALTER TABLE b VALIDATE CONSTRAINT fk;
+
+-- case: VACUUM (FULL false) is a plain VACUUM
+-- expect: none
+VACUUM (FULL false) t;
+
+-- case: VACUUM (FULL true) rewrites
+-- expect: table-rewrite
+VACUUM (FULL true, ANALYZE) t;
+
+-- case: VACUUM FULL without a table rewrites every table
+-- expect: table-rewrite
+VACUUM FULL;
+
+-- case: REINDEX (CONCURRENTLY false) is not concurrent
+-- expect: require-concurrent-index
+REINDEX (CONCURRENTLY false) INDEX i;
+
+-- case: REINDEX (CONCURRENTLY true)
+-- expect: none
+REINDEX (CONCURRENTLY true) TABLE t;
+
+-- case: REINDEX SYSTEM cannot be CONCURRENTLY (it fails)
+-- expect: require-concurrent-index
+REINDEX (CONCURRENTLY) SYSTEM shop;
+
+-- case: REINDEX SCHEMA inside BEGIN fails
+-- expect: require-concurrent-index,concurrent-in-transaction
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+BEGIN;
+REINDEX SCHEMA app;
+COMMIT;
+
+-- case: VACUUM inside BEGIN fails
+-- expect: concurrent-in-transaction
+-- kind: file
+BEGIN;
+VACUUM t;
+COMMIT;
+
+-- case: VACUUM outside a block
+-- expect: none
+-- kind: file
+VACUUM t;
+
+-- case: SET lock_timeout = 0 disables it
+-- expect: missing-lock-timeout
+-- kind: file
+SET lock_timeout = 0;
+ALTER TABLE t ADD COLUMN c int;
+
+-- case: SET foo.lock_timeout is another setting
+-- expect: missing-lock-timeout
+-- kind: file
+SET foo.lock_timeout = '2s';
+ALTER TABLE t ADD COLUMN c int;
+
+-- case: RESET lock_timeout removes it
+-- expect: missing-lock-timeout
+-- kind: file
+SET lock_timeout = '2s';
+RESET lock_timeout;
+ALTER TABLE t ADD COLUMN c int;
+
+-- case: SET LOCAL lock_timeout inside the block it guards
+-- expect: none
+-- kind: file
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+ALTER TABLE t ADD COLUMN c int;
+COMMIT;
+
+-- case: a multi-action ALTER TABLE reports one missing-lock-timeout, not one per action
+-- expect: missing-lock-timeout
+-- kind: file
+ALTER TABLE t ADD COLUMN a int, ADD COLUMN b int, ADD COLUMN c int;
+
+-- case: DROP INDEX in a file names the index
+-- expect: require-concurrent-index,missing-lock-timeout
+-- kind: file
+DROP INDEX t_c_idx;
+
+-- case: CLUSTER without a table re-clusters every table
+-- expect: table-rewrite
+CLUSTER;
+
+-- case: DDL then UPDATE in one step holds ACCESS EXCLUSIVE for the whole UPDATE
+-- expect: ddl-then-dml
+ALTER TABLE t ADD COLUMN x int;
+UPDATE t SET x = 0;
+
+-- case: DDL then UPDATE in a plain file: two transactions
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+ALTER TABLE t ADD COLUMN x int;
+UPDATE t SET x = 0 WHERE id < 1000;
+
+-- case: DDL then INSERT ... SELECT inside BEGIN
+-- expect: ddl-then-dml
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+BEGIN;
+ALTER TABLE t ADD COLUMN x int;
+INSERT INTO t_archive SELECT * FROM t;
+COMMIT;
+
+-- case: a second table altered while the first is held in ACCESS EXCLUSIVE
+-- expect: statements-after-access-exclusive
+ALTER TABLE t ADD COLUMN a int;
+ALTER TABLE u ADD COLUMN b int;
+
+-- case: one ALTER TABLE with both changes
+-- expect: none
+ALTER TABLE t ADD COLUMN a int, ADD COLUMN b int;
+
+-- case: a statement before the ACCESS EXCLUSIVE one is fine
+-- expect: none
+SELECT count(*) FROM u;
+ALTER TABLE t ADD COLUMN a int;
+
+-- case: ADD VALUE and its use in one step fails
+-- expect: enum-value-used-in-transaction
+ALTER TYPE mood ADD VALUE 'meh';
+UPDATE people SET mood = 'meh' WHERE mood IS NULL;
+
+-- case: ADD VALUE and its use in a step with transaction = false
+-- expect: none
+-- transaction: false
+ALTER TYPE mood ADD VALUE 'meh';
+UPDATE people SET mood = 'meh' WHERE mood IS NULL;
+
+-- case: ADD VALUE inside BEGIN, used after the COMMIT
+-- expect: none
+-- kind: file
+BEGIN;
+ALTER TYPE mood ADD VALUE 'meh';
+COMMIT;
+INSERT INTO people (mood) VALUES ('meh');
+
+-- case: BEGIN never committed by the end of the file
+-- expect: uncommitted-transaction
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+BEGIN;
+ALTER TABLE t ADD COLUMN c int;
+
+-- case: BEGIN ... COMMIT
+-- expect: none
+-- kind: file
+SET lock_timeout = '2s'; SET statement_timeout = '1min';
+BEGIN;
+ALTER TABLE t ADD COLUMN c int;
+COMMIT;
+
+-- case: BEGIN inside an open transaction
+-- expect: transaction-nesting
+-- kind: file
+BEGIN;
+SELECT 1;
+BEGIN;
+SELECT 2;
+COMMIT;
+
+-- case: a SAVEPOINT instead of the inner BEGIN
+-- expect: none
+-- kind: file
+BEGIN;
+SELECT 1;
+SAVEPOINT inner_part;
+SELECT 2;
+RELEASE inner_part;
+COMMIT;
+
+-- case: a rewrite with no statement_timeout in a plain file
+-- expect: change-column-type,missing-statement-timeout
+-- kind: file
+SET lock_timeout = '2s';
+ALTER TABLE t ALTER COLUMN c TYPE bigint;
+
+-- case: the rewrite with statement_timeout set
+-- expect: change-column-type
+-- kind: file
+SET lock_timeout = '2s';
+SET statement_timeout = '10min';
+ALTER TABLE t ALTER COLUMN c TYPE bigint;
