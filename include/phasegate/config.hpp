@@ -42,6 +42,7 @@ struct GuardSettings {
   std::optional<int> approvals;
   std::optional<Millis> lock_timeout;
   std::optional<Millis> statement_timeout;
+  std::optional<Millis> concurrent_lock_timeout;
   std::optional<int> lock_retries;
   std::optional<Backoff> lock_retry_backoff;
   std::optional<bool> cancel_blockers;
@@ -59,6 +60,9 @@ struct Guards {
   int approvals = 0;
   Millis lock_timeout{2000};
   Millis statement_timeout{30 * 60'000};
+  // lock_timeout of CONCURRENTLY statements, whose waits for every older transaction of the database count as
+  // lock waits (docs/guards/lock-timeout.md); bounded by statement_timeout; 0 = none
+  Millis concurrent_lock_timeout{60'000};
   int lock_retries = 8;
   Backoff lock_retry_backoff;
   bool cancel_blockers = false;

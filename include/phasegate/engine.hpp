@@ -56,6 +56,11 @@ PlanStatus missing_plan_status(const KnownPlan& known, const std::optional<RunRe
 std::vector<std::pair<KnownPlan, std::string>> vanished_plans(const std::vector<KnownPlan>& known, const std::vector<Plan>& plans);
 std::string describe_vanished(const KnownPlan& known, const std::string& renamed_to);
 
+// The timeouts of one statement of a step: a CONCURRENTLY statement waits for every older transaction of the
+// database, which lock_timeout counts; it gets [guards] concurrent_lock_timeout (unless the step sets its own
+// lock_timeout), bounded by statement_timeout (executor_concurrent.cpp).
+Timeouts statement_timeouts(const Step& step, const Guards& g, const sql::Statement& st);
+
 // ---- the executor --------------------------------------------------------------------------------
 struct RunOptions {
   std::optional<Phase> phase;  // nullopt = all phases (contract only when its start gate is open)
@@ -166,7 +171,14 @@ class Executor {
   Result<void> run_backfill(Context& cx, const Step& step, const Timeouts& t);
   std::optional<Error> abort_check(Context& cx);
   Error aborted_by(Context& cx, const std::string& by);
-  Result<void> with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt);
+  // timeout_name/timeout: what the message says ran out (default: the step's lock_timeout).
+  Result<void> with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt,
+                                 const char* timeout_name = "lock_timeout", std::optional<Millis> timeout = std::nullopt);
+  // CONCURRENTLY statements (executor_concurrent.cpp).
+  Result<void> run_concurrent(Context& cx, const Step& step, const sql::Statement& st, const Timeouts& t, bool resuming);
+  // Drops the invalid indexes the step's unfinished CREATE INDEX CONCURRENTLY left; true when the step is nothing
+  // but such builds and none of them is valid (nothing else to undo).
+  Result<bool> drop_invalid_indexes(Context& cx, const Step& step, const Timeouts& t);
   Result<void> emit(Context& cx, const std::string& kind, const std::string& phase, const std::string& step,
                     const std::string& payload = "{}");
   std::optional<std::string> contract_gate_closed(Context& cx, const PhaseSpec& contract);

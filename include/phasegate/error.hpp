@@ -13,6 +13,7 @@ enum class Exit : int {
   pending = 4,         // status --check: pending or drifted plans
   needs_human = 5,     // rollback incomplete or on_failure = "pause"
   aborted = 6,         // aborted by an operator
+  disagree = 7,        // trace: PostgreSQL took a lock or did a rewrite the analyzer did not predict (or vice versa)
   unavailable = 69,    // cannot reach or write the target database when the command starts; nothing was changed
   internal = 70,       // a bug
   blocked = 75,        // a guard said wait (window, approvals, load, lock held); retry later

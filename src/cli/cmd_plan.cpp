@@ -60,6 +60,7 @@ nlohmann::json guards_now(const Project& project, const Plan& plan, const Guards
   // lock_timeout = "none" (Millis(0), PostgreSQL's "no timeout") is shown as "none", never as "0s".
   j["lock_timeout"] = {{"verdict", g.lock_timeout.count() ? "enforced" : "disabled (lock_timeout = \"none\")"},
                        {"lock_timeout", format_timeout(g.lock_timeout)},
+                       {"concurrent_lock_timeout", format_timeout(g.concurrent_lock_timeout)},
                        {"statement_timeout", format_duration(g.statement_timeout)}, {"retries", g.lock_retries},
                        {"backoff", format_duration(g.lock_retry_backoff.initial) + ".." + format_duration(g.lock_retry_backoff.max)},
                        {"cancel_blockers", g.cancel_blockers}};
@@ -196,10 +197,20 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
       js["lock_timeout"] = format_timeout(step.lock_timeout.value_or(guards.lock_timeout));
       for (const auto& st : parsed.script ? parsed.script->statements : std::vector<sql::Statement>{}) {
         auto sp = describe(st, history, catalog);
+        // CONCURRENTLY waits for every older transaction of the database: its own lock timeout (docs/guards/lock-timeout.md).
+        std::string waits;
+        if (st.concurrently) {
+          auto ts = statement_timeouts(step, guards, st);
+          waits = "waits for every transaction older than it in the whole database (and for the table's lock holders); " +
+                  std::string(step.lock_timeout ? "lock_timeout " : "concurrent_lock_timeout ") + format_timeout(ts.lock_timeout) +
+                  " counts those waits";
+          sp.json["lock_timeout"] = format_timeout(ts.lock_timeout);
+          sp.json["note"] = waits;
+        }
         js["statements"].push_back(sp.json);
         if (!g.json)
           std::cout << "      " << sp.text << "\n        lock: " << sp.locks << "\n        work: " << sp.work
-                    << "; estimate: " << sp.estimate << "\n";
+                    << "; estimate: " << sp.estimate << "\n" << (waits.empty() ? "" : "        note: " + waits + "\n");
         for (const auto& a : st.actions) {
           if (a.kind == "create_table") history.created_tables.insert(a.table);
           if (a.kind == "create_index") history.created_indexes.insert(a.name);
@@ -219,7 +230,8 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
     return 0;
   }
   std::cout << "\n" << paint(g, "1", "guards now") << "\n"
-            << "  lock timeout: " << guard_json["lock_timeout"]["lock_timeout"].get<std::string>() << " per attempt, "
+            << "  lock timeout: " << guard_json["lock_timeout"]["lock_timeout"].get<std::string>() << " per attempt ("
+            << guard_json["lock_timeout"]["concurrent_lock_timeout"].get<std::string>() << " for CONCURRENTLY statements), "
             << guards.lock_retries << " retries (backoff " << guard_json["lock_timeout"]["backoff"].get<std::string>()
             << "), statement_timeout " << guard_json["lock_timeout"]["statement_timeout"].get<std::string>() << "\n"
             << "  windows: " << guard_json["windows"]["verdict"].get<std::string>() << "\n"

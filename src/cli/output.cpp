@@ -112,6 +112,7 @@ void print_event(const Global& g, const Event& e) {
   if (k == "step.completed") return info("  " + paint(g, "32", "ok") + " " + where + "  " + field("duration_ms") + " ms");
   if (k == "step.failed") return info("  " + paint(g, "31", "FAILED") + " " + where + "  " + text("error"));
   if (k == "step.retrying") return info("  " + paint(g, "33", "retry") + " " + where + "  " + e.payload);
+  if (k == "step.waited") return info("  " + paint(g, "33", "waited") + " " + where + "  " + text("reason"));
   if (k == "phase.started") return info(paint(g, "1", e.phase));
   if (k == "phase.completed" || k == "phase.failed") return;
   if (k == "guard.wait") return info("  " + paint(g, "33", "wait") + " " + text("reason"));

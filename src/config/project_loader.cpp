@@ -30,6 +30,7 @@ GuardSettings read_guards(const toml::table& t, const std::string& file, Diagnos
   if (auto v = r.integer("approvals", 0, 100)) g.approvals = static_cast<int>(*v);
   g.lock_timeout = r.timeout("lock_timeout", true);
   g.statement_timeout = r.timeout("statement_timeout", false);
+  g.concurrent_lock_timeout = r.timeout("concurrent_lock_timeout", true);
   if (auto v = r.integer("lock_retries", 0, 1000)) g.lock_retries = static_cast<int>(*v);
   if (const auto* b = r.table("lock_retry_backoff")) {
     TableReader br(*b, file, "guards.lock_retry_backoff", diags);
@@ -429,6 +430,7 @@ Guards merge_guards(const GuardSettings& project, const GuardSettings& plan) {
   pick(plan.approvals, project.approvals, g.approvals);
   pick(plan.lock_timeout, project.lock_timeout, g.lock_timeout);
   pick(plan.statement_timeout, project.statement_timeout, g.statement_timeout);
+  pick(plan.concurrent_lock_timeout, project.concurrent_lock_timeout, g.concurrent_lock_timeout);
   pick(plan.lock_retries, project.lock_retries, g.lock_retries);
   pick(plan.lock_retry_backoff, project.lock_retry_backoff, g.lock_retry_backoff);
   pick(plan.cancel_blockers, project.cancel_blockers, g.cancel_blockers);

@@ -11,6 +11,7 @@ const char* exit_name(Exit code) {
     case Exit::pending: return "pending";
     case Exit::needs_human: return "needs_human";
     case Exit::aborted: return "aborted";
+    case Exit::disagree: return "disagree";
     case Exit::unavailable: return "unavailable";
     case Exit::internal: return "internal";
     case Exit::blocked: return "blocked";

@@ -30,6 +30,7 @@ json guards_json(const GuardSettings& g) {
   if (g.approvals) j["approvals"] = *g.approvals;
   if (g.lock_timeout) j["lock_timeout"] = g.lock_timeout->count();
   if (g.statement_timeout) j["statement_timeout"] = g.statement_timeout->count();
+  if (g.concurrent_lock_timeout) j["concurrent_lock_timeout"] = g.concurrent_lock_timeout->count();
   if (g.lock_retries) j["lock_retries"] = *g.lock_retries;
   if (g.cancel_blockers) j["cancel_blockers"] = *g.cancel_blockers;
   if (g.max_replication_lag) j["max_replication_lag"] = g.max_replication_lag->count();

@@ -137,8 +137,7 @@ std::optional<std::string> Executor::contract_gate_closed(Context& cx, const Pha
   return "the contract phase starts " + format_duration(delay) + " after migrate finished; to start it now: " + how;
 }
 
-namespace {
-std::string describe(const Blocker& b) {
+std::string describe_blocker(const Blocker& b) {
   char age[32];
   std::snprintf(age, sizeof age, "%.1fs", b.transaction_age_s);
   std::string q = b.query.size() > 120 ? valid_utf8(b.query.substr(0, 117)) + "..." : b.query;
@@ -153,7 +152,6 @@ json blockers_json(const std::vector<Blocker>& bs) {
                    {"query", valid_utf8(b.query)}, {"transaction_age_s", b.transaction_age_s}});
   return out;
 }
-}  // namespace
 
 // The same analysis as `phasegate lint`: error-level findings in steps not yet applied refuse the run
 // (exit 3) before anything is touched; applied steps never block later runs.
@@ -453,7 +451,8 @@ Result<void> Executor::run_step(Context& cx, const Step& step) {
   return done();
 }
 
-Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt) {
+Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const std::function<Result<void>()>& attempt,
+                                         const char* timeout_name, std::optional<Millis> timeout) {
   // Seeded per process: runners against different databases must not retry in lockstep.
   std::minstd_rand jitter(std::random_device{}() ^ static_cast<unsigned>(cx.run.id * 7919 + step.ordinal));
   const std::string phase = phase_name(step.phase);
@@ -475,9 +474,9 @@ Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const st
         continue;
       }
       std::vector<std::string> who;
-      for (const auto& b : blockers) who.push_back(describe(b));
-      return fail(Exit::blocked, "plan " + cx.plan.id + ", step \"" + step.name + "\": lock_timeout (" +
-                                     format_duration(step.lock_timeout.value_or(cx.guards.lock_timeout)) + ") hit " +
+      for (const auto& b : blockers) who.push_back(describe_blocker(b));
+      return fail(Exit::blocked, "plan " + cx.plan.id + ", step \"" + step.name + "\": " + timeout_name + " (" +
+                                     format_duration(timeout.value_or(step.lock_timeout.value_or(cx.guards.lock_timeout))) + ") hit " +
                                      std::to_string(n + 1) + " times" +
                                      (who.empty() ? "" : "; blocked by " + join(who, "; ")) +
                                      "; nothing was applied. Retry later" +
@@ -513,8 +512,9 @@ Result<void> Executor::run_transactional(Context& cx, const Step& step, const Ti
 
 // CONCURRENTLY & co: the intent is recorded (running); each statement on its own, its progress committed after
 // it (cursor {"statements_done": N}) so a resume starts after the statements that already ran — only the one a
-// kill interrupted can run twice. On resume an index a killed CREATE INDEX CONCURRENTLY left invalid is dropped
-// and rebuilt, a valid one kept.
+// kill interrupted can run twice. CONCURRENTLY statements run through run_concurrent (executor_concurrent.cpp):
+// their own lock timeout, an invalid index left by an earlier build dropped before each attempt (a valid one kept
+// on resume), the older transactions they waited for reported.
 Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, const Timeouts& t, const sql::Script& script,
                                                bool resuming) {
   auto& rec = cx.records[step.name];
@@ -525,20 +525,9 @@ Result<void> Executor::run_outside_transaction(Context& cx, const Step& step, co
   }
   for (size_t i = done; i < script.statements.size(); ++i) {
     const auto& st = script.statements[i];
-    auto r = with_lock_retries(cx, step, [&]() -> Result<void> {
-      if (st.node == "IndexStmt" && st.concurrently && !st.index_name.empty()) {
-        std::string qualified = (st.index_schema.empty() ? "" : sql::quote_ident(st.index_schema) + ".") + sql::quote_ident(st.index_name);
-        auto state = target_.index_state(st.index_schema, st.index_name);
-        if (!state) return std::unexpected(state.error());
-        if (*state == IndexState::valid && resuming) return {};  // built before the process died
-        if (*state == IndexState::invalid) {
-          (void)emit(cx, "step.retrying", phase_name(step.phase), step.name,
-                     json{{"reason", "dropping invalid index " + qualified + " left by an interrupted build"}}.dump());
-          if (auto d = target_.apply_autocommit({"DROP INDEX CONCURRENTLY IF EXISTS " + qualified}, t); !d) return d;
-        }
-      }
-      return target_.apply_autocommit({st.text}, t);
-    });
+    const Timeouts ts = st.concurrently ? statement_timeouts(step, cx.guards, st) : t;
+    auto r = st.concurrently ? run_concurrent(cx, step, st, ts, resuming)
+                             : with_lock_retries(cx, step, [&]() -> Result<void> { return target_.apply_autocommit({st.text}, ts); });
     if (!r) {
       Error e = r.error();
       if (i > 0) {  // say what did run: this step cannot be "nothing was applied"

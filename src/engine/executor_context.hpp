@@ -12,6 +12,10 @@ namespace phasegate {
 
 using json = nlohmann::json;
 
+// A blocker for messages ("pid 42 (user u, application 'psql', idle in transaction ...): SELECT ...") and events.
+std::string describe_blocker(const Blocker& b);
+json blockers_json(const std::vector<Blocker>& bs);
+
 struct Executor::Context {
   const Plan& plan;
   RunOptions options;

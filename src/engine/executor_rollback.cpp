@@ -310,6 +310,17 @@ bool Executor::undo_step(Context& cx, const Step& s, TimePoint deadline, Rollbac
   };
   if (!record_has_effect(rec))
     return pass("it stopped inside its own transaction; nothing of it is in the database", false);
+  if ((rec.status == StepStatus::running || rec.status == StepStatus::failed) && !s.sql.empty()) {
+    // A CREATE INDEX CONCURRENTLY that did not finish left an invalid index: dropped here; a step of nothing but
+    // such builds has then nothing else to undo (and its down need not run).
+    auto left_ms = std::max(std::chrono::duration_cast<Millis>(deadline - clock_.now()), Millis(1));
+    auto dropped = drop_invalid_indexes(cx, s, Timeouts{cx.guards.lock_timeout, left_ms});
+    if (!dropped) {
+      out.left.push_back("step \"" + s.name + "\": dropping its invalid index failed (" + dropped.error().message + ")");
+      return false;
+    }
+    if (*dropped) return pass("its index build did not finish; the invalid index it left (if any) was dropped", true);
+  }
   std::vector<const Step*> older;
   for (const Step* o : cx.plan.steps())
     if (o->ordinal < s.ordinal && step_may_have_effect(cx.records[o->name].status)) older.push_back(o);
@@ -350,7 +361,10 @@ bool Executor::undo_step(Context& cx, const Step& s, TimePoint deadline, Rollbac
     r = step_to(cx, s, StepTrigger::undo_begin, json{{"action", "down"}, {"begin", true}}.dump());
     for (size_t i = 0; r && i < parsed.script->statements.size(); ++i) {
       const auto& st = parsed.script->statements[i];
-      r = with_lock_retries(cx, s, [&]() -> Result<void> { return target_.apply_autocommit({st.text}, t); });
+      Timeouts ts = st.concurrently ? statement_timeouts(s, cx.guards, st) : t;  // DROP INDEX CONCURRENTLY waits too
+      ts.statement_timeout = std::min(ts.statement_timeout, t.statement_timeout);
+      ts.lock_timeout = st.concurrently && ts.lock_timeout > ts.statement_timeout ? ts.statement_timeout : ts.lock_timeout;
+      r = with_lock_retries(cx, s, [&]() -> Result<void> { return target_.apply_autocommit({st.text}, ts); });
     }
     if (r) r = step_to(cx, s, StepTrigger::undone, payload());
   }

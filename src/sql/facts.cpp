@@ -265,11 +265,27 @@ void alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__AlterTa
       a.rewrite = Rewrite::yes;
       break;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetRelOptions:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetRelOptions:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetOptions:  // column attribute options (n_distinct)
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetOptions:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_ClusterOn:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropCluster:
       a.kind = "other";
       a.lock = Lock::share_update_exclusive;
       break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetRelOptions:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetRelOptions:
+      a.kind = "other";
+      a.lock = rel_options_lock(def);  // SHARE UPDATE EXCLUSIVE for most storage parameters
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetAccessMethod:  // a rewrite unless it is the table's access method already
+      a.kind = "other";
+      a.rewrite = Rewrite::maybe;
+      break;
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_AttachPartition:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_AddInherit:
+    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropInherit:
+      attach_or_inherit(cmd, a, out);
+      return;
     case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrig:
     case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
     case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrigAll:
@@ -360,6 +376,7 @@ std::vector<Action> drop_objects(const PgQuery__DropStmt* d) {
     } else {
       a.kind = "drop_other";  // views, types, functions, schemas ...: only CASCADE is a finding of its own
       a.name = last;
+      drop_relation_lock(d->remove_type, parts, a);
     }
     out.push_back(a);
   }
@@ -439,7 +456,7 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
   switch (n->node_case) {
     case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT: {
       const auto* st = n->alter_table_stmt;
-      if (st->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) break;
+      if (st->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_TYPE) break;  // ALTER TYPE composite: no table of ours
       for (size_t i = 0; i < st->n_cmds; ++i)
         if (st->cmds[i]->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD) alter_table_cmd(st, st->cmds[i]->alter_table_cmd, out);
       break;
@@ -462,6 +479,8 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
         a.name = s(st->subname);
         a.lock = Lock::none;
         out.push_back(a);
+      } else {
+        rename_relation_actions(st, out);
       }
       break;
     }
@@ -498,9 +517,12 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
     }
     case PG_QUERY__NODE__NODE_VACUUM_STMT: {
       const auto* st = n->vacuum_stmt;
-      if (!st->is_vacuumcmd || !option_on(st->options, st->n_options, "full")) break;
-      out = range_vars("vacuum_full", st->rels, st->n_rels, Lock::access_exclusive, Rewrite::yes);
-      if (out.empty()) out.push_back(every_table("vacuum_full"));  // VACUUM FULL; rewrites every table of the database
+      if (option_on(st->options, st->n_options, "full") && st->is_vacuumcmd) {
+        out = range_vars("vacuum_full", st->rels, st->n_rels, Lock::access_exclusive, Rewrite::yes);
+        if (out.empty()) out.push_back(every_table("vacuum_full"));  // VACUUM FULL; rewrites every table of the database
+      } else if (!st->is_vacuumcmd) {
+        out = range_vars("analyze", st->rels, st->n_rels, Lock::share_update_exclusive, Rewrite::no);
+      }
       break;
     }
     case PG_QUERY__NODE__NODE_CLUSTER_STMT: {
@@ -612,9 +634,10 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
         }
       out.push_back(a);
       table_columns(n->create_stmt, a, out);
+      create_table_actions(n->create_stmt, out);
       break;
     }
-    default: break;
+    default: relation_actions(n, out); break;
   }
   return out;
 }

@@ -61,6 +61,12 @@ expect 0 pg trace 0001-locks --scratch-url "$scratch_url"
 contains "all agree" "$OUT" "32 statements traced, 0 disagreements"
 contains "rewrite observed for the volatile default" "$OUT" "rewrote t"
 contains "concurrently is reported as not observable" "$OUT" "not observable"
+first_run=$(echo "$OUT" | sed 's/  [0-9.]* ms$//')
+# The statements ran on a copy: the scratch database is as it was, the copy is gone, and a second run agrees.
+check "scratch unchanged" "$(DATABASE_URL=$scratch_url q "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'x'")" "0"
+check "the copy was dropped" "$(q "SELECT count(*) FROM pg_database WHERE datname LIKE 'e2e_trace_scratch_trace_%'")" "0"
+expect 0 pg trace 0001-locks --scratch-url "$scratch_url"
+check "a second run gives the same result" "$(echo "$OUT" | sed 's/  [0-9.]* ms$//')" "$first_run"
 
 # JSON: every statement has observed locks; the FK takes SHARE ROW EXCLUSIVE on both tables.
 new_db e2e_trace_scratch
@@ -134,7 +140,9 @@ for s in trace["statements"]:
         ok = got == "warning"
     elif "citext" in st:  # no rewrite; the indexed column's index is rebuilt: a warning there only
         ok = not rewrote and got == ("warning" if "COLUMN e " in st else "none")
-        ok = ok and (("tc_e_idx" in s["observed"]["rewritten"]) == ("COLUMN e " in st))
+        # the index is rebuilt: a new relfilenode, or (trace on a copy) a new index of the same name
+        rebuilt = "tc_e_idx" in s["observed"]["rewritten"] or "tc_e_idx (new)" in s["observed"].get("created", [])
+        ok = ok and (rebuilt == ("COLUMN e " in st))
     else:
         ok = got == ("error" if rewrote else "none")
     print(("ok" if ok else "MISMATCH") + ": " + st + " -> lint " + got + ", server " + ("rewrote" if rewrote else "no rewrite"))
@@ -143,4 +151,39 @@ PY
 echo "$verdicts"
 check "lint --db's type verdicts match the server" "$(grep -c MISMATCH <<<"$verdicts" || true)" "0"
 check "every type row compared" "$(grep -c '^ok: ' <<<"$verdicts" || true)" "$((19 + 2 * citext))"
+
+# ---- every relation is compared (issue #13 §3) ----
+# A lock the analyzer cannot see (taken inside a function) is a disagreement, as a sentence, exit 7.
+DATABASE_URL=$scratch_url q "CREATE FUNCTION lock_u() RETURNS void LANGUAGE plpgsql AS 'BEGIN LOCK TABLE u IN EXCLUSIVE MODE; END'"
+export DATABASE_URL=$target_url
+{ step expand "hidden lock" "SELECT lock_u()"; } | plan 0001-locks
+expect 7 pg trace 0001-locks --scratch-url "$scratch_url"
+contains "an unpredicted lock is a disagreement" "$OUT" "DISAGREE: PostgreSQL took EXCLUSIVE on table u, which the analyzer did not predict."
+contains "counted" "$OUT" "1 statements traced, 1 disagreements"
+expect 7 pg trace 0001-locks --scratch-url "$scratch_url" --json
+check "json exit" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["exit"], d["disagreements"])')" "7 1"
+
+# Indexes too: REINDEX takes SHARE on the table and ACCESS EXCLUSIVE on each index; a rewrite every index.
+{ step expand "reindex" "REINDEX TABLE t"; step expand "rewrite" "ALTER TABLE t ADD COLUMN r float8 DEFAULT random()"; } | plan 0001-locks
+expect 0 pg trace 0001-locks --scratch-url "$scratch_url" --json
+check "reindex locks" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["statements"][0]["observed"]["locks"])')" "{'t': 'SHARE', 't_pkey': 'ACCESS EXCLUSIVE'}"
+check "rewrite locks every index" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); l=d["statements"][1]["observed"]["locks"]; print(l.get("t"), l.get("t_pkey"))')" "ACCESS EXCLUSIVE ACCESS EXCLUSIVE"
+
+# ---- the reference suite: every ALTER TABLE subcommand and DDL kind, 0 disagreements, twice ----
+# (tests/data/trace/reference.toml on setup.sql; docs/trace-reference.md is rendered from the same run)
+new_db e2e_trace_reference
+ref_url=$DATABASE_URL
+"$PSQL" "$ref_url" -qX -v ON_ERROR_STOP=1 -f "$REPO_ROOT/tests/data/trace/setup.sql" >/dev/null
+export DATABASE_URL=$target_url
+cp "$REPO_ROOT/tests/data/trace/reference.toml" "$WORK/project/plans/0002-reference.toml"
+rm -f "$WORK/project/plans/0001-locks.toml"
+expect 0 pg --json trace 0002-reference --scratch-url "$ref_url"
+ref1=$(echo "$OUT" | python3 "$REPO_ROOT/scripts/trace-reference.py")
+echo "$OUT" | python3 -c 'import json,sys
+for s in json.load(sys.stdin)["statements"]:
+    for d in s["disagreements"]: print("  ", s["step"], "->", d)'
+check "reference suite: 0 disagreements" "$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["disagreements"])')" "0"
+expect 0 pg --json trace 0002-reference --scratch-url "$ref_url"
+check "reference suite: the second run on the same scratch database is the same" "$(echo "$OUT" | python3 "$REPO_ROOT/scripts/trace-reference.py")" "$ref1"
+check "docs/trace-reference.md is up to date (scripts/trace-reference.sh)" "$ref1" "$(cat "$REPO_ROOT/docs/trace-reference.md")"
 finish
