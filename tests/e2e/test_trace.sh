@@ -115,6 +115,9 @@ q "$types_ddl"
 rows=$((20 + 2 * citext))
 expect 3 pg lint 0002-types --db --json
 lint_json=$OUT
+export DATABASE_URL=$types_scratch
+index_file() { q "SELECT relfilenode FROM pg_class WHERE relname = 'tc_e_idx'"; }
+[[ $citext == 1 ]] && index_before=$(index_file)
 export DATABASE_URL=$target_url
 expect 0 pg trace 0002-types --scratch-url "$types_scratch" --json
 trace_json=$OUT
@@ -132,9 +135,8 @@ for s in trace["statements"]:
     got = level.get(st, "none")
     if "timestamptz" in st and "tsz" in st:
         ok = got == "warning"
-    elif "citext" in st:  # no rewrite; the indexed column's index is rebuilt: a warning there only
+    elif "citext" in st:  # no rewrite; the indexed column's index is rebuilt (checked below): a warning there only
         ok = not rewrote and got == ("warning" if "COLUMN e " in st else "none")
-        ok = ok and (("tc_e_idx" in s["observed"]["rewritten"]) == ("COLUMN e " in st))
     else:
         ok = got == ("error" if rewrote else "none")
     print(("ok" if ok else "MISMATCH") + ": " + st + " -> lint " + got + ", server " + ("rewrote" if rewrote else "no rewrite"))
@@ -143,4 +145,26 @@ PY
 echo "$verdicts"
 check "lint --db's type verdicts match the server" "$(grep -c MISMATCH <<<"$verdicts" || true)" "0"
 check "every type row compared" "$(grep -c '^ok: ' <<<"$verdicts" || true)" "$((19 + 2 * citext))"
+if [[ $citext == 1 ]]; then  # trace sees tables only: the index of text -> citext, by hand
+  export DATABASE_URL=$types_scratch
+  [[ "$(index_file)" != "$index_before" ]] && echo "ok: text -> citext rebuilt the column's index" ||
+    { echo "FAIL: text -> citext kept tc_e_idx's relfilenode"; FAILS=$((FAILS + 1)); }
+  export DATABASE_URL=$target_url
+else
+  echo "skipped: citext rows (the extension is not installed)"
+fi
+# timestamp <-> timestamptz: no rewrite only when the session TimeZone is UTC (why lint keeps it a warning).
+new_db e2e_trace_tz
+tz_scratch=$DATABASE_URL
+q "CREATE TABLE tz (id int, at timestamp); INSERT INTO tz VALUES (1, now())"
+export DATABASE_URL=$target_url
+{
+  step expand "to timestamptz" "ALTER TABLE tz ALTER COLUMN at TYPE timestamptz"
+  step expand "back to timestamp" "ALTER TABLE tz ALTER COLUMN at TYPE timestamp"
+} | plan 0003-tz
+rewrites() { python3 -c 'import json,sys; print(sum(len(s["observed"]["rewritten"]) for s in json.loads(sys.argv[1])["statements"]))' "$OUT"; }
+expect 0 env PGTZ=UTC "$PHASEGATE_BIN" -C "$WORK/project" --json trace 0003-tz --scratch-url "$tz_scratch"
+check "TimeZone UTC: no rewrite either way" "$(rewrites)" "0"
+expect 0 env PGTZ=America/New_York "$PHASEGATE_BIN" -C "$WORK/project" --json trace 0003-tz --scratch-url "$tz_scratch"
+check "another TimeZone: both rewrite" "$(rewrites)" "2"
 finish
