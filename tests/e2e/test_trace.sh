@@ -121,6 +121,7 @@ q "$types_ddl"
 rows=$((20 + 2 * citext))
 expect 3 pg lint 0002-types --db --json
 lint_json=$OUT
+export DATABASE_URL=$types_scratch
 export DATABASE_URL=$target_url
 expect 0 pg trace 0002-types --scratch-url "$types_scratch" --json
 trace_json=$OUT
@@ -138,7 +139,7 @@ for s in trace["statements"]:
     got = level.get(st, "none")
     if "timestamptz" in st and "tsz" in st:
         ok = got == "warning"
-    elif "citext" in st:  # no rewrite; the indexed column's index is rebuilt: a warning there only
+    elif "citext" in st:  # no rewrite; the indexed column's index is rebuilt (checked below): a warning there only
         ok = not rewrote and got == ("warning" if "COLUMN e " in st else "none")
         # the index is rebuilt: a new relfilenode, or (trace on a copy) a new index of the same name
         rebuilt = "tc_e_idx" in s["observed"]["rewritten"] or "tc_e_idx (new)" in s["observed"].get("created", [])
@@ -151,6 +152,20 @@ PY
 echo "$verdicts"
 check "lint --db's type verdicts match the server" "$(grep -c MISMATCH <<<"$verdicts" || true)" "0"
 check "every type row compared" "$(grep -c '^ok: ' <<<"$verdicts" || true)" "$((19 + 2 * citext))"
+# timestamp <-> timestamptz: no rewrite only when the session TimeZone is UTC (why lint keeps it a warning).
+new_db e2e_trace_tz
+tz_scratch=$DATABASE_URL
+q "CREATE TABLE tz (id int, at timestamp); INSERT INTO tz VALUES (1, now())"
+export DATABASE_URL=$target_url
+{
+  step expand "to timestamptz" "ALTER TABLE tz ALTER COLUMN at TYPE timestamptz"
+  step expand "back to timestamp" "ALTER TABLE tz ALTER COLUMN at TYPE timestamp"
+} | plan 0003-tz
+rewrites() { python3 -c 'import json,sys; print(sum(len(s["observed"]["rewritten"]) for s in json.loads(sys.argv[1])["statements"]))' "$OUT"; }
+expect 0 env PGTZ=UTC "$PHASEGATE_BIN" -C "$WORK/project" --json trace 0003-tz --scratch-url "$tz_scratch"
+check "TimeZone UTC: no rewrite either way" "$(rewrites)" "0"
+expect 0 env PGTZ=America/New_York "$PHASEGATE_BIN" -C "$WORK/project" --json trace 0003-tz --scratch-url "$tz_scratch"
+check "another TimeZone: both rewrite" "$(rewrites)" "2"
 
 # ---- every relation is compared (issue #13 §3) ----
 # A lock the analyzer cannot see (taken inside a function) is a disagreement, as a sentence, exit 7.
@@ -176,7 +191,7 @@ ref_url=$DATABASE_URL
 "$PSQL" "$ref_url" -qX -v ON_ERROR_STOP=1 -f "$REPO_ROOT/tests/data/trace/setup.sql" >/dev/null
 export DATABASE_URL=$target_url
 cp "$REPO_ROOT/tests/data/trace/reference.toml" "$WORK/project/plans/0002-reference.toml"
-rm -f "$WORK/project/plans/0001-locks.toml"
+rm -f "$WORK/project/plans/0001-locks.toml" "$WORK/project/plans/0002-types.toml" "$WORK/project/plans/0003-tz.toml"
 expect 0 pg --json trace 0002-reference --scratch-url "$ref_url"
 ref1=$(echo "$OUT" | python3 "$REPO_ROOT/scripts/trace-reference.py")
 echo "$OUT" | python3 -c 'import json,sys

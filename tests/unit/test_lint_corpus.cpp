@@ -68,7 +68,10 @@ TEST_CASE("lint corpus: every case yields exactly its expected rules") {
     }
     lint::Summary s;
     std::vector<std::string> got;
-    for (const auto& f : lint::lint_units({u}, s, nullptr, enable)) got.push_back(f.rule);
+    for (const auto& f : lint::lint_units({u}, s, nullptr, enable)) {
+      got.push_back(f.rule);
+      CHECK_MESSAGE(f.message.find("\"\"") == std::string::npos, f.rule << " names an empty relation: " << f.message);
+    }
     std::sort(got.begin(), got.end());
     got.erase(std::unique(got.begin(), got.end()), got.end());
     std::vector<std::string> want;
