@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# bench/lint: a generated 20,000-statement migration corpus linted by phasegate (json and text formats) and by
-# squawk (npm squawk-cli, installed into a temp dir) with --reporter json, in one run. Prints statements/s and
-# the ratio. Usage: bench/lint/run.sh [STATEMENTS=20000] [REPEATS=3]
+# bench/lint: phasegate lint against squawk's native binary (npm squawk-cli; the binary of its optional
+# dependency @squawk-cli/linux-x64, not node_modules/.bin/squawk, whose node launcher costs ~0.3 s a call), in
+# one run: a generated 20,000-statement migration file, and a directory of 300 small files linted in one
+# process. Each is timed on both cores and pinned to one (taskset -c 0), best of REPEATS, with the peak RSS
+# (/usr/bin/time -f %M). Prints statements/s, the ratios and the goals of issue #13.
+# Usage: bench/lint/run.sh [STATEMENTS=20000] [REPEATS=3]     PHASEGATE_BIN=/path/to/phasegate skips the build
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 n=${1:-20000}
 repeats=${2:-3}
 "$root/scripts/deps.sh"
-build=$("$root/scripts/build.sh")
+if [[ -n "${PHASEGATE_BIN:-}" ]]; then phasegate=$PHASEGATE_BIN; else phasegate=$("$root/scripts/build.sh")/phasegate; fi
 work=$(mktemp -d /tmp/phasegate-bench-lint.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 command -v npm >/dev/null || { echo "bench/lint: npm is needed to install squawk-cli" >&2; exit 2; }
+command -v taskset >/dev/null || { echo "bench/lint: taskset (util-linux) is needed" >&2; exit 2; }
+[[ -x /usr/bin/time ]] || { echo "bench/lint: /usr/bin/time (Debian package time) is needed" >&2; exit 2; }
 (cd "$work" && npm install --silent --no-audit --no-fund squawk-cli@2 >/dev/null 2>&1) ||
   { echo "bench/lint: npm install squawk-cli failed" >&2; exit 2; }
-squawk="$work/node_modules/.bin/squawk"
-"$squawk" --version >&2
+squawk="$work/node_modules/@squawk-cli/linux-x64/bin/squawk"
+[[ -x "$squawk" ]] || { echo "bench/lint: squawk's native binary is not at $squawk" >&2; ls -R "$work/node_modules/@squawk-cli" >&2 || true; exit 2; }
+[[ $(head -c 4 "$squawk" | tail -c 3) == ELF ]] || { echo "bench/lint: $squawk is not a native executable" >&2; exit 2; }
+squawk_version=$("$squawk" --version 2>&1 | head -1)
 
 # A mix of what real migrations hold: safe and unsafe DDL, data changes, comments.
 awk -v n="$n" 'BEGIN {
@@ -37,25 +44,56 @@ awk -v n="$n" 'BEGIN {
 }' >"$work/corpus.sql"
 stmts=$(grep -c ';$' "$work/corpus.sql")
 
-best_ms() {  # best_ms CMD... -> best wall ms over $repeats runs (exit 0 or 3 expected from linters)
-  local best=0 t0 t1 ms rc
+# The directory: 300 files of 3 to 40 statements cut from the same corpus (a project's migrations folder).
+mkdir -p "$work/dir"
+awk -v dir="$work/dir" 'BEGIN { f = 0; left = 0 }
+  { if (left == 0) { f++; left = 3 + (f * 7) % 38; out = sprintf("%s/%04d_migration.sql", dir, f) }
+    print > out; if ($0 ~ /;$/) left--; if (f > 300) exit }' "$work/corpus.sql"
+rm -f "$work/dir/0301_migration.sql"
+dir_files=$(ls "$work/dir" | wc -l)
+dir_stmts=$(cat "$work/dir"/*.sql | grep -c ';$')
+
+# measure LABEL CMD...: best wall ms and the peak RSS (KiB) of that run, over $repeats runs; exit 0, 1 or 3
+# (findings) expected. Prints "ms kib".
+measure() {
+  local best=0 kib=0 t0 t1 ms rc
   for _ in $(seq 1 "$repeats"); do
-    t0=$(date +%s%N); set +e; "$@" >"$work/out" 2>"$work/err"; rc=$?; set -e; t1=$(date +%s%N)
+    t0=$(date +%s%N); set +e; /usr/bin/time -f %M -o "$work/rss" "$@" >"$work/out" 2>"$work/err"; rc=$?; set -e; t1=$(date +%s%N)
     if [[ $rc -ne 0 && $rc -ne 3 && $rc -ne 1 ]]; then echo "bench/lint: '$*' exited $rc" >&2; tail -3 "$work/err" >&2; exit 1; fi
-    ms=$(( (t1 - t0) / 1000000 )); [[ $best -eq 0 || $ms -lt $best ]] && best=$ms
+    ms=$(( (t1 - t0) / 1000000 ))
+    if [[ $best -eq 0 || $ms -lt $best ]]; then best=$ms; kib=$(tail -1 "$work/rss"); fi
   done
-  echo "$best"
+  echo "$best $kib"
 }
-pg_json=$(best_ms "$build/phasegate" lint "$work/corpus.sql" --format json)
-pg_findings=$("$build/phasegate" lint "$work/corpus.sql" --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))' || true)
-pg_text=$(best_ms "$build/phasegate" lint "$work/corpus.sql")
-sq_json=$(best_ms "$squawk" --reporter json "$work/corpus.sql")
+read -r pg2 pg2_kib < <(measure "$phasegate" lint "$work/corpus.sql" --format json)
+read -r pg1 pg1_kib < <(measure taskset -c 0 "$phasegate" lint "$work/corpus.sql" --format json)
+read -r pgt _ < <(measure "$phasegate" lint "$work/corpus.sql")
+read -r sq2 sq2_kib < <(measure "$squawk" --reporter json "$work/corpus.sql")
+read -r sq1 sq1_kib < <(measure taskset -c 0 "$squawk" --reporter json "$work/corpus.sql")
+read -r pgd pgd_kib < <(measure taskset -c 0 "$phasegate" lint "$work/dir"/*.sql --format json)
+read -r sqd sqd_kib < <(measure taskset -c 0 "$squawk" --reporter json "$work/dir"/*.sql)
+pg_findings=$("$phasegate" lint "$work/corpus.sql" --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))' || true)
 sq_findings=$("$squawk" --reporter json "$work/corpus.sql" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' || true)
 
-awk -v s="$stmts" -v pj="$pg_json" -v pt="$pg_text" -v q="$sq_json" -v pf="$pg_findings" -v qf="$sq_findings" 'BEGIN {
-  printf "bench/lint: %d statements in one file, best of runs\n", s
-  printf "  phasegate lint --format json  %6d ms  %9.0f statements/s  (%s findings)\n", pj, s / (pj / 1000), pf
-  printf "  phasegate lint (text)         %6d ms  %9.0f statements/s  (goal < 1000 ms)\n", pt, s / (pt / 1000)
-  printf "  squawk --reporter json        %6d ms  %9.0f statements/s  (%s findings)\n", q, s / (q / 1000), qf
-  printf "  phasegate / squawk speed (json): %.1fx (goal >= 2x)\n", q / pj
-}'
+python3 - "$stmts" "$dir_files" "$dir_stmts" "$squawk_version" "$pg_findings" "$sq_findings" \
+  "$pg2" "$pg2_kib" "$pg1" "$pg1_kib" "$pgt" "$sq2" "$sq2_kib" "$sq1" "$sq1_kib" "$pgd" "$pgd_kib" "$sqd" "$sqd_kib" <<'PY'
+import sys
+a = sys.argv[1:]
+stmts, files, dstmts, version, pf, qf = int(a[0]), int(a[1]), int(a[2]), a[3], a[4], a[5]
+pg2, pg2k, pg1, pg1k, pgt, sq2, sq2k, sq1, sq1k, pgd, pgdk, sqd, sqdk = map(int, a[6:19])
+mib = lambda k: k / 1024
+ok = lambda b: "met" if b else "NOT met"
+print(f"bench/lint: {stmts} statements in one file; {files} files of {dstmts} statements; best of runs; {version} (native binary)")
+print(f"  {'':34} {'ms':>7} {'stmts/s':>10} {'peak MiB':>9}")
+for label, ms, k, n in [("phasegate lint --format json", pg2, pg2k, stmts), ("  pinned to one core", pg1, pg1k, stmts),
+                        ("phasegate lint (text)", pgt, None, stmts), ("squawk --reporter json", sq2, sq2k, stmts),
+                        ("  pinned to one core", sq1, sq1k, stmts), ("phasegate, 300 files, one core", pgd, pgdk, dstmts),
+                        ("squawk, 300 files, one core", sqd, sqdk, dstmts)]:
+    print(f"  {label:34} {ms:7d} {n / max(ms, 1) * 1000:10.0f} {'' if k is None else f'{mib(k):9.1f}'}")
+print(f"  findings on the big file: phasegate {pf}, squawk {qf} (they flag different things; counts for honesty, not a score)")
+print(f"  speed, two cores:  phasegate / squawk = {sq2 / pg2:.2f}x")
+print(f"  speed, one core:   phasegate / squawk = {sq1 / pg1:.2f}x: goal >= 2x {ok(sq1 / pg1 >= 2)}")
+print(f"  peak memory, one core: phasegate {mib(pg1k):.1f} MiB, squawk {mib(sq1k):.1f} MiB: goal <= squawk's {ok(pg1k <= sq1k)}")
+print(f"  300 files in one process, one core: phasegate / squawk = {sqd / pgd:.2f}x: goal >= 2x {ok(sqd / pgd >= 2)}")
+print(f"  text format: {pgt} ms: goal < 1000 ms {ok(pgt < 1000)}")
+PY

@@ -149,6 +149,12 @@ struct Notifier {
   SourcePos pos;
 };
 
+// [lint]: enable lists the opt-in rules (schema-design advice, docs/lint.md) lint, validate and plan apply.
+struct LintSettings {
+  std::vector<std::string> enable;  // rule ids, checked against the rule table when loaded
+  SourcePos pos;
+};
+
 struct Project {
   std::string root;  // directory holding phasegate.toml
   std::string file;  // path of phasegate.toml
@@ -171,6 +177,7 @@ struct Project {
   // [hooks] pass_env: secrets phasegate removes from hooks' environment (the database URL variable and
   // PGPASSWORD) unless named here.
   std::vector<std::string> hook_pass_env;
+  LintSettings lint;
 };
 
 enum class Phase { expand = 0, migrate = 1, contract = 2 };

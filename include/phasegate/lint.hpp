@@ -68,8 +68,13 @@ struct RuleInfo {
   const char* id;
   const char* level;
   const char* summary;
+  bool opt_in = false;  // schema-design advice: reports only when enabled ([lint] enable, lint --enable)
+  RuleInfo(const char* i, const char* l, const char* s, bool o = false) : id(i), level(l), summary(s), opt_in(o) {}
 };
 const std::vector<RuleInfo>& rules();  // every rule id, for docs and validation of ignore comments
+// Why `id` cannot be enabled (unknown, with a did-you-mean; or on by default), nullopt when it is an opt-in rule.
+std::optional<std::string> enable_problem(const std::string& id);
+std::vector<std::string> opt_in_rules();
 
 struct Summary {
   int errors = 0, warnings = 0, infos = 0, statements = 0, files = 0;
@@ -77,7 +82,9 @@ struct Summary {
 
 // Lints units in order, sharing one History (a plan's steps, or one file). A unit that does not parse
 // yields a finding with rule "syntax-error" (the caller maps that to exit 2).
-std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog = nullptr);
+// `enable`: the opt-in rules to apply as well; the others never report.
+std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog = nullptr,
+                                const std::set<std::string>& enable = {});
 // Tables a set of units touches (for gathering Catalog facts).
 std::set<std::string> tables_of(const std::vector<Unit>& units);
 std::set<std::string> default_functions_of(const std::vector<Unit>& units);

@@ -30,7 +30,8 @@ struct Action {
                      // reference (the referenced table of a foreign key), detach_partition, partition (the partition
                      // attached or detached), set_tablespace, create_trigger, drop_trigger, enable_trigger, lock_table,
                      // refresh_matview, alter_domain_constraint, create_domain_check, drop_database, drop_other,
-                     // rename_schema, rename_enum_value, add_enum_value, other
+                     // rename_schema, rename_enum_value, add_enum_value, create_column (a column of CREATE TABLE:
+                     // column, type_name, serial, identity, primary_key, foreign_key; no lock of its own), other
   std::string schema, table, column, name;  // name: index or constraint
   std::string constraint;                   // foreign | check | unique | primary | exclusion
   std::string type_name;                    // add_column / alter_type: the new type, e.g. "int8", "varchar(5)"
@@ -44,6 +45,8 @@ struct Action {
   bool positioned = false;     // add_enum_value: ADD VALUE ... BEFORE / AFTER
   bool cascade = false;        // DROP ... CASCADE (also ALTER TABLE DROP COLUMN / CONSTRAINT ... CASCADE)
   bool inline_on_column = false;  // add_constraint declared on the column of an ADD COLUMN (REFERENCES, CHECK, UNIQUE)
+  bool primary_key = false, foreign_key = false;  // add_column / create_column: part of a PRIMARY KEY / FOREIGN KEY
+                                                  // declared in the same statement (on the column or the table)
   std::string volatile_function;    // the built-in volatile function in the default
   std::string unknown_function;     // a function of the default that is neither a known volatile nor a known
                                     // stable/immutable built-in: assumed volatile unless lint --db says otherwise
@@ -59,6 +62,9 @@ struct Statement {
   bool transaction_control = false;  // BEGIN / COMMIT / ROLLBACK / SAVEPOINT ...
   bool allowed_in_transaction = true;
   std::string index_schema, index_name;  // CREATE INDEX [CONCURRENTLY] name
+  // What running the statement a second time fails on (or, for an unnamed index, duplicates), where PostgreSQL 15
+  // has an IF [NOT] EXISTS / OR REPLACE form that was not used: "CREATE TABLE", "DROP INDEX", "ADD COLUMN" ...
+  std::vector<std::string> not_idempotent;
   std::vector<Action> actions;
 };
 

@@ -53,41 +53,60 @@ void print_text(const Global& g, const std::vector<lint::Finding>& findings, con
     if (!f.lock.empty()) std::cout << "  lock: " << f.lock << " (blocks " << f.blocks << ")\n";
     if (!f.help.empty()) std::cout << "  " << paint(g, "32", "help") << ": " << f.help << "\n";
   }
-  std::cout << s.errors << " errors, " << s.warnings << " warnings in " << s.statements << " statements (" << s.files
+  std::cout << s.errors << " errors, " << s.warnings << " warnings" << (s.infos ? ", " + std::to_string(s.infos) + " infos" : "")
+            << " in " << s.statements << " statements (" << s.files
             << (s.files == 1 ? " file" : " files") << ")\n";
 }
 
 // Streamed rather than built as a DOM: a 20,000-statement corpus has as many findings.
 void print_json_findings(const std::vector<lint::Finding>& findings, const lint::Summary& s) {
-  auto q = [](const std::string& v) {  // a JSON string literal (RFC 8259 escapes)
-    std::string out = "\"";
-    for (unsigned char c : v) {
+  std::string out = "{\"findings\": [";
+  out.reserve(findings.size() * 512);
+  // A JSON string literal (RFC 8259 escapes), appended in runs of bytes that need none.
+  auto q = [&out](const std::string& v) {
+    out += '"';
+    size_t run = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const auto c = static_cast<unsigned char>(v[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out.append(v, run, i - run);
+      run = i + 1;
       switch (c) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;
         case '\n': out += "\\n"; break;
         case '\r': out += "\\r"; break;
         case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-          } else {
-            out += static_cast<char>(c);
-          }
+        default: {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        }
       }
     }
-    return out + "\"";
+    out.append(v, run, v.size() - run);
+    out += '"';
   };
-  std::string out = "{\"findings\": [";
   for (size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];
     out += (i ? ",\n  " : "\n  ");
-    out += "{\"rule\": " + q(f.rule) + ", \"level\": " + q(f.level) + ", \"file\": " + q(f.pos.file) +
-           ", \"line\": " + std::to_string(f.pos.line) + ", \"column\": " + std::to_string(f.pos.column) +
-           ", \"statement\": " + q(f.statement) + ", \"lock\": " + q(f.lock) + ", \"blocks\": " + q(f.blocks) +
-           ", \"message\": " + q(f.message) + ", \"help\": " + q(f.help) + "}";
+    out += "{\"rule\": ";
+    q(f.rule);
+    out += ", \"level\": ";
+    q(f.level);
+    out += ", \"file\": ";
+    q(f.pos.file);
+    out += ", \"line\": " + std::to_string(f.pos.line) + ", \"column\": " + std::to_string(f.pos.column) + ", \"statement\": ";
+    q(f.statement);
+    out += ", \"lock\": ";
+    q(f.lock);
+    out += ", \"blocks\": ";
+    q(f.blocks);
+    out += ", \"message\": ";
+    q(f.message);
+    out += ", \"help\": ";
+    q(f.help);
+    out += "}";
   }
   out += "\n], \"summary\": {\"errors\": " + std::to_string(s.errors) + ", \"warnings\": " + std::to_string(s.warnings) +
          ", \"infos\": " + std::to_string(s.infos) + ", \"statements\": " + std::to_string(s.statements) +
@@ -117,7 +136,13 @@ std::optional<std::string> read_file(const std::string& path) {
 
 }  // namespace
 
-int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db) {
+int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db,
+             const std::vector<std::string>& enable_args) {
+  std::set<std::string> enable;  // --enable and the project's [lint] enable
+  for (const auto& id : enable_args) {
+    if (auto why = lint::enable_problem(id)) return report(g, Error{Exit::invalid, "--enable: " + *why});
+    enable.insert(id);
+  }
   std::vector<std::vector<lint::Unit>> groups;  // one History per plan or file
   std::map<std::string, std::string> sources;
   std::vector<std::string> plan_args;
@@ -136,6 +161,7 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
     auto l = load_all(g);
     if (!l) return l.error();
     loaded = std::move(*l);
+    enable.insert(loaded->project.lint.enable.begin(), loaded->project.lint.enable.end());
     auto selected = select_plans(*loaded, plan_args);
     if (!selected) return report(g, selected.error());
     for (const Plan* p : *selected) {
@@ -165,7 +191,7 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
   lint::Summary summary;
   std::vector<lint::Finding> findings;
   for (const auto& units : groups) {
-    auto f = lint::lint_units(units, summary, catalog ? &*catalog : nullptr);
+    auto f = lint::lint_units(units, summary, catalog ? &*catalog : nullptr, enable);
     findings.insert(findings.end(), f.begin(), f.end());
   }
   summary.files = static_cast<int>(groups.size());

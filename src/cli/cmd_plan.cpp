@@ -141,7 +141,8 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
   }
 
   lint::Summary summary;
-  auto findings = lint::lint_units(units, summary, catalog ? &*catalog : nullptr);
+  auto findings = lint::lint_units(units, summary, catalog ? &*catalog : nullptr,
+                                   {loaded->project.lint.enable.begin(), loaded->project.lint.enable.end()});
   Guards guards = merge_guards(loaded->project.guards, plan.guards);
   lint::History history;  // replayed so tables created earlier in the plan count as new
   nlohmann::json steps = nlohmann::json::array();
@@ -165,14 +166,23 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
         if (catalog)
           if (auto it = catalog->tables.find(b.table); it != catalog->tables.end())
             rows = it->second.rows > 0 ? "~" + std::to_string(it->second.rows) + " rows" : "no row estimate yet: ANALYZE " + b.table;
+        const char* vacuum = guards.pause_on_vacuum == VacuumPause::any          ? "any VACUUM of the table"
+                             : guards.pause_on_vacuum == VacuumPause::wraparound ? "an anti-wraparound or manual VACUUM of the table"
+                                                                                 : "";
+        std::string health = std::string(*vacuum ? std::string("waits for ") + vacuum : "") +
+                             (guards.max_archive_pending > 0 ? std::string(*vacuum ? ", " : "") + "waits while over " +
+                                                                   std::to_string(guards.max_archive_pending) + " WAL segments wait for the archiver"
+                                                             : "");
         js["backfill"] = {{"table", b.table}, {"set", b.set}, {"where", b.where}, {"batch_rows", b.batch_rows},
-                          {"target_batch_time", format_duration(b.target_batch_time)}, {"pause", format_duration(b.pause)}, {"rows", rows}};
+                          {"target_batch_time", format_duration(b.target_batch_time)}, {"pause", format_duration(b.pause)}, {"rows", rows},
+                          {"health", health}};
         if (!g.json)
           std::cout << "      backfill " << b.table << " SET " << b.set << (b.where.empty() ? "" : " WHERE " + b.where) << " (" << rows << ")\n"
                     << "        keyset batches over the primary key, each its own short transaction (row locks on one batch only),\n"
                     << "        up to " << b.batch_rows << " keys, steering to " << format_duration(b.target_batch_time)
                     << " per batch" << (b.pause.count() ? ", pause " + format_duration(b.pause) : "")
-                    << "; resumable from its cursor; load guards between batches\n";
+                    << "; resumable from its cursor; load guards between batches\n"
+                    << "        health stops: " << (health.empty() ? "off" : health) << " (docs/guards/load.md)\n";
         steps.push_back(js);
         continue;
       }

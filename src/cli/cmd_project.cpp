@@ -43,7 +43,8 @@ int cmd_validate(const Global& g, const std::vector<std::string>& plans) {
   nlohmann::json list = nlohmann::json::array();
   lint::Summary lint_summary;  // the same analysis run uses; lint's findings do not make the files invalid
   for (const Plan* p : chosen) {
-    (void)lint::lint_units(lint::units_of_plan(*p), lint_summary);
+    (void)lint::lint_units(lint::units_of_plan(*p), lint_summary, nullptr,
+                           {loaded->project.lint.enable.begin(), loaded->project.lint.enable.end()});
     steps += p->steps().size();
     list.push_back({{"plan", p->id}, {"file", p->file}, {"steps", p->steps().size()}});
   }

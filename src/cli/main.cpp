@@ -96,6 +96,11 @@ int main(int argc, char** argv) {
   lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
   bool lint_db = false;
   lint->add_flag("--db", lint_db, "add facts from the target database: sizes, row estimates, old transactions");
+  std::vector<std::string> lint_enable;
+  lint->add_option("--enable", lint_enable,
+                   "opt-in rules to apply too, RULE[,RULE] (schema advice: prefer-text, prefer-bigint, prefer-identity, "
+                   "prefer-timestamptz, ban-char, prefer-jsonb, enum-value-position, require-idempotent; docs/lint.md)")
+      ->delimiter(',');
 
   std::string window_name, window_at;
   bool window_next = false;
@@ -146,7 +151,7 @@ int main(int argc, char** argv) {
     if (*window) return cli::cmd_window(g, window_name, window_at, window_next);
     if (*plan_cmd) return cli::cmd_plan(g, dry_plan);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
-    if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db);
+    if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db, lint_enable);
   } catch (const std::exception& e) {
     std::cerr << "phasegate: internal error: " << e.what() << "\n";
     return static_cast<int>(Exit::internal);

@@ -39,8 +39,17 @@ class RedactingBuf final : public std::streambuf {
     if (c == '\n' || c == '\r') emit();
     return c;
   }
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    for (std::streamsize i = 0; i < n; ++i) overflow(traits_type::to_int_type(s[i]));
+  std::streamsize xsputn(const char* s, std::streamsize n) override {  // whole runs up to each line end
+    std::streamsize i = 0;
+    while (i < n) {
+      std::streamsize end = i;
+      while (end < n && s[end] != '\n' && s[end] != '\r') ++end;
+      line_.append(s + i, static_cast<size_t>(end - i));
+      if (end == n) break;
+      line_ += s[end];
+      emit();
+      i = end + 1;
+    }
     return n;
   }
   int sync() override {

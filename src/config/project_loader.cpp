@@ -6,6 +6,7 @@
 
 #include "config/toml_reader.hpp"
 #include "phasegate/guards.hpp"
+#include "phasegate/lint.hpp"
 #include "phasegate/sql.hpp"
 #include "phasegate/text.hpp"
 
@@ -390,6 +391,18 @@ std::optional<Project> load_project(const std::string& file, Diagnostics& diags)
   if (const auto* t = root.table("hooks")) {
     TableReader r(*t, file, "hooks", diags);
     p.hook_pass_env = r.strings("pass_env").value_or(std::vector<std::string>{});
+    r.finish();
+  }
+  if (const auto* t = root.table("lint")) {
+    TableReader r(*t, file, "lint", diags);
+    p.lint.pos = r.pos();
+    auto ids = r.strings("enable");
+    const auto* items = ids ? r.node("enable")->as_array() : nullptr;
+    for (size_t i = 0; items && i < ids->size(); ++i) {
+      const std::string& id = (*ids)[i];
+      if (auto why = lint::enable_problem(id)) r.error(config::pos_of(file, *items->get(i)), "lint.enable: " + *why);
+      else if (std::find(p.lint.enable.begin(), p.lint.enable.end(), id) == p.lint.enable.end()) p.lint.enable.push_back(id);
+    }
     r.finish();
   }
   root.finish();

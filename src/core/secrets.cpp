@@ -150,11 +150,19 @@ void replace_all(std::string& text, const std::string& what, const std::string& 
     text.replace(pos, what.size(), with);
 }
 
+// `needle` is lowercase ASCII. Every line phasegate prints passes here (redact_console): an ASCII fold per
+// byte, not a locale-aware tolower() call (that was ~2% of linting a 20k-statement file, bench/lint).
 bool icontains(const std::string& text, const char* needle) {
-  std::string n(needle);
-  return std::search(text.begin(), text.end(), n.begin(), n.end(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-         }) != text.end();
+  const size_t n = std::char_traits<char>::length(needle);
+  if (n == 0) return true;
+  auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
+  for (size_t i = 0; i + n <= text.size(); ++i) {
+    if (fold(text[i]) != needle[0]) continue;
+    size_t k = 1;
+    while (k < n && fold(text[i + k]) == needle[k]) ++k;
+    if (k == n) return true;
+  }
+  return false;
 }
 
 }  // namespace

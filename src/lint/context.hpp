@@ -14,6 +14,9 @@ struct Context {
   const std::set<std::string>& not_valid_in_unit;
   const Catalog* catalog = nullptr;  // set with lint --db  // "table.constraint" added NOT VALID earlier in this unit
   std::function<void(const char* rule, std::string message, std::string help, const char* level)> sink;
+  const std::set<std::string>* enabled = nullptr;  // opt-in rules switched on for this lint
+
+  bool enabled_rule(const char* rule) const { return enabled && enabled->count(rule); }
 
   void report(const char* rule, std::string message, std::string help) const { sink(rule, std::move(message), std::move(help), nullptr); }
   void report_as(const char* level, const char* rule, std::string message, std::string help) const {
@@ -36,5 +39,8 @@ void rewrite_rules(const Context& cx);      // table-rewrite, missing-lock-timeo
 void database_rules(const Context& cx);     // big-table, long-transactions (lint --db)
 void objects_rules(const Context& cx);      // detach-partition, trigger-ddl, lock-table, refresh-materialized-view,
                                             // domain-constraint, drop-cascade, drop-database
+void advice_rules(const Context& cx);       // opt-in schema advice on column types, enum-value-position
+// Once per statement (cx.action is empty): require-idempotent, identifier-too-long.
+void advice_statement_rules(const Context& cx);
 
 }  // namespace phasegate::lint

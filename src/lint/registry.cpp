@@ -15,7 +15,9 @@ struct Family {
 };
 // Every rule family, in the order findings are reported for one statement.
 constexpr Family kFamilies[] = {{columns_rules}, {constraints_rules}, {indexes_rules}, {phases_rules},
-                                {rewrite_rules},  {objects_rules},     {database_rules}};
+                                {rewrite_rules},  {objects_rules},     {database_rules}, {advice_rules}};
+// Rules over the whole statement, run once for each (statements without actions too).
+constexpr Family kStatementFamilies[] = {{advice_statement_rules}};
 
 const RuleInfo* find_rule(std::string_view id) {
   for (const auto& r : rules())
@@ -126,11 +128,41 @@ const std::vector<RuleInfo>& rules() {
       {"unbatched-dml", "error", "(--db) an UPDATE / DELETE the planner estimates to change over 100k rows in one transaction"},
       {"foreign-key-without-index", "warning", "(--db) a foreign key whose referencing columns no index leads with"},
       {"unused-ignore", "warning", "an ignore comment that silenced nothing"},
+      {"identifier-too-long", "warning", "an identifier over 63 bytes, which PostgreSQL truncates without an error"},
+      // Schema-design advice (issue #13): opt-in, [lint] enable = [...] or lint --enable.
+      {"prefer-text", "warning", "varchar(n) column: prefer text (with a CHECK on length if needed)", true},
+      {"prefer-bigint", "warning", "int / smallint primary key or foreign-key column: prefer bigint", true},
+      {"prefer-identity", "warning", "serial / bigserial column: prefer GENERATED ... AS IDENTITY", true},
+      {"prefer-timestamptz", "warning", "timestamp without time zone column: prefer timestamptz", true},
+      {"ban-char", "warning", "char(n) column: blank-padded, prefer text", true},
+      {"prefer-jsonb", "info", "json column: prefer jsonb", true},
+      {"enum-value-position", "info", "ALTER TYPE ... ADD VALUE without BEFORE / AFTER", true},
+      {"require-idempotent", "warning", "CREATE without IF NOT EXISTS / OR REPLACE, DROP without IF EXISTS", true},
   };
   return table;
 }
 
-std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog) {
+std::optional<std::string> enable_problem(const std::string& id) {
+  if (const RuleInfo* r = find_rule(id))
+    return r->opt_in ? std::nullopt
+                     : std::optional<std::string>("rule \"" + id + "\" is always on; enable lists the opt-in rules (" +
+                                                  join(opt_in_rules(), ", ") + ")");
+  std::vector<std::string> ids;
+  for (const auto& r : rules()) ids.emplace_back(r.id);
+  std::string close = id.size() <= 64 ? did_you_mean(id, ids) : "";  // edit distance is quadratic: short words only
+  return "unknown rule \"" + truncate_utf8(id, 80) + "\"" + (close.empty() ? "" : " (did you mean \"" + close + "\"?)") +
+         "; opt-in rules: " + join(opt_in_rules(), ", ");
+}
+
+std::vector<std::string> opt_in_rules() {
+  std::vector<std::string> out;
+  for (const auto& r : rules())
+    if (r.opt_in) out.emplace_back(r.id);
+  return out;
+}
+
+std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog,
+                                const std::set<std::string>& enable) {
   std::vector<Finding> out;
   History history;
   for (const auto& unit : units) {
@@ -148,11 +180,12 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
       const auto& st = statements[i];
       auto ignore = ignore_before(unit.text, st.offset);
       auto sink = [&](const char* rule, std::string message, std::string help, const char* level, const sql::Action* a) {
+        const RuleInfo* info = find_rule(rule);
+        if (info && info->opt_in && !enable.count(rule)) return;  // a disabled rule never reports
         if (ignore && std::find(ignore->rules.begin(), ignore->rules.end(), rule) != ignore->rules.end()) {
           ignore->used.insert(rule);
           return;
         }
-        const RuleInfo* info = find_rule(rule);
         Finding f{rule, unit.step, level ? level : info ? info->level : "error", unit.locate(st.offset), st.text, "", "", std::move(message), std::move(help)};
         if (a && a->lock != sql::Lock::none) {
           f.lock = sql::lock_name(a->lock);
@@ -177,16 +210,24 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
              "make it idempotent (IF NOT EXISTS, IF EXISTS, CREATE OR REPLACE), or give it a down", nullptr, nullptr);
       for (const auto& action : st.actions) {
         Context cx{unit, st, action, history, statements.size(), in_tx, not_valid_in_unit, catalog,
-                   [&](const char* r, std::string m, std::string h, const char* lvl) { sink(r, std::move(m), std::move(h), lvl, &action); }};
+                   [&](const char* r, std::string m, std::string h, const char* lvl) { sink(r, std::move(m), std::move(h), lvl, &action); },
+                   &enable};
         for (const auto& fam : kFamilies) fam.check(cx);
       }
+      static const sql::Action kWholeStatement{};
+      Context scx{unit, st, kWholeStatement, history, statements.size(), in_tx, not_valid_in_unit, catalog,
+                  [&](const char* r, std::string m, std::string h, const char* lvl) { sink(r, std::move(m), std::move(h), lvl, nullptr); },
+                  &enable};
+      for (const auto& fam : kStatementFamilies) fam.check(scx);
       update_history(history, not_valid_in_unit, st);
       if (ignore) ignores.push_back(std::move(*ignore));
     }
     for (const auto& ig : ignores)
       for (const auto& id : ig.rules) {
         if (ig.used.count(id)) continue;
-        bool known = find_rule(id) != nullptr;
+        const RuleInfo* rule = find_rule(id);
+        if (rule && rule->opt_in && !enable.count(id)) continue;  // silences a rule this lint does not apply
+        bool known = rule != nullptr;
         out.push_back({"unused-ignore", unit.step, "warning", unit.locate(ig.offset), "", "", "",
                        known ? "ignore comment for " + id + " silenced nothing" : "ignore comment names unknown rule \"" + id + "\"",
                        known ? "remove it" : "rule ids: phasegate lint --help, or docs/lint.md"});

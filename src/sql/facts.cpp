@@ -164,7 +164,11 @@ void describe_column_def(Action& a, const PgQuery__ColumnDef* def) {
       case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL: a.not_null = true; break;
       case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY: a.identity = true; break;
       case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED: a.generated_stored = true; break;
-      case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY: a.not_null = true; break;  // the constraint itself: add_constraint
+      case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:  // the constraint itself: add_constraint
+        a.not_null = true;
+        a.primary_key = true;
+        break;
+      case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN: a.foreign_key = true; break;
       default: break;
     }
   }
@@ -397,6 +401,33 @@ bool has_defelem(PgQuery__Node** list, size_t n, const char* name) {
   return false;
 }
 
+// CREATE TABLE's columns, one create_column action each (no lock: the table is new), with the keys of the
+// table's own PRIMARY KEY / FOREIGN KEY constraints marked on the columns they name.
+void table_columns(const PgQuery__CreateStmt* st, const Action& table, std::vector<Action>& out) {
+  std::set<std::string> primary, foreign;
+  for (size_t i = 0; i < st->n_table_elts; ++i) {
+    const auto* e = st->table_elts[i];
+    if (!e || e->node_case != PG_QUERY__NODE__NODE_CONSTRAINT) continue;
+    const auto* con = e->constraint;
+    if (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
+      for (size_t k = 0; k < con->n_keys; ++k) primary.insert(string_of(con->keys[k]));
+    if (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN)
+      for (size_t k = 0; k < con->n_fk_attrs; ++k) foreign.insert(string_of(con->fk_attrs[k]));
+  }
+  for (size_t i = 0; i < st->n_table_elts; ++i) {
+    const auto* e = st->table_elts[i];
+    if (!e || e->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF) continue;
+    Action c;
+    c.kind = "create_column";
+    c.schema = table.schema;
+    c.table = table.table;
+    describe_column_def(c, e->column_def);
+    c.primary_key = c.primary_key || primary.count(c.column);
+    c.foreign_key = c.foreign_key || foreign.count(c.column);
+    out.push_back(c);
+  }
+}
+
 }  // namespace
 
 std::vector<Action> derive_actions(const PgQuery__Node* n) {
@@ -554,6 +585,7 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       set_relation(a, n->create_stmt->relation);
       out.push_back(a);
       create_table_actions(n->create_stmt, out);
+      table_columns(n->create_stmt, a, out);
       break;
     }
     default: relation_actions(n, out); break;

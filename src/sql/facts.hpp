@@ -17,6 +17,8 @@ Lock rel_options_lock(const PgQuery__Node* def);
 void attach_or_inherit(const PgQuery__AlterTableCmd* cmd, Action& a, std::vector<Action>& out);
 // DROP VIEW / MATERIALIZED VIEW / SEQUENCE / FOREIGN TABLE / POLICY / RULE: the relation and its lock in `a`.
 void drop_relation_lock(PgQuery__ObjectType type, const std::vector<std::string>& names, Action& a);
+// Statement::not_idempotent (rerun.cpp).
+std::vector<std::string> not_idempotent(const PgQuery__Node* stmt);
 // "AlterTableStmt" for a node holding an AlterTableStmt.
 std::string node_name(const PgQuery__Node* node);
 }

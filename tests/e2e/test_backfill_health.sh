@@ -21,6 +21,8 @@ description = "fill v2 while a VACUUM works on the table"
 name = "fill v2"
 backfill = { table = "crawl", set = "v2 = v * 2, n = n + 1", where = "v2 IS NULL", batch_rows = 1000, pause = "50ms" }
 TOML
+expect 0 pg plan 0001-fill-crawl
+contains "plan names the health stops" "$OUT" "health stops: waits for an anti-wraparound or manual VACUUM of the table, waits while over 100 WAL segments wait for the archiver"
 # The VACUUM of another session, slowed to a crawl (cost limit 1, delay 100 ms per point): it runs until cancelled.
 "$PSQL" "$DATABASE_URL" -qX -c "SET application_name = 'slow-vacuum'" -c "SET vacuum_cost_limit = 1" -c "SET vacuum_cost_delay = 100" \
   -c "VACUUM crawl" >"$WORK/vacuum.out" 2>&1 &
@@ -85,6 +87,8 @@ description = "fill v2 while the archiver is behind"
 name = "fill v2"
 backfill = { table = "items", set = "v2 = v * 2, n = n + 1", where = "v2 IS NULL", batch_rows = 1000 }
 TOML
+expect 0 pg plan 0001-fill-items
+contains "plan names the archive limit" "$OUT" "waits while over 2 WAL segments wait for the archiver"
 run_bg run
 wait_for "a guard.wait for archive_pending" has_event guard.wait archive_pending
 check "the run waits (alive)" "$(alive "$runner" && echo yes)" "yes"

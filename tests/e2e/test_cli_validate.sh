@@ -19,9 +19,10 @@ expect 2 "$PHASEGATE_BIN" -C "$WORK/bad" validate
 contains "unknown key with did-you-mean" "$ERR" 'unknown key "lock_timout" in [guards] (did you mean "lock_timeout"?)'
 contains "password refused" "$ERR" "database.url contains a password"
 contains "SQL error inside the TOML string" "$ERR" '0001-broken.toml:10:38: error: sql of step "typo in sql": syntax error at or near "int"'
-contains "every problem listed" "$ERR" "12 problems; nothing was touched"
+contains "[lint] enable: unknown rule at its position" "$ERR" 'phasegate.toml:20:11: error: lint.enable: unknown rule "prefer-txt" (did you mean "prefer-text"?)'
+contains "every problem listed" "$ERR" "15 problems; nothing was touched"
 expect 2 "$PHASEGATE_BIN" -C "$WORK/bad" validate --json
-check "json problems" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["exit"], len(d["problems"]))')" "2 12"
+check "json problems" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["exit"], len(d["problems"]))')" "2 15"
 expect 2 "$PHASEGATE_BIN" -C "$WORK/bad" run
 contains "run refuses invalid projects" "$ERR" "nothing was touched"
 expect 2 "$PHASEGATE_BIN" validate 0002-add-emial

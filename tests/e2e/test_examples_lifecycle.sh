@@ -62,7 +62,8 @@ except Exception: print("0001-example")' "$file")
   fi
   covered=$((covered + 1))
   pristine=$(snapshot)
-  first=$(python3 -c 'import sys,tomllib; d=tomllib.load(open(sys.argv[1],"rb")); print(d["expand"]["steps"][0]["name"])' "$file")
+  # The first step of the first phase that has one (a docs example may be a migrate-only plan).
+  first=$(python3 -c 'import sys,tomllib; d=tomllib.load(open(sys.argv[1],"rb")); print(next(d[p]["steps"][0]["name"] for p in ("expand", "migrate", "contract") if d.get(p, {}).get("steps")))' "$file")
   has_contract=$(python3 -c 'import sys,tomllib; d=tomllib.load(open(sys.argv[1],"rb")); print(1 if d.get("contract",{}).get("steps") else 0)' "$file")
   PHASEGATE_CRASH_AT="after-step:$first" expect 137 pg run
   run_id=$(q "SELECT max(run_id) FROM phasegate.runs")

@@ -24,6 +24,22 @@ printf 'ALTER TABLE accounts\n  ADD COLUM x int int;\n' >"$WORK/broken.sql"
 expect 2 "$PHASEGATE_BIN" lint "$WORK/broken.sql"
 contains "syntax error at file:line:col" "$OUT" "broken.sql:2:15: error[syntax-error]"
 
+# Opt-in schema advice (issue #13): off by default, --enable for plain files; unknown ids refused with a did-you-mean.
+cat >"$WORK/advice.sql" <<'SQL'
+CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY, note varchar(40), doc json);
+SQL
+expect 0 "$PHASEGATE_BIN" lint "$WORK/advice.sql"
+check "advice is off by default" "$(grep -c 'prefer-' <<<"$OUT")" "0"
+expect 0 "$PHASEGATE_BIN" lint "$WORK/advice.sql" --enable prefer-text,prefer-bigint --enable prefer-jsonb
+contains "prefer-text at the statement" "$OUT" "advice.sql:1:1: warning[prefer-text]: column \"orders.note\" is varchar(40)"
+contains "prefer-bigint" "$OUT" "warning[prefer-bigint]: primary key \"orders.id\" is integer"
+contains "prefer-jsonb is info" "$OUT" "info[prefer-jsonb]"
+contains "summary counts infos" "$OUT" "0 errors, 2 warnings, 1 infos in 1 statements (1 file)"
+expect 2 "$PHASEGATE_BIN" lint "$WORK/advice.sql" --enable prefer-txt
+contains "--enable did-you-mean" "$ERR" 'unknown rule "prefer-txt" (did you mean "prefer-text"?)'
+expect 2 "$PHASEGATE_BIN" lint "$WORK/advice.sql" --enable rename
+contains "--enable refuses an always-on rule" "$ERR" 'rule "rename" is always on'
+
 new_db e2e_lint
 q "CREATE TABLE accounts (id int PRIMARY KEY)"
 new_project
@@ -115,4 +131,24 @@ check "with the index: no warning" "$(grep -c 'foreign-key-without-index' <<<"$O
 rm "$WORK/project/plans/0002-code.toml" "$WORK/project/plans/0003-fixed.toml" "$WORK/project/plans/0004-fill.toml" "$WORK/project/plans/0005-fk.toml"
 expect 3 pg lint
 check "without --db no big-table" "$(grep -c big-table <<<"$OUT")" "0"
+# [lint] enable in phasegate.toml: lint and validate apply it; a misspelt id is refused at its position.
+plan 0006-advice <<'TOML'
+[[expand.steps]]
+name = "codes"
+sql = "ALTER TABLE events ADD COLUMN code varchar(8)"
+down = "ALTER TABLE events DROP COLUMN code"
+TOML
+expect 0 pg lint 0006-advice
+check "not enabled: no advice" "$(grep -c 'prefer-text' <<<"$OUT")" "0"
+cp "$WORK/project/phasegate.toml" "$WORK/phasegate.toml.orig"
+printf '[lint]\nenable = ["prefer-text"]\n' >>"$WORK/project/phasegate.toml"
+expect 0 pg lint 0006-advice
+contains "enabled in phasegate.toml" "$OUT" "0006-advice.toml:3:8: warning[prefer-text]: column \"events.code\" is varchar(8)"
+expect 0 pg validate 0006-advice
+contains "validate accepts [lint] and counts the advice" "$OUT" "lint: 0 errors, 1 warnings"
+cp "$WORK/phasegate.toml.orig" "$WORK/project/phasegate.toml"
+printf '[lint]\nenable = ["prefer-txt"]\n' >>"$WORK/project/phasegate.toml"
+expect 2 pg validate
+check "positioned did-you-mean" "$(grep -c 'phasegate.toml:[0-9]*:11: error: lint.enable: unknown rule "prefer-txt" (did you mean "prefer-text"?)' <<<"$ERR$OUT")" "1"
+cp "$WORK/phasegate.toml.orig" "$WORK/project/phasegate.toml"
 finish

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "phasegate/lint.hpp"
 
 using namespace phasegate;
@@ -222,5 +224,75 @@ TEST_SUITE("lint::rules") {
     auto both = run("CREATE INDEX CONCURRENTLY b_a_idx ON b (a_id);\nALTER TABLE b ADD CONSTRAINT b_a_fk FOREIGN KEY (a_id) REFERENCES a (id) NOT VALID");
     REQUIRE(both.size() == 1);  // combined in one step, but no foreign-key-without-index
     CHECK(both[0].find("concurrent-in-transaction") == 0);
+  }
+}
+
+namespace {
+// Lints `sql` as one expand step with the opt-in rules in `enable`.
+std::vector<lint::Finding> advice(const std::string& sql, const std::set<std::string>& enable) {
+  lint::Summary s;
+  return lint::lint_units({step_unit(sql)}, s, nullptr, enable);
+}
+}  // namespace
+
+TEST_SUITE("lint::advice") {
+  TEST_CASE("enable_problem: opt-in ids pass, always-on and unknown ids are refused with a did-you-mean") {
+    CHECK_FALSE(lint::enable_problem("prefer-text"));
+    CHECK(lint::enable_problem("rename").value_or("").find("rule \"rename\" is always on") == 0);
+    CHECK(lint::enable_problem("identifier-too-long").value_or("").find("is always on") != std::string::npos);
+    CHECK(lint::enable_problem("prefer-jsnob").value_or("").find("unknown rule \"prefer-jsnob\" (did you mean \"prefer-jsonb\"?)") == 0);
+    CHECK(lint::enable_problem(std::string(100'000, 'x')).value_or("").find("unknown rule") == 0);  // no quadratic did-you-mean
+    auto ids = lint::opt_in_rules();
+    CHECK(ids.size() == 8);
+    CHECK(std::find(ids.begin(), ids.end(), "require-idempotent") != ids.end());
+  }
+  TEST_CASE("column types: messages name the column and the type as SQL spells it; levels from the table") {
+    auto f = advice("CREATE TABLE o (id int PRIMARY KEY, code char(3), doc json)", {"prefer-bigint", "ban-char", "prefer-jsonb"});
+    REQUIRE(f.size() == 3);
+    CHECK(f[0].rule == "prefer-bigint");
+    CHECK(f[0].message.find("primary key \"o.id\" is integer: it runs out at 2,147,483,647") == 0);
+    CHECK(f[0].level == "warning");
+    CHECK(f[1].message.find("column \"o.code\" is char(3)") == 0);
+    CHECK(f[2].rule == "prefer-jsonb");
+    CHECK(f[2].level == "info");
+    CHECK(f[0].lock.empty());  // a new table's column takes no lock of its own
+    auto alter = advice("ALTER TABLE t ALTER COLUMN s TYPE varchar(9)", {"prefer-text"});
+    REQUIRE(alter.size() == 2);
+    CHECK(alter[1].message.find("changing \"t.s\" to varchar(9)") == 0);
+  }
+  TEST_CASE("a disabled opt-in rule never reports, and its ignore comment is no unused-ignore") {
+    CHECK(advice("ALTER TABLE t ADD COLUMN n varchar(3)", {}).empty());
+    CHECK(advice("ALTER TABLE t ADD COLUMN n varchar(3)", {"ban-char"}).empty());
+    CHECK(advice("-- phasegate:ignore prefer-text short codes\nALTER TABLE t ADD COLUMN n varchar(3)", {}).empty());
+    auto unused = advice("-- phasegate:ignore prefer-text short codes\nALTER TABLE t ADD COLUMN n text", {"prefer-text"});
+    REQUIRE(unused.size() == 1);
+    CHECK(unused[0].rule == "unused-ignore");
+  }
+  TEST_CASE("require-idempotent: one finding per statement, naming each missing clause") {
+    auto all = advice("ALTER TABLE t ADD COLUMN a int, ADD COLUMN b int, DROP COLUMN c", {"require-idempotent"});
+    std::vector<lint::Finding> f;
+    std::copy_if(all.begin(), all.end(), std::back_inserter(f), [](const lint::Finding& x) { return x.rule == "require-idempotent"; });
+    REQUIRE(f.size() == 1);  // and drop-in-expand
+    CHECK(f[0].message.find("ADD COLUMN without IF NOT EXISTS, DROP COLUMN without IF EXISTS: run again") == 0);
+    CHECK(f[0].help == "write ADD COLUMN IF NOT EXISTS ...");
+    auto view = advice("CREATE VIEW v AS SELECT 1", {"require-idempotent"});
+    REQUIRE(view.size() == 1);  // a statement without actions is seen too
+    CHECK(view[0].help == "write CREATE OR REPLACE VIEW ...");
+    auto unnamed = advice("CREATE TABLE n (a int); CREATE INDEX ON n (a)", {"require-idempotent"});
+    REQUIRE(unnamed.size() == 2);
+    CHECK(unnamed[1].message == "CREATE INDEX without a name: run again, it builds a second index under another name");
+  }
+  TEST_CASE("identifier-too-long: on by default; the 63-byte form PostgreSQL keeps, at a character boundary") {
+    const std::string name = std::string(62, 'a') + "\xc3\xa9" + "z";  // 65 bytes, é straddles byte 63
+    auto f = advice("CREATE TABLE n (\"" + name + "\" int)", {});
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].rule == "identifier-too-long");
+    CHECK(f[0].message.find("is 65 bytes: PostgreSQL silently truncates it to 63 (\"" + std::string(62, 'a') + "\")") !=
+          std::string::npos);
+    auto upper = advice("CREATE TABLE n (" + std::string(64, 'A') + " int)", {});
+    REQUIRE(upper.size() == 1);  // unquoted: folded to lower case as PostgreSQL does
+    CHECK(upper[0].message.find(std::string(63, 'a') + "\")") != std::string::npos);
+    CHECK(advice("CREATE TABLE n (\"" + std::string(30, 'a') + "\"\"" + std::string(40, 'b') + "\" int)", {}).size() == 1);
+    CHECK(advice("SELECT '" + std::string(100, 'a') + "', \"" + std::string(63, 'b') + "\"", {}).empty());
   }
 }

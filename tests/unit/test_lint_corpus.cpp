@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "phasegate/lint.hpp"
@@ -55,9 +57,18 @@ TEST_CASE("lint corpus: every case yields exactly its expected rules") {
       u.text = c.sql;
       u.locate = [](size_t off) { return SourcePos{"case.toml", 1, static_cast<int>(off) + 1}; };
     }
+    std::set<std::string> enable;  // -- enable: opt-in rules for this case
+    if (c.opts.count("enable")) {
+      std::stringstream es(c.opts.at("enable"));
+      for (std::string id; std::getline(es, id, ',');)
+        if (!trim(id).empty()) {
+          CHECK_MESSAGE(!lint::enable_problem(trim(id)), "-- enable: " << id);
+          enable.insert(trim(id));
+        }
+    }
     lint::Summary s;
     std::vector<std::string> got;
-    for (const auto& f : lint::lint_units({u}, s)) got.push_back(f.rule);
+    for (const auto& f : lint::lint_units({u}, s, nullptr, enable)) got.push_back(f.rule);
     std::sort(got.begin(), got.end());
     got.erase(std::unique(got.begin(), got.end()), got.end());
     std::vector<std::string> want;
@@ -67,5 +78,27 @@ TEST_CASE("lint corpus: every case yields exactly its expected rules") {
       if (!trim(id).empty()) want.push_back(trim(id));
     std::sort(want.begin(), want.end());
     CHECK_MESSAGE(got == want, "got: " << join(got, ",") << " want: " << join(want, ","));
+  }
+}
+
+TEST_CASE("lint corpus: every opt-in rule has a case that fires it when enabled, and never fires when not") {
+  auto corpus = read_corpus();
+  for (const auto& id : lint::opt_in_rules()) {
+    CAPTURE(id);
+    bool fired = false;
+    for (const auto& c : corpus) {
+      bool expected = ("," + c.expect + ",").find("," + id + ",") != std::string::npos;
+      bool enabled = c.opts.count("enable") && ("," + c.opts.at("enable") + ",").find("," + id + ",") != std::string::npos;
+      if (expected) CHECK_MESSAGE(enabled, c.name << " expects " << id << " without enabling it");
+      fired = fired || expected;
+    }
+    CHECK(fired);
+  }
+}
+
+TEST_CASE("every rule has its docs/rules page") {
+  for (const auto& r : lint::rules()) {
+    CAPTURE(r.id);
+    CHECK(std::filesystem::exists(std::string(PHASEGATE_TEST_DATA) + "/../../docs/rules/" + r.id + ".md"));
   }
 }

@@ -43,6 +43,7 @@ TEST_SUITE("config::loader") {
     CHECK(g.lock_timeout == Millis(1000));          // the plan overrides
     CHECK(g.statement_timeout == Millis(1'800'000));  // the project default
     CHECK(g.lock_retry_backoff.max == Millis(30'000));
+    CHECK(project->lint.enable == std::vector<std::string>{"prefer-text", "require-idempotent"});
   }
 
   TEST_CASE("every problem is reported with file:line:col, not just the first") {
@@ -67,6 +68,11 @@ TEST_SUITE("config::loader") {
     CHECK(has(diags, "duplicate step name \"typo in sql\""));
     CHECK(has(diags, "needs exactly one of sql, backfill or command"));
     CHECK(has(diags, "unknown key \"transactoin\" in [expand.steps] (did you mean \"transaction\"?)"));
+    // [lint] enable: each rule id at its own column; an unknown one with a did-you-mean, an always-on one refused.
+    CHECK(has(diags, "phasegate.toml:20:11: lint.enable: unknown rule \"prefer-txt\" (did you mean \"prefer-text\"?)"));
+    CHECK(has(diags, "phasegate.toml:20:25: lint.enable: rule \"rename\" is always on"));
+    CHECK(has(diags, "phasegate.toml:21:1: unknown key \"enabled\" in [lint] (did you mean \"enable\"?)"));
+    CHECK(project->lint.enable == std::vector<std::string>{"prefer-bigint"});
   }
 
   TEST_CASE("TOML syntax errors carry their position") {
