@@ -44,15 +44,21 @@ namespace {
 
 std::string s(const char* c) { return c ? c : ""; }
 
+}  // namespace
+
 void set_relation(Action& a, const PgQuery__RangeVar* rv) {
   if (!rv) return;
   a.schema = s(rv->schemaname);
   a.table = s(rv->relname);
 }
 
+namespace {
+
 std::string string_of(const PgQuery__Node* n) {
   return n && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string ? s(n->string->sval) : "";
 }
+
+}  // namespace
 
 std::string last_name(PgQuery__Node** names, size_t n) {
   std::string out;
@@ -60,6 +66,8 @@ std::string last_name(PgQuery__Node** names, size_t n) {
     if (auto v = string_of(names[i]); !v.empty()) out = v;
   return out;
 }
+
+namespace {
 
 // The last name part of a TypeName, with its integer modifiers: "int4", "varchar(5)".
 std::string type_name(const PgQuery__TypeName* tn) {
@@ -328,6 +336,8 @@ void alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__AlterTa
   for (const auto* con : inline_constraints) add_constraint(out, a, con, true);
 }
 
+}  // namespace
+
 std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n, Lock lock, Rewrite rewrite) {
   std::vector<Action> out;
   for (size_t i = 0; i < n; ++i) {
@@ -343,6 +353,8 @@ std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n,
   }
   return out;
 }
+
+namespace {
 
 std::vector<Action> drop_objects(const PgQuery__DropStmt* d) {
   std::vector<Action> out;
@@ -383,13 +395,6 @@ std::vector<Action> drop_objects(const PgQuery__DropStmt* d) {
   return out;
 }
 
-Lock lock_mode(int32_t mode) {  // LockStmt's mode: PostgreSQL's LOCKMODE numbers 1..8
-  static constexpr Lock modes[] = {Lock::none, Lock::access_share, Lock::row_share, Lock::row_exclusive,
-                                   Lock::share_update_exclusive, Lock::share, Lock::share_row_exclusive,
-                                   Lock::exclusive, Lock::access_exclusive};
-  return mode >= 1 && mode <= 8 ? modes[mode] : Lock::access_exclusive;
-}
-
 std::string reindex_object(PgQuery__ReindexObjectType k) {
   switch (k) {
     case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_INDEX: return "index";
@@ -409,14 +414,6 @@ Action every_table(const char* kind) {
   a.lock = Lock::access_exclusive;
   a.rewrite = Rewrite::yes;
   return a;
-}
-
-bool has_check(PgQuery__Node** constraints, size_t n) {
-  for (size_t i = 0; i < n; ++i)
-    if (constraints[i] && constraints[i]->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-        constraints[i]->constraint->contype == PG_QUERY__CONSTR_TYPE__CONSTR_CHECK)
-      return true;
-  return false;
 }
 
 // CREATE TABLE's columns, one create_column action each (no lock: the table is new), with the keys of the
@@ -563,66 +560,6 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       out.push_back(a);
       break;
     }
-    case PG_QUERY__NODE__NODE_CREATE_TRIG_STMT: {
-      Action a;
-      a.kind = "create_trigger";
-      set_relation(a, n->create_trig_stmt->relation);
-      a.name = s(n->create_trig_stmt->trigname);
-      a.lock = Lock::share_row_exclusive;
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_LOCK_STMT: {
-      const auto* st = n->lock_stmt;
-      out = range_vars("lock_table", st->relations, st->n_relations, lock_mode(st->mode), Rewrite::no);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_REFRESH_MAT_VIEW_STMT: {
-      Action a;
-      a.kind = "refresh_matview";
-      set_relation(a, n->refresh_mat_view_stmt->relation);
-      a.concurrently = n->refresh_mat_view_stmt->concurrent;
-      a.lock = a.concurrently ? Lock::exclusive : Lock::access_exclusive;
-      a.rewrite = a.concurrently ? Rewrite::no : Rewrite::yes;  // a new relfilenode, filled by the view's query (trace)
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_ALTER_DOMAIN_STMT: {
-      const auto* st = n->alter_domain_stmt;
-      if (s(st->subtype) != "C" || !st->def || st->def->node_case != PG_QUERY__NODE__NODE_CONSTRAINT) break;
-      Action a;
-      a.kind = "alter_domain_constraint";
-      a.name = last_name(st->type_name, st->n_type_name);
-      a.not_valid = st->def->constraint->skip_validation;
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_CREATE_DOMAIN_STMT: {
-      const auto* st = n->create_domain_stmt;
-      if (!has_check(st->constraints, st->n_constraints)) break;
-      Action a;
-      a.kind = "create_domain_check";
-      a.name = last_name(st->domainname, st->n_domainname);
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_DROPDB_STMT: {
-      Action a;
-      a.kind = "drop_database";
-      a.name = s(n->dropdb_stmt->dbname);
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_ALTER_ENUM_STMT: {
-      const auto* st = n->alter_enum_stmt;
-      Action a;
-      a.kind = s(st->old_val).empty() ? "add_enum_value" : "rename_enum_value";
-      a.name = last_name(st->type_name, st->n_type_name);
-      a.column = s(a.kind == "add_enum_value" ? st->new_val : st->old_val);  // the value
-      a.positioned = !s(st->new_val_neighbor).empty();
-      out.push_back(a);
-      break;
-    }
     case PG_QUERY__NODE__NODE_CREATE_STMT: {
       Action a;
       a.kind = "create_table";
@@ -637,7 +574,9 @@ std::vector<Action> derive_actions(const PgQuery__Node* n) {
       create_table_actions(n->create_stmt, out);
       break;
     }
-    default: relation_actions(n, out); break;
+    default:
+      if (!object_actions(n, out)) relation_actions(n, out);
+      break;
   }
   return out;
 }

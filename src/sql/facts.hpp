@@ -19,6 +19,13 @@ Lock rel_options_lock(const PgQuery__Node* def);
 void attach_or_inherit(const PgQuery__AlterTableCmd* cmd, Action& a, std::vector<Action>& out);
 // DROP VIEW / MATERIALIZED VIEW / SEQUENCE / FOREIGN TABLE / POLICY / RULE: the relation and its lock in `a`.
 void drop_relation_lock(PgQuery__ObjectType type, const std::vector<std::string>& names, Action& a);
+// Triggers, LOCK TABLE, REFRESH MATERIALIZED VIEW, domains, DROP DATABASE, enum values (facts_objects.cpp);
+// false: not such a statement.
+bool object_actions(const PgQuery__Node* stmt, std::vector<Action>& out);
+// Shared by the facts files.
+void set_relation(Action& a, const PgQuery__RangeVar* rv);
+std::string last_name(PgQuery__Node** names, size_t n);
+std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n, Lock lock, Rewrite rewrite);
 // "AlterTableStmt" for a node holding an AlterTableStmt.
 std::string node_name(const PgQuery__Node* node);
 // Whether option `name` of a DefElem list (VACUUM (FULL false), REINDEX (CONCURRENTLY off)) is on.
