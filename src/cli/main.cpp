@@ -141,7 +141,8 @@ int run_command(int argc, char** argv) {
     }
     return cli::parse_failure(app, e, args, g);
   }
-  g.color = ::isatty(STDOUT_FILENO) && !cli::no_color();
+  // Colour when either stream is a terminal; the other one drops it (redact_console).
+  g.color = (::isatty(STDOUT_FILENO) || ::isatty(STDERR_FILENO)) && !cli::no_color();
   try {
     if (*help) return cli::help_command(app, g, help_topic);
     if (*init) return cli::cmd_init(g, name);

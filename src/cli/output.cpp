@@ -24,12 +24,25 @@ namespace phasegate::cli {
 namespace {
 // Forwards to `to` a line at a time, each through secrets::redact. A partial line goes out on an explicit flush
 // (a prompt, a progress bar) or at exit; stderr's lines are flushed as they end, as an unbuffered stream's would be.
+// Colour codes are dropped from a stream that is not a terminal (`phasegate run 2>run.log` on a terminal keeps
+// colour on stdout, none in the file), so colour follows each stream rather than stdout alone.
+std::string without_colour(std::string s) {
+  for (size_t at = s.find("\x1b["); at != std::string::npos; at = s.find("\x1b[", at)) {
+    size_t end = at + 2;
+    while (end < s.size() && !(s[end] >= 0x40 && s[end] <= 0x7e)) ++end;
+    s.erase(at, std::min(end + 1, s.size()) - at);
+  }
+  return s;
+}
+
 class RedactingBuf final : public std::streambuf {
  public:
-  RedactingBuf(std::streambuf* to, bool flush_lines) : to_(to), flush_lines_(flush_lines) {}
+  RedactingBuf(std::streambuf* to, bool flush_lines, bool strip_colour)
+      : to_(to), flush_lines_(flush_lines), strip_colour_(strip_colour) {}
   void emit() {
     if (line_.empty()) return;
     std::string out = secrets::redact(line_);
+    if (strip_colour_ && out.find('\x1b') != std::string::npos) out = without_colour(std::move(out));
     line_.clear();
     to_->sputn(out.data(), static_cast<std::streamsize>(out.size()));
     if (flush_lines_) to_->pubsync();
@@ -63,6 +76,7 @@ class RedactingBuf final : public std::streambuf {
  private:
   std::streambuf* to_;
   bool flush_lines_;
+  bool strip_colour_;
   std::string line_;
 };
 RedactingBuf* g_out = nullptr;
@@ -79,8 +93,8 @@ void redact_console() {
   if (g_out) return;
   remember_env_secrets("DATABASE_URL");
   // Never destroyed: the standard streams outlive every static object, so must their buffers.
-  g_out = new RedactingBuf(std::cout.rdbuf(), false);
-  g_err = new RedactingBuf(std::cerr.rdbuf(), true);
+  g_out = new RedactingBuf(std::cout.rdbuf(), false, !::isatty(STDOUT_FILENO));
+  g_err = new RedactingBuf(std::cerr.rdbuf(), true, !::isatty(STDERR_FILENO));
   std::cout.rdbuf(g_out);
   std::cerr.rdbuf(g_err);
   std::cerr.unsetf(std::ios::unitbuf);  // whole lines reach the filter; each is flushed as it ends

@@ -119,6 +119,10 @@ colour_of() { script -qec "env $1 '$PHASEGATE_BIN' -C '$WORK/project' window nev
 check "a terminal gets colour" "$([[ $(colour_of "-u NO_COLOR") -gt 0 ]] && echo yes)" "yes"
 check "NO_COLOR= (empty) keeps colour" "$([[ $(colour_of "NO_COLOR=") -gt 0 ]] && echo yes)" "yes"
 check "NO_COLOR=1 turns it off" "$(colour_of "NO_COLOR=1")" "0"
+# Colour follows each stream: stdout on the terminal keeps it, stderr into a file drops it.
+script -qec "'$PHASEGATE_BIN' -C '$WORK/project' status 2>'$WORK/status.err'" "$WORK/status.tty" </dev/null >/dev/null || true
+check "stdout on a terminal: coloured" "$([[ $(grep -c $'\x1b\[' "$WORK/status.tty" || true) -gt 0 ]] && echo yes)" "yes"
+check "stderr into a file: the banner without colour codes" "$(grep -c $'\x1b' "$WORK/status.err" || true) $(grep -c '^target: ' "$WORK/status.err" || true)" "0 1"
 
 # --- the progress bar on an 80-column terminal; a guard's line printed above it, never into it ---
 # The throttle says "busy" once 500 to 700 rows are filled, until the test releases it after seeing the wait
