@@ -2,12 +2,11 @@
 
 #include <unistd.h>
 
-#include <optional>
-
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <streambuf>
 #include <nlohmann/json.hpp>
 
@@ -22,8 +21,6 @@ namespace fs = std::filesystem;
 namespace phasegate::cli {
 
 namespace {
-// Forwards to `to` a line at a time, each through secrets::redact. A partial line goes out on an explicit flush
-// (a prompt, a progress bar) or at exit; stderr's lines are flushed as they end, as an unbuffered stream's would be.
 // Colour codes are dropped from a stream that is not a terminal (`phasegate run 2>run.log` on a terminal keeps
 // colour on stdout, none in the file), so colour follows each stream rather than stdout alone.
 std::string without_colour(std::string s) {
@@ -35,6 +32,8 @@ std::string without_colour(std::string s) {
   return s;
 }
 
+// Forwards to `to` a line at a time, each through secrets::redact. A partial line goes out on an explicit flush
+// (a prompt, a progress bar) or at exit; stderr's lines are flushed as they end, as an unbuffered stream's would be.
 class RedactingBuf final : public std::streambuf {
  public:
   RedactingBuf(std::streambuf* to, bool flush_lines, bool strip_colour)
@@ -136,8 +135,8 @@ int finish_json(int exit) {
   } else if (g_doc_text) {
     // {"ok": .., "exit": .., <fields>, <the object's own members>}: inserted after its opening brace.
     std::string& t = *g_doc_text;
-    size_t open = t.find('{');
-    if (open != std::string::npos) {
+    size_t open = t.find_first_not_of(" \n");
+    if (open != std::string::npos && t[open] == '{') {  // an object; any other document is printed as it is
       std::string head = "{\"ok\": " + std::string(exit == 0 ? "true" : "false") + ", \"exit\": " + std::to_string(exit);
       for (const auto& [k, v] : g_doc_fields.items()) head += ", " + nlohmann::json(k).dump() + ": " + v.dump();
       size_t rest = t.find_first_not_of(" \n", open + 1);
