@@ -328,13 +328,9 @@ Result<const Plan*> select_plan(const Loaded& loaded, const std::string& arg) {
   }
   // A path: with -C DIR relative to DIR first (as git -C, make -C and tar -C read it), then to where the user stands.
   const bool relative = fs::path(arg).is_relative() && !loaded.arg_dir.empty();
-  const Plan* in_dir = relative ? plan_at(loaded, fs::path(loaded.arg_dir) / arg) : nullptr;
-  const Plan* here = plan_at(loaded, arg);
-  if (in_dir && here && in_dir != here)
-    info("phasegate: note: " + arg + " names a plan in -C " + loaded.arg_dir + " (" + in_dir->file + ", used) and one here (" +
-         here->file + "); a relative path is read in DIR first");
-  if (in_dir) return in_dir;
-  if (here) return here;
+  // A file at the same relative path in both places is DIR's (the other one is not among DIR's plans).
+  if (const Plan* in_dir = relative ? plan_at(loaded, fs::path(loaded.arg_dir) / arg) : nullptr) return in_dir;
+  if (const Plan* here = plan_at(loaded, arg)) return here;
   std::string msg = "no plan \"" + arg + "\" in " + loaded.project.plans_dir + "/";
   auto hint = did_you_mean(arg, ids);
   if (!hint.empty()) msg += " (did you mean \"" + hint + "\"?)";

@@ -96,7 +96,17 @@ std::string explain(const CLI::App& app, const CLI::ParseError& e, const std::ve
       return "unknown command \"" + a + "\"" + hint(a, command_names(app));
     break;
   }
-  if (!command) return "a command is required: " + join(command_names(app), ", ") + " (phasegate help COMMAND shows one)";
+  if (!command) {
+    for (const std::string& a : args) {  // `phasegate --jsn`: the option is the mistake, not the missing command
+      if (a == "--") break;
+      std::string name = a.substr(0, a.find('='));
+      if (!a.starts_with("-") || knows_option(app, name)) continue;
+      std::vector<std::string> names;
+      option_names(app, names);
+      return "unknown option \"" + name + "\"" + hint(name, names);
+    }
+    return "a command is required: " + join(command_names(app), ", ") + " (phasegate help COMMAND shows one)";
+  }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--") break;

@@ -21,6 +21,8 @@ expect 2 "$PHASEGATE_BIN" --json statsu
 check "usage error under --json: the error document" "$(json 'd["ok"], d["exit"], "did you mean" in d["error"]')" "(False, 2, True)"
 expect 2 "$PHASEGATE_BIN"
 contains "no command: the list" "$ERR" "a command is required: init, new, validate, run"
+expect 2 "$PHASEGATE_BIN" --jsn
+contains "an unknown option without a command" "$ERR" 'unknown option "--jsn" (did you mean "--json"?)'
 expect 2 "$PHASEGATE_BIN" run --phase sideways
 contains "CLI11's own message for a bad value" "$ERR" "sideways"
 
