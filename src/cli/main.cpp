@@ -7,12 +7,13 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "cli/usage.hpp"
+#include "cli/notify_service.hpp"
 #include "phasegate/error.hpp"
 
 using namespace phasegate;
 
 namespace {
-int run_command(int argc, char** argv) {
+int dispatch(int argc, char** argv) {
   cli::redact_console();
   cli::Global g;
   CLI::App app{"phasegate: phased PostgreSQL schema changes (expand -> migrate -> contract) behind guards", "phasegate"};
@@ -92,6 +93,11 @@ int run_command(int argc, char** argv) {
 
   std::vector<std::string> lint_targets;
   std::string lint_format = "text";
+  auto* notify_cmd = app.add_subcommand("notify", "notifications: `notify test [NAME]` sends a sample to each [notify.*] sink now");
+  notify_cmd->require_subcommand(1);
+  auto* notify_test = notify_cmd->add_subcommand("test", "send a sample event to sink NAME (default: every sink) and say what it answered");
+  std::string notify_name;
+  notify_test->add_option("NAME", notify_name, "a [notify.NAME] sink");
   auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
   lint->add_option("TARGET", lint_targets, "plan ids, plan files or .sql files (default: every plan)");
   lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
@@ -123,9 +129,9 @@ int run_command(int argc, char** argv) {
   trace->add_option("PLAN", trace_plan, "plan id or file")->required();
   trace->add_option("--scratch-url", scratch_url, "libpq conninfo/URI of a throwaway database holding the schema")->required();
 
-  std::string help_topic;
+  std::vector<std::string> help_topic;
   auto* help = app.add_subcommand("help", "show a command's usage and options, the global options and the exit codes");
-  help->add_option("COMMAND", help_topic, "a command (default: phasegate's own help)");
+  help->add_option("COMMAND", help_topic, "a command, e.g. status or notify test (default: phasegate's own help)");
   cli::document(app);
 
   try {
@@ -164,6 +170,7 @@ int run_command(int argc, char** argv) {
     if (*window) return cli::cmd_window(g, window_name, window_at, window_next);
     if (*plan_cmd) return cli::cmd_plan(g, dry_plan, detailed_exitcode);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
+    if (*notify_test) return cli::cmd_notify_test(g, notify_name);
     if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db, lint_enable);
   } catch (const std::exception& e) {
     return cli::report(g, Error{Exit::internal, std::string("internal error: ") + e.what()});
@@ -172,5 +179,8 @@ int run_command(int argc, char** argv) {
 }
 }  // namespace
 
-// Every exit passes finish_json: the command's --json document gets "ok" and "exit" from the code it returns.
-int main(int argc, char** argv) { return cli::finish_json(run_command(argc, argv)); }
+int main(int argc, char** argv) {
+  int code = dispatch(argc, argv);
+  cli::finish_notifications();  // what this command queued gets its try (docs/notify.md); never changes the exit code
+  return code;
+}

@@ -77,6 +77,13 @@ bool takes_next_value(const CLI::App& app, const std::string& name) {
   return false;
 }
 
+// "phasegate notify test": the command's name with its parents'.
+std::string path_of(const CLI::App& command) {
+  std::string path = command.get_name();
+  for (const CLI::App* p = command.get_parent(); p; p = p->get_parent()) path = p->get_name() + " " + path;
+  return path;
+}
+
 std::string hint(const std::string& word, const std::vector<std::string>& candidates) {
   auto h = did_you_mean(word, candidates);
   return h.empty() ? std::string() : " (did you mean \"" + h + "\"?)";
@@ -91,10 +98,10 @@ std::string explain(const CLI::App& app, const CLI::ParseError& e, const std::ve
       if (a.find('=') == std::string::npos && takes_next_value(app, a)) ++i;
       continue;
     }
-    command = find_command(app, a);
-    if (!command)
-      return "unknown command \"" + a + "\"" + hint(a, command_names(app));
-    break;
+    const CLI::App* parent = command ? command : &app;
+    if (command && command_names(*command).empty()) break;  // a command without subcommands: the rest are its arguments
+    command = find_command(*parent, a);
+    if (!command) return "unknown command \"" + a + "\"" + hint(a, command_names(*parent));
   }
   if (!command) {
     for (const std::string& a : args) {  // `phasegate --jsn`: the option is the mistake, not the missing command
@@ -107,6 +114,8 @@ std::string explain(const CLI::App& app, const CLI::ParseError& e, const std::ve
     }
     return "a command is required: " + join(command_names(app), ", ") + " (phasegate help COMMAND shows one)";
   }
+  if (auto names = command_names(*command); !names.empty())  // `phasegate notify`: its own commands
+    return path_of(*command) + " needs a command: " + join(names, ", ");
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--") break;
@@ -119,7 +128,7 @@ std::string explain(const CLI::App& app, const CLI::ParseError& e, const std::ve
     std::vector<std::string> names;
     option_names(*command, names);
     option_names(app, names);
-    return "unknown option \"" + name + "\" for phasegate " + command->get_name() + hint(name, names);
+    return "unknown option \"" + name + "\" for " + path_of(*command) + hint(name, names);
   }
   return e.what();
 }
@@ -136,11 +145,18 @@ std::string exit_codes_text() {
   return out;
 }
 
+namespace {
+void document_commands(CLI::App& parent, const CLI::App* root) {
+  for (CLI::App* sub : parent.get_subcommands([](const CLI::App*) { return true; })) {
+    sub->footer([root] { return global_options_text(*root) + "\n" + exit_codes_text(); });
+    document_commands(*sub, root);
+  }
+}
+}  // namespace
+
 void document(CLI::App& app) {
   app.footer([] { return exit_codes_text(); });
-  const CLI::App* root = &app;
-  for (CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
-    sub->footer([root] { return global_options_text(*root) + "\n" + exit_codes_text(); });
+  document_commands(app, &app);
 }
 
 namespace {
@@ -160,24 +176,33 @@ nlohmann::json options_json(const CLI::App& app, bool skip_help) {
   return list;
 }
 
+nlohmann::json command_json(const CLI::App& command) {
+  nlohmann::json j = {{"name", command.get_name()}, {"description", command.get_description()}, {"options", options_json(command, true)}};
+  for (const CLI::App* sub : command.get_subcommands([](const CLI::App*) { return true; })) j["commands"].push_back(command_json(*sub));
+  return j;
+}
+
 void print_help_json(const CLI::App& app, const CLI::App* only) {
   nlohmann::json commands = nlohmann::json::array();
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
-    if (!only || sub == only)
-      commands.push_back({{"name", sub->get_name()}, {"description", sub->get_description()}, {"options", options_json(*sub, true)}});
+  if (only) commands.push_back(command_json(*only));
+  else
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) commands.push_back(command_json(*sub));
   nlohmann::json codes = nlohmann::json::array();
   for (const auto& c : kExitCodes) codes.push_back({{"code", c.code}, {"meaning", c.meaning}});
   print_json({{"commands", commands}, {"global_options", options_json(app, true)}, {"exit_codes", codes}});
 }
 }  // namespace
 
-int help_command(const CLI::App& app, const Global& g, const std::string& command) {
-  const CLI::App* sub = command.empty() ? nullptr : find_command(app, command);
-  if (!command.empty() && !sub)
-    return usage_error(g, "help: unknown command \"" + command + "\"" + hint(command, command_names(app)));
+int help_command(const CLI::App& app, const Global& g, const std::vector<std::string>& command) {
+  const CLI::App* sub = nullptr;
+  for (const std::string& name : command) {
+    const CLI::App& parent = sub ? *sub : app;
+    sub = find_command(parent, name);
+    if (!sub) return usage_error(g, "help: unknown command \"" + name + "\"" + hint(name, command_names(parent)));
+  }
   if (g.json) print_help_json(app, sub);
   // Formatted directly: App::help() would delegate to the selected command — `help` itself.
-  else if (sub) std::cout << sub->get_formatter()->make_help(sub, app.get_name() + " " + sub->get_name(), CLI::AppFormatMode::Normal);
+  else if (sub) std::cout << sub->get_formatter()->make_help(sub, path_of(*sub), CLI::AppFormatMode::Normal);
   else std::cout << app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal);
   return 0;
 }

@@ -39,6 +39,13 @@ expect 0 "$PHASEGATE_BIN" status --help
 check "status --help is help status" "$OUT" "$HELP_STATUS"
 expect 2 "$PHASEGATE_BIN" help statsu
 contains "help of an unknown command" "$ERR" 'did you mean "status"'
+expect 0 "$PHASEGATE_BIN" help notify test
+contains "help of a nested command" "$OUT" "Usage: phasegate notify test"
+contains "a nested command's help has the exit codes" "$OUT" "Exit codes"
+expect 2 "$PHASEGATE_BIN" notify tset
+contains "a mistyped nested command" "$ERR" 'unknown command "tset" (did you mean "test"?)'
+expect 2 "$PHASEGATE_BIN" notify
+contains "a command that needs its own command" "$ERR" "phasegate notify needs a command: test"
 expect 0 "$PHASEGATE_BIN" help plan
 contains "plan documents --detailed-exitcode" "$OUT" "--detailed-exitcode"
 # help and docs/exit-codes.md list the same codes.

@@ -76,6 +76,9 @@ cat >>"$P/phasegate.toml" <<'TOML'
 approvals = 1
 [approvals]
 allowed_signers = "ops/allowed_signers"
+[notify.pager]
+command = ["sh", "-c", "cat >/dev/null"]
+events = ["run.failed"]
 [windows.always]
 timezone = "UTC"
 allow = [ { days = "mon-sun" } ]
@@ -101,6 +104,9 @@ TOML
 js help 0 pg --json help
 js help 0 pg --json help status
 js help 2 pg --json help statsu
+js help 0 pg --json help notify test
+js notify 0 pg --json notify test
+js notify 2 pg --json notify test pagr
 mkdir -p "$WORK/fresh"
 js init 0 "$PHASEGATE_BIN" -C "$WORK/fresh" --json init --name fresh
 js init 2 "$PHASEGATE_BIN" -C "$WORK/fresh" --json init --name fresh
