@@ -179,8 +179,9 @@ int dispatch(int argc, char** argv) {
 }
 }  // namespace
 
+// Every exit passes finish_json: the command's --json document gets "ok" and "exit" from the code it returns.
 int main(int argc, char** argv) {
-  int code = dispatch(argc, argv);
+  int code = cli::finish_json(dispatch(argc, argv));
   cli::finish_notifications();  // what this command queued gets its try (docs/notify.md); never changes the exit code
   return code;
 }

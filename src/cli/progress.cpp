@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 
 #include "phasegate/backfill.hpp"
 
@@ -13,6 +14,7 @@ namespace phasegate::cli {
 
 namespace {
 std::string g_status;  // the status line on screen now; empty: none
+std::mutex g_mu;       // g_status and the writes around it (the notification thread prints a line too)
 
 size_t display_columns(std::string_view s) {  // as fit_columns counts: UTF-8 characters, CSI sequences none
   size_t n = 0;
@@ -95,6 +97,7 @@ std::string progress_bar_text(const backfill::Progress& p, int columns) {
 }
 
 void print_line(const std::string& line) {
+  std::lock_guard lock(g_mu);
   if (g_status.empty()) {
     std::cerr << line << "\n";
     return;
@@ -102,17 +105,25 @@ void print_line(const std::string& line) {
   std::cerr << "\r\x1b[K" << line << "\n" << g_status << std::flush;
 }
 
-void end_progress() {
+namespace {
+void end_progress_locked() {
   if (g_status.empty()) return;
   g_status.clear();
   std::cerr << "\n" << std::flush;
 }
+}  // namespace
+
+void end_progress() {
+  std::lock_guard lock(g_mu);
+  end_progress_locked();
+}
 
 void ProgressReporter::operator()(const backfill::Progress& p) {
   if (tty_) {
+    std::lock_guard lock(g_mu);
     g_status = progress_bar_text(p, terminal_columns(STDERR_FILENO));
     std::cerr << "\r" << g_status << "\x1b[K" << std::flush;
-    if (p.done) end_progress();
+    if (p.done) end_progress_locked();
     return;
   }
   auto now = std::chrono::steady_clock::now();
