@@ -161,9 +161,12 @@ js plan 0 pg --json plan 0002-fails
 unset DATABASE_URL
 js status 2 pg --json status
 
-# Every command has a schema, and every one was validated above.
+# Every command has a schema, and every one was validated above — except those listed here, which print no
+# JSON document at all (say why next to each name; none yet).
+NO_DOCUMENT=" "
 expect 0 pg --json help
 for cmd in $(python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)["commands"]))' <<<"$OUT"); do
+  [[ "$NO_DOCUMENT" == *" $cmd "* ]] && continue
   [[ -f "$SCHEMAS/$cmd.schema.json" ]] || { echo "FAIL: command $cmd has no docs/schemas/$cmd.schema.json"; FAILS=$((FAILS + 1)); }
   [[ "$VALIDATED" == *" $cmd "* ]] || { echo "FAIL: command $cmd's --json output is not validated by this test"; FAILS=$((FAILS + 1)); }
 done
