@@ -98,7 +98,11 @@ void print_json_findings(const std::vector<lint::Finding>& findings, const lint:
     q(f.level);
     out += ", \"file\": ";
     q(f.pos.file);
-    out += ", \"line\": " + std::to_string(f.pos.line) + ", \"column\": " + std::to_string(f.pos.column) + ", \"statement\": ";
+    out += ", \"line\": ";
+    out += std::to_string(f.pos.line);
+    out += ", \"column\": ";
+    out += std::to_string(f.pos.column);
+    out += ", \"statement\": ";
     q(f.statement);
     out += ", \"lock\": ";
     q(f.lock);

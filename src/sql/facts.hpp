@@ -32,6 +32,13 @@ std::string node_name(const Node* node);
 std::vector<std::string> statement_node_names();
 // A TypeName as facts spell it: the last name part, integer modifiers, [] per array bound ("varchar(5)", "int4[]").
 std::string type_name_of(const TypeName* tn);
+// Where parse() cuts a big script (chunks.cpp): byte offsets of chunks of whole statements of at least
+// `chunk_bytes` (the first is 0), and about how many statements the text holds (a reserve hint).
+struct ChunkPlan {
+  std::vector<size_t> starts;
+  size_t statements = 0;
+};
+ChunkPlan plan_chunks(std::string_view text, size_t chunk_bytes);
 // Whether option `name` of a DefElem list (VACUUM (FULL false), REINDEX (CONCURRENTLY off)) is on.
 bool option_on(const List* list, const char* name);
 }

@@ -184,27 +184,6 @@ ParseOutcome outcome(std::vector<Statement> statements, std::optional<SyntaxErro
 
 constexpr size_t kChunkBytes = 64 * 1024;  // a chunk's text: its parse trees stay a few MiB (peak memory)
 
-// Byte offsets where chunks of whole statements of about kChunkBytes start, from the (cheap) scanner split, and the
-// number of statements it found. Fewer than two starts = do not chunk.
-struct Chunks {
-  std::vector<size_t> starts;
-  size_t statements = 0;
-};
-Chunks chunks_of(const std::string& input) {
-  PgQuerySplitResult sr = pg_query_split_with_scanner(input.c_str());
-  Chunks out;
-  if (!sr.error && sr.n_stmts > 1) {
-    out.statements = static_cast<size_t>(sr.n_stmts);
-    out.starts.push_back(0);
-    for (int i = 1; i < sr.n_stmts; ++i) {
-      auto at = static_cast<size_t>(sr.stmts[i]->stmt_location);
-      if (at - out.starts.back() >= kChunkBytes) out.starts.push_back(at);
-    }
-  }
-  pg_query_free_split_result(sr);
-  return out;
-}
-
 // The CPUs this process may run on (taskset / cgroup cpusets), not the machine's.
 size_t usable_cpus() {
   cpu_set_t set;
@@ -215,7 +194,7 @@ size_t usable_cpus() {
 
 // Chunks parsed by `threads` workers while this thread appends each finished chunk, in order, to `into` and frees
 // it: only the chunks parsed ahead of the one appended are held twice.
-std::optional<SyntaxError> parse_parallel(const std::string& input, const std::vector<size_t>& starts, size_t threads,
+std::optional<SyntaxError> parse_parallel(std::string_view input, const std::vector<size_t>& starts, size_t threads,
                                           std::vector<Statement>& into) {
   struct Part {
     std::vector<Statement> statements;
@@ -232,7 +211,7 @@ std::optional<SyntaxError> parse_parallel(const std::string& input, const std::v
       for (size_t c; (c = next++) < starts.size();) {
         const size_t end = c + 1 < starts.size() ? starts[c + 1] : input.size();
         Part part;
-        part.error = parse_into(input.substr(starts[c], end - starts[c]), starts[c], part.statements);
+        part.error = parse_into(std::string(input.substr(starts[c], end - starts[c])), starts[c], part.statements);
         part.done = true;
         {
           std::lock_guard lock(m);
@@ -258,32 +237,34 @@ std::optional<SyntaxError> parse_parallel(const std::string& input, const std::v
 }  // namespace
 
 // Large scripts (a 20,000-statement migration corpus) are parsed in chunks of whole statements of about
-// 64 KiB, by up to four threads (no more than the CPUs we may use): libpg_query is thread-safe and statements
-// parse independently; offsets are rebased so the result is identical to one parse. Chunks bound the memory
-// (one parse tree of a whole 1 MiB file was most of a 116 MiB peak), and the result is reserved once from the
-// scanner's count. Small scripts take the single-parse path.
+// 64 KiB (chunks.cpp says where), by up to four threads (no more than the CPUs we may use): libpg_query is
+// thread-safe and statements parse independently; offsets are rebased so the result is identical to one parse.
+// Chunks bound the memory (one parse tree of a whole 1 MiB file was most of a 116 MiB peak), and the result is
+// reserved once. A chunk that does not parse sends the whole text through one parse: the error it reports (at its
+// offset) is the one a single parse finds. Small scripts take the single-parse path.
 ParseOutcome parse(std::string_view text) {
-  std::string input(text);
   std::vector<Statement> statements;
-  Chunks chunks = input.size() >= 2 * kChunkBytes ? chunks_of(input) : Chunks{};
+  ChunkPlan chunks = text.size() >= 2 * kChunkBytes ? plan_chunks(text, kChunkBytes) : ChunkPlan{};
   const auto& starts = chunks.starts;
-  if (starts.size() < 2) {
-    auto error = parse_into(input, 0, statements);
+  auto whole = [&] {
+    statements.clear();
+    auto error = parse_into(std::string(text), 0, statements);
     return outcome(std::move(statements), std::move(error));
-  }
+  };
+  if (starts.size() < 2) return whole();
   statements.reserve(chunks.statements);
   const size_t threads = std::min<size_t>({4, usable_cpus(), starts.size()});
   if (threads > 1) {
-    auto error = parse_parallel(input, starts, threads, statements);
-    return outcome(std::move(statements), std::move(error));
+    if (parse_parallel(text, starts, threads, statements)) return whole();
+    return outcome(std::move(statements), std::nullopt);
   }
   for (size_t c = 0; c < starts.size(); ++c) {
-    const size_t end = c + 1 < starts.size() ? starts[c + 1] : input.size();
-    if (auto error = parse_into(input.substr(starts[c], end - starts[c]), starts[c], statements))
-      return outcome({}, std::move(error));
+    const size_t end = c + 1 < starts.size() ? starts[c + 1] : text.size();
+    if (parse_into(std::string(text.substr(starts[c], end - starts[c])), starts[c], statements)) return whole();
   }
   return outcome(std::move(statements), std::nullopt);
 }
+
 std::string quote_ident(std::string_view ident) {
   bool plain = !ident.empty() && (std::islower(static_cast<unsigned char>(ident[0])) || ident[0] == '_');
   for (char c : ident)

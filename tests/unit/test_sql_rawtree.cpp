@@ -181,3 +181,72 @@ TEST_SUITE("sql::rawtree") {
     CHECK(good.script->statements.at(0).actions.at(0).volatile_function == "random");
   }
 }
+
+TEST_SUITE("sql::chunks") {
+  // Statements whose text holds ";" at the end of a line inside a string, an E'' string, a quoted identifier, a
+  // dollar quote, block comments (nested) and a line comment: none of them may be cut there.
+  const std::vector<std::string> kTricky = {
+      "SELECT 'a;\nb'",
+      "SELECT E'it\\'s;\n', 'x'",
+      "CREATE TABLE \"odd;\n name\" (a int)",
+      "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $body$ SELECT 1;\n $body$",
+      "DO $$ BEGIN PERFORM 1;\n END $$",
+      "SELECT 1 /* a /* nested; */ still;\n comment */",
+      "SELECT 2 -- a comment;\n + 3",
+      "SELECT a$b$ FROM t",
+      "ALTER TABLE t ADD COLUMN c int DEFAULT 0"};
+
+  std::string big_script(size_t* count) {
+    std::string block;
+    for (const auto& s : kTricky) block += s + ";\n";
+    std::string text;
+    *count = 0;
+    while (text.size() < 400 * 1024) {
+      text += block;
+      *count += kTricky.size();
+    }
+    return text;
+  }
+
+  TEST_CASE("a big script is cut only between statements, and parses as its statements do one by one") {
+    size_t count = 0;
+    const std::string text = big_script(&count);
+    auto plan = sql::plan_chunks(text, 64 * 1024);
+    REQUIRE(plan.starts.size() >= 5);
+    CHECK(plan.statements == count);
+    auto out = sql::parse(text);
+    REQUIRE(out.script);
+    REQUIRE(out.script->statements.size() == count);
+    std::vector<std::string> nodes;
+    for (const auto& s : kTricky) {
+      auto one = sql::parse(s);
+      REQUIRE_MESSAGE(one.script, s);
+      nodes.push_back(one.script->statements.at(0).node);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      const auto& st = out.script->statements[i];
+      INFO("statement ", i);
+      CHECK(st.text == kTricky[i % kTricky.size()]);
+      CHECK(st.node == nodes[i % kTricky.size()]);
+      CHECK(text.compare(st.offset, st.text.size(), st.text) == 0);
+      for (size_t cut : plan.starts) CHECK_FALSE((cut > st.offset && cut < st.offset + st.text.size()));
+    }
+  }
+
+  TEST_CASE("a chunk that does not parse: the whole text is parsed, and the error is where one parse puts it") {
+    size_t count = 0;
+    std::string text = big_script(&count);
+    const std::string last = kTricky.back() + ";\n";  // a block ends with it: the next line starts a statement
+    const size_t line = text.find(last, text.size() / 2) + last.size();
+    text.insert(line, "SELEC 1;\n");
+    auto out = sql::parse(text);
+    REQUIRE(out.error);
+    CHECK(out.error->offset == line);
+    CHECK(out.error->message == "syntax error at or near \"SELEC\"");
+    // An unterminated quote near the end: the chunk before the cut cannot parse, and neither can the text.
+    std::string open = big_script(&count) + "SELECT 'never closed;\n" + std::string(70 * 1024, 'x') + ";\nSELECT 1;\n";
+    auto bad = sql::parse(open);
+    REQUIRE(bad.error);
+    CHECK(bad.error->message.find("unterminated quoted string") == 0);
+  }
+}
