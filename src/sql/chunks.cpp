@@ -9,14 +9,25 @@
 // a dollar quote or a block comment there, the chunk before the cut ends inside it and fails to parse, and
 // parse() then parses the whole text at once. If the real lexer was inside a line comment, that comment ends at
 // the same newline, so the next chunk starts where the real lexer is at top level again.
+#include <array>
+
 #include "sql/facts.hpp"
 
 namespace phasegate::sql {
 
 namespace {
 
-bool ident_char(unsigned char c) { return std::isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
-bool ident_start(unsigned char c) { return std::isalpha(c) || c == '_' || c >= 0x80; }
+// ASCII tests, not <cctype>'s (a locale lookup per call: most of this file's time, per callgrind).
+bool ident_start(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80; }
+bool ident_char(unsigned char c) { return ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
+bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// The bytes that may start or end something the lexer tracks; the rest are skipped in a tight loop.
+constexpr auto kSpecial = [] {
+  std::array<bool, 256> special{};
+  for (unsigned char c : std::string_view("-/'\"$;")) special[c] = true;
+  return special;
+}();
 
 // The end of the token starting at `i` (a quote, a comment or a dollar quote), or npos when the text ends inside it.
 size_t skip_quoted(std::string_view t, size_t i, bool escapes) {
@@ -66,40 +77,39 @@ size_t skip_dollar_quote(std::string_view t, size_t i) {
 ChunkPlan plan_chunks(std::string_view t, size_t chunk_bytes) {
   ChunkPlan plan;
   plan.starts.push_back(0);
-  size_t i = 0;
-  bool pending = false;  // something other than blanks and comments since the last ';'
+  size_t i = 0, after_last = 0;  // after_last: just past the last top-level ';'
   while (i < t.size()) {
+    while (i < t.size() && !kSpecial[static_cast<unsigned char>(t[i])]) ++i;
+    if (i >= t.size()) break;
     const char c = t[i];
-    const bool token_start = i == 0 || !ident_char(static_cast<unsigned char>(t[i - 1]));
     size_t next = i + 1;
     if (c == '-' && i + 1 < t.size() && t[i + 1] == '-') {
       next = t.find('\n', i);
     } else if (c == '/' && i + 1 < t.size() && t[i + 1] == '*') {
       next = skip_block_comment(t, i);
+    } else if (c == '\'') {
+      const bool e_string = i > 0 && (t[i - 1] == 'E' || t[i - 1] == 'e') &&
+                            (i == 1 || !ident_char(static_cast<unsigned char>(t[i - 2])));
+      next = skip_quoted(t, i, e_string);
+    } else if (c == '"') {
+      next = skip_quoted(t, i, false);
+    } else if (c == '$' && (i == 0 || !ident_char(static_cast<unsigned char>(t[i - 1])))) {
+      next = skip_dollar_quote(t, i);
+      if (next == i) next = i + 1;
     } else if (c == ';') {
       ++plan.statements;
-      pending = false;
+      after_last = i + 1;
       size_t k = i + 1;
       while (k < t.size() && (t[k] == ' ' || t[k] == '\t' || t[k] == '\r')) ++k;
       if (k < t.size() && t[k] == '\n' && k + 1 < t.size() && k + 1 - plan.starts.back() >= chunk_bytes)
         plan.starts.push_back(k + 1);
-    } else if (!std::isspace(static_cast<unsigned char>(c))) {
-      pending = true;
-      if (c == '\'') {
-        const bool e_string = i > 0 && (t[i - 1] == 'E' || t[i - 1] == 'e') &&
-                              (i == 1 || !ident_char(static_cast<unsigned char>(t[i - 2])));
-        next = skip_quoted(t, i, e_string);
-      } else if (c == '"') {
-        next = skip_quoted(t, i, false);
-      } else if (c == '$' && token_start) {
-        next = skip_dollar_quote(t, i);
-        if (next == i) next = i + 1;
-      }
     }
     if (next == std::string_view::npos) break;  // the text ends inside a token: the parser will say so
     i = next;
   }
-  if (pending) ++plan.statements;  // the last statement needs no ';'
+  // The last statement needs no ';' (a comment after the last one counts too: this is a reserve hint).
+  if (std::any_of(t.begin() + static_cast<std::ptrdiff_t>(after_last), t.end(), [](char c) { return !blank(c); }))
+    ++plan.statements;
   return plan;
 }
 
