@@ -193,7 +193,8 @@ size_t usable_cpus() {
 }
 
 // Chunks parsed by `threads` workers while this thread appends each finished chunk, in order, to `into` and frees
-// it: only the chunks parsed ahead of the one appended are held twice.
+// it: only the chunks parsed ahead of the one being appended wait in `parts`. A syntax error stops the workers at
+// their next chunk (the caller then parses the whole text for the error's exact position).
 std::optional<SyntaxError> parse_parallel(std::string_view input, const std::vector<size_t>& starts, size_t threads,
                                           std::vector<Statement>& into) {
   struct Part {
