@@ -119,6 +119,45 @@ TEST_SUITE("lint::transactions") {
     CHECK(rules(file_unit(lock + "CREATE INDEX CONCURRENTLY i ON t (c)")).empty());
     CHECK(rules(step("ALTER TABLE t ALTER COLUMN c TYPE bigint")) == V{"change-column-type"});  // phasegate sets it per step
   }
+  TEST_CASE("missing-statement-timeout: once per stretch without a statement_timeout, on its first statement") {
+    const std::string lock = "SET lock_timeout = '2s';\n";
+    auto timeouts = [](const std::string& sql) {
+      std::vector<lint::Finding> out;
+      for (auto& f : lint_all({file_unit(sql)}))
+        if (f.rule == "missing-statement-timeout") out.push_back(f);
+      return out;
+    };
+    const std::string heavy = "ALTER TABLE t ALTER COLUMN c TYPE bigint;\nCREATE INDEX i ON t (c);\nALTER TABLE u ALTER COLUMN d SET NOT NULL;\n";
+    auto f = timeouts(lock + heavy);
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].pos.line == 2);
+    CHECK_MESSAGE(f[0].message.find("; and 2 statements like it after this one, before any statement_timeout is set") != std::string::npos,
+                  f[0].message);
+    // One statement alone: no count. A multi-action statement counts once.
+    f = timeouts(lock + "ALTER TABLE t ALTER COLUMN c TYPE bigint, ALTER COLUMN d SET NOT NULL;\nCREATE INDEX i ON t (c)");
+    REQUIRE(f.size() == 1);
+    CHECK_MESSAGE(f[0].message.find("; and 1 statement like it after this one") != std::string::npos, f[0].message);
+    f = timeouts(lock + "CREATE INDEX i ON t (c)");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].message.find("; and ") == std::string::npos);
+    // A statement_timeout ends the stretch; RESET (or 0) starts a new one.
+    f = timeouts(lock + "CREATE INDEX i ON t (c);\nSET statement_timeout = '1min';\nCREATE INDEX j ON t (c);\nRESET statement_timeout;\n" +
+                 heavy);
+    REQUIRE(f.size() == 2);
+    CHECK(f[0].pos.line == 2);
+    CHECK(f[0].message.find("; and ") == std::string::npos);
+    CHECK(f[1].pos.line == 6);
+    CHECK(f[1].message.find("; and 2 statements") != std::string::npos);
+    // SET LOCAL covers its own block only: the statement after COMMIT opens a stretch.
+    f = timeouts(lock + "BEGIN;\nSET LOCAL statement_timeout = '1min';\nCREATE INDEX i ON t (c);\nCOMMIT;\nCREATE INDEX j ON t (c)");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].pos.line == 6);
+    // An ignored finding is not the stretch's: the next statement reports it.
+    f = timeouts(lock + "-- phasegate:ignore missing-statement-timeout small table\n" + heavy);
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].pos.line == 4);
+    CHECK(f[0].message.find("; and 1 statement like it") != std::string::npos);
+  }
   TEST_CASE("one finding per rule and message per statement") {
     auto f = lint_all({file_unit("ALTER TABLE t ADD COLUMN a int, ADD COLUMN b int, ADD COLUMN c int")});
     CHECK(f.size() == 1);
