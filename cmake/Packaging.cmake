@@ -9,12 +9,14 @@ set(CPACK_PACKAGE_NAME phasegate)
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_CONTACT "${PHASEGATE_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "phased PostgreSQL schema changes behind guards")
-set(CPACK_PACKAGE_DESCRIPTION
-    "phasegate runs a schema change plan's expand, migrate and contract phases as a persisted state machine in "
-    "the target PostgreSQL database, behind guards (off-peak windows, signed approvals, lock timeouts, load "
-    "throttling), restarts the application's services between phases, runs smoke checks, and on failure rolls "
-    "back the database steps and the application's release commit. It includes a SQL linter built on the "
-    "PostgreSQL parser (libpg_query).")
+# The long description, one Debian control line per \n (CPack indents them).
+string(CONCAT CPACK_PACKAGE_DESCRIPTION
+  "phasegate runs a schema change plan's expand, migrate and contract phases\n"
+  "as a persisted state machine in the target PostgreSQL database, behind\n"
+  "guards (off-peak windows, signed approvals, lock timeouts, load throttling).\n"
+  "It restarts the application's services between phases, runs smoke checks,\n"
+  "and on failure rolls back the database steps and the application's release\n"
+  "commit. It includes a SQL linter built on the PostgreSQL parser (libpg_query).")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # phasegate_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION database)
@@ -22,6 +24,6 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "openssh-client, tzdata")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "git, curl")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql-client")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "bash-completion, postgresql-client")
 set(CPACK_STRIP_FILES ON)
 include(CPack)

@@ -4,11 +4,11 @@
 set -euo pipefail
 # Build: the compiler, CMake, the libraries. ccache: developer mode uses it when present (cmake/DevMode.cmake).
 # Packaging and its tests (tests/e2e/test_package.sh, test_cli_docs.sh): dpkg-dev (cpack's dpkg-shlibdeps), man-db,
-# zsh (the completion is loaded by a real zsh). Tests: PostgreSQL, python3 and curl for the example api and hooks.
+# zsh and bash-completion (the completions are loaded by the real shells). Tests: PostgreSQL, python3 and curl for the example api and hooks.
 packages=(g++ cmake ninja-build pkg-config git ccache
   libpqxx-dev libboost-dev libboost-filesystem-dev libtomlplusplus-dev libcli11-dev doctest-dev
   libpg-query-dev libprotobuf-c-dev libhowardhinnant-date-dev nlohmann-json3-dev libssl-dev libcpp-httplib-dev
-  dpkg-dev man-db zsh
+  dpkg-dev man-db zsh bash-completion
   postgresql postgresql-contrib python3 curl)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(sqitch hyperfine); fi
 missing=()

@@ -84,12 +84,22 @@ fi
 page=$(MANWIDTH=120 man -l -P cat "$WORK/root/usr/share/man/man1/phasegate.1.gz" 2>&1 | col -b)
 contains "man -l renders the packaged page" "$page" "phasegate status [PLAN] [--check]"
 contains "its FILES name /usr (the package's prefix, not the build's)" "$page" "/usr/share/phasegate/hooks"
-bash_complete() {  # bash_complete FILE WORDS...
-  bash --norc -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _phasegate; echo "${COMPREPLY[@]}"' _ "$@"
+# bash_complete DATA_DIRS WORDS...: bash-completion's own loader finds phasegate's completion under
+# DATA_DIRS/bash-completion/completions (as it does in /usr/share once installed); prints what it offers.
+bash_complete() {
+  XDG_DATA_DIRS=$1 bash --norc -c 'source /usr/share/bash-completion/bash_completion; __load_completion phasegate || exit 1
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _phasegate; echo "${COMPREPLY[@]}"' _ "${@:2}"
 }
-check "packaged bash completion: phasegate st<TAB>" \
-  "$(bash_complete "$WORK/root/usr/share/bash-completion/completions/phasegate" phasegate st)" "status"
+if [[ ! -r /usr/share/bash-completion/bash_completion ]]; then
+  echo "FAIL: bash-completion is not installed (scripts/deps.sh installs it)"; FAILS=$((FAILS + 1))
+else
+  check "packaged bash completion, loaded by bash-completion: phasegate st<TAB>" \
+    "$(bash_complete "$WORK/root/usr/share" phasegate st)" "status"
+fi
 expect 0 zsh -n "$WORK/root/usr/share/zsh/vendor-completions/_phasegate"
+check "packaged zsh completion: phasegate st<TAB>" \
+  "$(zsh -f "$SRC/tests/e2e/complete.zsh" "$WORK/root/usr/share/zsh/vendor-completions" "$WORK/zsh.out" 'phasegate st' || true)" \
+  "<phasegate status >"
 
 # ---- a tarball's build: no developer mode, commit from PHASEGATE_COMMIT or unknown ----
 mkdir -p "$WORK/tarball"
@@ -131,8 +141,8 @@ if [[ ${CI:-} == true || ${PHASEGATE_TEST_INSTALL:-0} == 1 ]]; then
   contains "/usr/bin/phasegate --version" "$(/usr/bin/phasegate --version)" "phasegate "
   check "man -w phasegate finds the page" "$(man -w phasegate)" "/usr/share/man/man1/phasegate.1.gz"
   contains "man phasegate renders" "$(MANWIDTH=120 man -P cat phasegate 2>&1 | col -b)" "phasegate run [PLAN]"
-  check "installed bash completion: phasegate st<TAB>" \
-    "$(bash_complete /usr/share/bash-completion/completions/phasegate phasegate st)" "status"
+  check "installed bash completion, loaded by bash-completion: phasegate st<TAB>" \
+    "$(bash_complete /usr/share phasegate st)" "status"
   check "zsh finds the installed completion in its default fpath" \
     "$(zsh -f -c 'autoload -Uz compinit; compinit -u -d "$1"; print -r -- $_comps[phasegate]' _ "$WORK/zcompdump")" "_phasegate"
 else
