@@ -117,7 +117,7 @@ std::string zsh_quoted(std::string_view text, bool in_spec = true) {
 }
 
 std::string zsh_action(const CliDoc& cli, const OptionDoc& o) {
-  if (!o.choices.empty()) return "(" + joined(o.choices) + ")";
+  if (!o.choices.empty()) return '(' + joined(o.choices) + ")";  // a char, not "(": GCC bug 105329 at -O3
   if (o.names.front() == "-C") return "_files -/";
   if (is_plan_argument(o)) return o.value == "TARGET" ? "_alternative 'plans\\:plan\\:_" + cli.name + "_plans' 'files\\:file\\:_files'" : "_" + cli.name + "_plans";
   if (o.positional) return " ";
@@ -134,11 +134,11 @@ std::string zsh_spec(const CliDoc& cli, const OptionDoc& o, int& position) {
   std::string exclusive = o.names.size() > 1 ? "'(" + joined(o.names) + ")'" : "";
   bool stops = o.names.back() == "--help" || o.names.back() == "--version";
   if (stops) exclusive = "'(- : *)'";
-  std::string names = o.names.size() > 1 ? "{" + joined(o.names, ",") + "}" : o.names.front();
+  std::string names = o.names.size() > 1 ? '{' + joined(o.names, ",") + "}" : o.names.front();
   std::string value;
   if (o.optional_value) value = "=-";
   std::string spec = exclusive + names + value + "'[" + desc + "]";
-  if (!o.value.empty()) spec += (o.optional_value ? "::" : ":") + zsh_quoted(o.value) + ":" + zsh_quoted(action);
+  if (!o.value.empty()) spec.append(o.optional_value ? "::" : ":").append(zsh_quoted(o.value)).append(":").append(zsh_quoted(action));
   return spec + "'";
 }
 

@@ -49,11 +49,12 @@ done
 # Every shared library the binary loads comes from a package the .deb depends on (dpkg-shlibdeps did its job).
 mkdir -p "$WORK/root"
 dpkg-deb -x "$deb" "$WORK/root"
+ldconfig -p >"$WORK/ldconfig"
 while read -r lib; do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|64bit/ { print $NF; exit }')
-  [[ -n $path ]] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
-  owner=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1) || true
-  [[ -n $owner ]] || owner=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1) || true
+  path=$(awk -v l="$lib" '$1 == l && /x86-64|x86_64|64bit/ { print $NF; exit }' "$WORK/ldconfig")
+  [[ -n $path ]] || path=$(awk -v l="$lib" '$1 == l { print $NF; exit }' "$WORK/ldconfig")
+  owner=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | sed -n '1s/:.*//p') || true
+  [[ -n $owner ]] || owner=$(dpkg -S "$path" 2>/dev/null | sed -n '1s/:.*//p') || true
   if [[ -z $owner ]]; then echo "FAIL: no package owns $lib ($path)"; FAILS=$((FAILS + 1)); continue; fi
   if [[ ", $depends," != *", $owner "* && ", $depends," != *", $owner,"* && ", $depends," != *", $owner:"* ]]; then
     echo "FAIL: the binary needs $lib from $owner, but Depends is: $depends"; FAILS=$((FAILS + 1))
