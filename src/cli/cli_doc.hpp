@@ -21,14 +21,16 @@ struct OptionDoc {
 };
 
 struct CommandDoc {
-  std::string name, description;
+  std::string name, description;  // a nested command's name is its path: "notify test"
   std::vector<OptionDoc> options;  // in definition order; positionals included; -h/--help left out
+  std::vector<std::string> subcommands;  // the names of its own commands ("test"), each listed after it
 };
 
 struct CliDoc {
   std::string name, description, version;
   std::vector<OptionDoc> global;      // the top-level options, -h/--help and --version included
-  std::vector<CommandDoc> commands;   // the visible subcommands (hidden ones, such as _generate, left out)
+  std::vector<CommandDoc> commands;   // the visible subcommands, nested ones after their parent (hidden ones, such
+                                      // as _generate, left out); the completions go two levels deep
 };
 
 // "[--phase expand|migrate|contract|all]", "PLAN", "[PLAN...]": how an option is written in a synopsis.

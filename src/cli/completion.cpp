@@ -46,7 +46,8 @@ std::string bash_values(std::string_view cmd, const std::vector<OptionDoc>& opti
 std::string bash_command_arm(const CommandDoc& c) {
   bool plans = false;
   for (const auto& o : c.options) plans = plans || is_plan_argument(o);
-  std::string out = "    " + c.name + ")\n";
+  std::string out = "    \"" + c.name + "\")\n";
+  if (!c.subcommands.empty()) out.append("      subs=\"").append(joined(c.subcommands)).append("\"\n");
   out.append("      opts=\"").append(names_of(c.options, false)).append("\"\n");
   out.append("      takes=\"").append(names_of(c.options, true)).append("\"\n");
   if (plans) out.append("      plans=1\n");
@@ -67,7 +68,10 @@ std::string bash_completion(const CliDoc& cli) {
   out.append("_" + n + "() {\n"
              "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd=\"\" i\n");
   out.append("  local commands=\"");
-  for (size_t i = 0; i < cli.commands.size(); ++i) out.append(i ? " " : "").append(cli.commands[i].name);
+  std::vector<std::string> top;
+  for (const auto& c : cli.commands)
+    if (c.name.find(' ') == std::string::npos) top.push_back(c.name);
+  out.append(joined(top));
   out.append("\"\n  local global=\"").append(names_of(cli.global, false)).append("\"\n");
   out.append("  local global_takes=\"").append(names_of(cli.global, true)).append("\"\n");
   out.append("  for ((i = 1; i < COMP_CWORD; i++)); do\n"
@@ -84,10 +88,22 @@ std::string bash_completion(const CliDoc& cli) {
              "    else COMPREPLY=($(compgen -W \"$commands\" -- \"$cur\")); fi\n"
              "    return\n"
              "  fi\n"
-             "  local opts=\"\" takes=\"\" plans=0\n"
+             "  local opts takes plans subs j sub\n"
+             "  while :; do\n"
+             "    opts=\"\" takes=\"\" plans=0 subs=\"\"\n"
              "  case $cmd in\n");
   for (const auto& c : cli.commands) out.append(bash_command_arm(c));
   out.append("  esac\n"
+             "    [[ -n $subs ]] || break\n"
+             "    sub=\"\"  # a command of the command: the next word that is not an option\n"
+             "    for ((j = i + 1; j < COMP_CWORD; j++)); do [[ ${COMP_WORDS[j]} == -* ]] || { sub=${COMP_WORDS[j]}; break; }; done\n"
+             "    if [[ -z $sub ]]; then\n"
+             "      [[ $cur == -* ]] && break\n"
+             "      COMPREPLY=($(compgen -W \"$subs\" -- \"$cur\"))\n"
+             "      return\n"
+             "    fi\n"
+             "    cmd=\"$cmd $sub\" i=$j\n"
+             "  done\n"
              "  if [[ \" $takes \" == *\" $prev \"* ]]; then\n"
              "    case \"$cmd $prev\" in\n");
   for (const auto& c : cli.commands) out.append(bash_values(c.name, c.options));
@@ -149,6 +165,37 @@ std::string zsh_specs(const CliDoc& cli, const std::vector<OptionDoc>& options, 
   return out;
 }
 
+const CommandDoc* find_command(const CliDoc& cli, const std::string& name) {
+  for (const auto& c : cli.commands)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+std::string zsh_arguments(const CliDoc& cli, const CommandDoc& c, const std::vector<OptionDoc>& global_after,
+                          std::string_view indent) {
+  std::vector<OptionDoc> all = c.options;
+  all.insert(all.end(), global_after.begin(), global_after.end());
+  return std::string(indent) + "_arguments" + zsh_specs(cli, all, std::string(indent) + "  ") + " && ret=0\n";
+}
+
+// One command's arm of `case $words[1]`; a command with commands of its own offers them as the next word and
+// then completes the chosen one (words shifted, as _arguments' *:: did for the first level).
+std::string zsh_command_arm(const CliDoc& cli, const CommandDoc& c, const std::vector<OptionDoc>& global_after) {
+  std::string out = "        (" + c.name + ")\n";
+  if (c.subcommands.empty()) return out + zsh_arguments(cli, c, global_after, "          ") + "          ;;\n";
+  out.append("          if (( CURRENT == 2 )); then\n            local -a subcommands\n            subcommands=(\n");
+  for (const auto& name : c.subcommands)
+    if (const auto* sub = find_command(cli, c.name + " " + name))
+      out.append("              '").append(name).append(":").append(zsh_quoted(sub->description, false)).append("'\n");
+  out.append("            )\n            _describe -t commands '" + cli.name + " " + c.name + " command' subcommands && ret=0\n"
+             "          else\n            shift words; (( CURRENT-- ))\n            case $words[1] in\n");
+  for (const auto& name : c.subcommands)
+    if (const auto* sub = find_command(cli, c.name + " " + name))
+      out.append("              (").append(name).append(")\n").append(zsh_arguments(cli, *sub, global_after, "                "))
+          .append("                ;;\n");
+  return out + "            esac\n          fi\n          ;;\n";
+}
+
 }  // namespace
 
 std::string zsh_completion(const CliDoc& cli) {
@@ -176,19 +223,16 @@ std::string zsh_completion(const CliDoc& cli) {
              "      local -a commands\n"
              "      commands=(\n");
   for (const auto& c : cli.commands)
-    out.append("        '").append(c.name).append(":").append(zsh_quoted(c.description, false)).append("'\n");
+    if (c.name.find(' ') == std::string::npos)
+      out.append("        '").append(c.name).append(":").append(zsh_quoted(c.description, false)).append("'\n");
   out.append("      )\n"
              "      _describe -t commands '" + n + " command' commands && ret=0\n"
              "      ;;\n"
              "    argument)\n"
              "      curcontext=${curcontext%:*:*}:" + n + "-$words[1]:\n"
              "      case $words[1] in\n");
-  for (const auto& c : cli.commands) {
-    std::vector<OptionDoc> all = c.options;
-    all.insert(all.end(), global_after.begin(), global_after.end());
-    out.append("        (").append(c.name).append(")\n          _arguments").append(zsh_specs(cli, all, "            "));
-    out.append(" && ret=0\n          ;;\n");
-  }
+  for (const auto& c : cli.commands)
+    if (c.name.find(' ') == std::string::npos) out.append(zsh_command_arm(cli, c, global_after));
   out.append("      esac\n"
              "      ;;\n"
              "  esac\n"

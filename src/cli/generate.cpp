@@ -54,18 +54,29 @@ OptionDoc describe(const CLI::Option& o) {
   return d;
 }
 
+std::vector<const CLI::App*> visible_subcommands(const CLI::App& app) {
+  return app.get_subcommands([](const CLI::App* s) { return !s->get_group().empty(); });
+}
+
+// The visible subcommands of `app`, each followed by its own, named by their path ("notify test").
+void describe_commands(const CLI::App& app, const std::string& prefix, std::vector<CommandDoc>& out) {
+  for (const auto* sub : visible_subcommands(app)) {
+    CommandDoc c{prefix + sub->get_name(), sub->get_description(), {}, {}};
+    for (const auto* o : sub->get_options([&](const CLI::Option* x) { return x != sub->get_help_ptr(); }))
+      c.options.push_back(describe(*o));
+    for (const auto* child : visible_subcommands(*sub)) c.subcommands.push_back(child->get_name());
+    out.push_back(std::move(c));
+    describe_commands(*sub, out.back().name + " ", out);
+  }
+}
+
 CliDoc describe(const CLI::App& app) {
   CliDoc cli;
   cli.name = app.get_name();
   cli.description = app.get_description();
   cli.version = std::string(version());
   for (const auto* o : app.get_options()) cli.global.push_back(describe(*o));
-  for (const auto* sub : app.get_subcommands([](const CLI::App* s) { return !s->get_group().empty(); })) {
-    CommandDoc c{sub->get_name(), sub->get_description(), {}};
-    for (const auto* o : sub->get_options([&](const CLI::Option* x) { return x != sub->get_help_ptr(); }))
-      c.options.push_back(describe(*o));
-    cli.commands.push_back(std::move(c));
-  }
+  describe_commands(app, "", cli.commands);
   return cli;
 }
 

@@ -49,6 +49,7 @@ std::string command_synopsis(const CliDoc& cli, const CommandDoc& c) {
   std::string s = cli.name;
   s.append(" ").append(c.name);
   for (const auto& o : c.options) s.append(" ").append(synopsis_item(o));
+  if (!c.subcommands.empty()) s.append(" COMMAND");  // its commands follow, each with its own synopsis
   return s;
 }
 

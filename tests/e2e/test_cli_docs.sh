@@ -72,6 +72,8 @@ check "bash: phasegate run --ph<TAB>" "$(complete_bash phasegate run --ph)" "--p
 check "bash: phasegate run --phase <TAB>" "$(complete_bash phasegate run --phase '')" "all contract expand migrate"
 check "bash: phasegate lint --format g<TAB>" "$(complete_bash phasegate lint --format g)" "github"
 check "bash: phasegate -C DIR status <TAB> lists plan ids" "$(complete_bash phasegate -C "$WORK/proj" status '')" "0001-first 0002-second"
+check "bash: phasegate notify t<TAB> (a command of a command)" "$(complete_bash phasegate notify t)" "test"
+check "bash: phasegate notify test --js<TAB>" "$(complete_bash phasegate notify test --js)" "--json"
 check "bash: phasegate --js<TAB>" "$(complete_bash phasegate --js)" "--json"
 check "bash: phasegate status --json --ch<TAB> (global options before the command)" "$(complete_bash phasegate --json status --ch)" "--check"
 check "bash: complete -F is registered" "$(bash --norc -c 'source "$1"; complete -p phasegate' _ "$WORK/phasegate.bash")" "complete -o default -F _phasegate phasegate"
@@ -89,6 +91,7 @@ else
   check "zsh: phasegate st<TAB>" "$(complete_zsh 'phasegate st')" "<phasegate status >"
   check "zsh: phasegate run --phase c<TAB>" "$(complete_zsh 'phasegate run --phase c')" "<phasegate run --phase contract >"
   check "zsh: phasegate lint --fo<TAB>" "$(complete_zsh 'phasegate lint --fo')" "<phasegate lint --format >"
+  check "zsh: phasegate notify t<TAB> (a command of a command)" "$(complete_zsh 'phasegate notify t')" "<phasegate notify test >"
   check "zsh: phasegate status --ch<TAB>" "$(complete_zsh 'phasegate status --ch')" "<phasegate status --check >"
   check "zsh: phasegate -C DIR rollback 0002<TAB> completes the plan id" \
     "$(complete_zsh "phasegate -C $WORK/proj rollback 0002")" "<phasegate -C $WORK/proj rollback 0002-second >"
