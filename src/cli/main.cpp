@@ -7,7 +7,9 @@
 #include <string_view>
 
 #include "cli/commands.hpp"
+#include "cli/generate.hpp"
 #include "cli/notify_service.hpp"
+#include "cli/version.hpp"
 #include "phasegate/error.hpp"
 
 using namespace phasegate;
@@ -17,7 +19,7 @@ int dispatch(int argc, char** argv) {
   cli::redact_console();
   cli::Global g;
   CLI::App app{"phasegate: phased PostgreSQL schema changes (expand -> migrate -> contract) behind guards", "phasegate"};
-  app.set_version_flag("--version", "phasegate 0.1.0");
+  app.set_version_flag("--version", cli::version_line());
   app.require_subcommand(1);
   app.fallthrough();
   app.add_option("-C", g.dir, "project root (default: the nearest parent holding phasegate.toml)");
@@ -125,6 +127,8 @@ int dispatch(int argc, char** argv) {
   trace->add_option("PLAN", trace_plan, "plan id or file")->required();
   trace->add_option("--scratch-url", scratch_url, "libpq conninfo/URI of a throwaway database holding the schema")->required();
 
+  auto* generate = cli::add_generate_command(app);  // hidden: man page and completions from this definition
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -139,6 +143,7 @@ int dispatch(int argc, char** argv) {
   }
   g.color = ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   try {
+    if (*generate) return cli::cmd_generate(app);
     if (*init) return cli::cmd_init(g, name);
     if (*new_cmd) return cli::cmd_new(g, name);
     if (*validate) return cli::cmd_validate(g, plans);

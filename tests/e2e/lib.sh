@@ -121,10 +121,11 @@ pass_env = ["DATABASE_URL"]
 TOML
   trap 'stop_api; rm -rf "$WORK"' EXIT
 }
-# start_api: starts it and waits until it answers (on a loaded machine python takes a while to listen).
+# start_api: starts the api and waits (up to 60 s) until it answers /health: the hook returns once the process
+# lives, which on a loaded machine is well before python listens.
 start_api() {
   (cd "$WORK/project" && hooks/restart-by-pidfile.sh run/api.pid -- python3 app/api.py >/dev/null)
-  wait_for "the api answers /health" curl -sf -o /dev/null "$API/health"
+  wait_for "the api answers $API/health" curl -sf -o /dev/null "$API/health"
 }
 api_pid() { cat "$WORK/project/run/api.pid"; }
 stop_api() { [[ -s "$WORK/project/run/api.pid" ]] && kill "$(cat "$WORK/project/run/api.pid")" 2>/dev/null || true; }
