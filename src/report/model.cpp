@@ -67,6 +67,7 @@ struct Builder {
   std::string abort_by, abort_at;
   std::string previous_at;                      // the event before this one
   bool rolling_back = false;
+  bool paused = false;  // the run stopped on purpose (waiting, blocked, a signal): its next resume is no crash
 
   StepReport& step(const std::string& name, const std::string& phase) {
     auto it = step_index.find(name);
@@ -200,11 +201,17 @@ struct Builder {
       if (f.sqlstate.empty()) f.sqlstate = text_of(p, "sqlstate");
       pm.failure = f;
     } else if (k == "run.resumed") {
-      pm.interruptions.push_back(clean(e.at) + ": the run was resumed by " + actor_of(e) + (cut_short().empty() ? "" : "; " + cut_short()));
+      if (!paused)  // its runner died mid-run (kill -9, a crash, the machine)
+        pm.interruptions.push_back(clean(e.at) + ": the run's runner had stopped without recording why (a crash?); " + actor_of(e) +
+                                   " resumed it" + (cut_short().empty() ? "" : "; " + cut_short()));
+      paused = false;
     } else if (k == "run.reconnected") {
       pm.interruptions.push_back(clean(e.at) + ": the database session broke (" + text_of(p, "error") + "); reconnected after " +
                                  human_ms(int_of(p, "reconnect_ms").value_or(0)));
-    } else if (k == "run.interrupted") {
+    } else if (k == "run.interrupted" || k == "run.blocked") {
+      paused = true;
+    }
+    if (k == "run.interrupted") {
       pm.interruptions.push_back(clean(e.at) + ": phasegate was stopped by a signal (" + text_of(p, "error") + ")");
     } else if (k == "run.blocked") {
       for (auto& w : pm.guard_waits)

@@ -1,5 +1,6 @@
 // The postmortem as Markdown (GitHub-flavoured: tables, task lists), for a wiki page or an issue.
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "phasegate/report.hpp"
@@ -15,7 +16,13 @@ using namespace detail;
 std::string md(const std::string& s) {
   std::string out;
   out.reserve(s.size());
-  for (char c : s) {
+  auto word = [&](size_t i) { return i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) != 0); };
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '_' && i > 0 && word(i - 1) && word(i + 1)) {  // inside a word it is no emphasis: reading_level stays readable
+      out += c;
+      continue;
+    }
     switch (c) {
       case '\n': case '\r': out += ' '; break;
       case '<': out += "&lt;"; break;

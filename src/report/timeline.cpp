@@ -115,8 +115,10 @@ Said run_resumed(const EventRow&, const json&) {
   return {"run resumed from what the database recorded (its runner had stopped: a crash, a signal, a guard or a lost session)", Tone::warn};
 }
 Said run_blocked(const EventRow&, const json& p) {
-  std::string why = text_of(p, "error").empty() ? text_of(p, "reason") : text_of(p, "error");
-  return {"run stopped, resumable (exit 75): " + why, Tone::warn};
+  // With an error: a guard or the lock retries stopped it (blocked, exit 75); without: it waits for its next
+  // phase by design (--phase, the contract's start), exit 0.
+  if (text_of(p, "error").empty()) return {"run waits: " + text_of(p, "reason")};
+  return {"run stopped, resumable (exit 75): " + text_of(p, "error"), Tone::warn};
 }
 Said run_completed(const EventRow&, const json& p) {
   return {"run completed; " + (text_of(p, "steps_applied").empty() ? "?" : text_of(p, "steps_applied")) + " step(s) applied in this run", Tone::good};

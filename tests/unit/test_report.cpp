@@ -308,6 +308,19 @@ TEST_SUITE("report::model") {
     CHECK(has(out[0], "## Interruptions"));
   }
 
+  TEST_CASE("a run that waited for its next phase on purpose: resumed, not interrupted") {
+    Story s(RunStatus::completed);
+    s.ev(0, "run.created", "", "")
+        .ev(0.01, "run.started", "", "")
+        .ev(0.02, "run.blocked", "expand", "", {{"reason", "phase expand finished; continue with phasegate run p"}})
+        .ev(90, "run.resumed", "migrate", "")
+        .ev(91, "run.completed", "", "");
+    auto pm = s.build();
+    CHECK(pm.interruptions.empty());
+    CHECK(pm.timeline[2].text == "run waits: phase expand finished; continue with phasegate run p");
+    CHECK(pm.timeline[2].tone == report::Tone::info);
+  }
+
   TEST_CASE("a rollback cut short: its times come from the actions that happened") {
     Story s(RunStatus::rolling_back);
     s.ev(0, "run.created", "", "")
@@ -380,7 +393,7 @@ TEST_SUITE("report::renderings") {
     Story s(RunStatus::rolled_back);
     s.ev(0, "run.created", "", "")
         .ev(0.1, "step.started", "expand", "<script>alert(1)</script>")
-        .ev(0.2, "step.failed", "expand", "<script>alert(1)</script>", {{"error", "a | b *c* [x](http://e) <img src=x onerror=alert(2)>"}})
+        .ev(0.2, "step.failed", "expand", "<script>alert(1)</script>", {{"error", "a | b *c* [x](http://e) <img src=x onerror=alert(2)> reading_level _em_"}})
         .ev(0.3, "run.failed", "expand", "", {{"error", "bad \"quote\" & 'apostrophe'"}});
     auto pm = report::build(s.in);
     auto out = renderings(pm);
@@ -390,6 +403,7 @@ TEST_SUITE("report::renderings") {
     CHECK(!has(out[0], "<script>"));
     CHECK(!has(out[0], "<img"));
     CHECK(has(out[0], "a \\| b \\*c\\* \\[x\\](http://e)"));
+    CHECK(has(out[0], "reading_level \\_em\\_"));
   }
 
   TEST_CASE("durations for people") {
