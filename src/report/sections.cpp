@@ -12,6 +12,7 @@ std::string duration_text(const std::optional<long long>& ms) { return ms ? huma
 std::vector<TimeRow> time_rows(const Postmortem& pm) {
   const Times& t = pm.times;
   auto v = [](const std::optional<long long>& ms) { return ms ? human_ms(*ms) : std::string(); };
+  if (!pm.failure) return {{"Run duration", v(t.run_ms), "from run.created to the run's last event; nothing failed, so there was nothing to detect or undo"}};
   return {
       {"Time to detect", v(t.detect_ms), "from the start of the action that failed (the step, the restart, the smoke check) to the failure, or from the abort request to the run acting on it"},
       {"Time to undo", v(t.undo_ms), "from the failure to the database steps undone"},

@@ -10,6 +10,7 @@ namespace phasegate::report::detail {
 struct TimeRow {
   std::string label, value, meaning;  // value "" = no such moment in this run
 };
+// The key times; a run where nothing failed has only its duration.
 std::vector<TimeRow> time_rows(const Postmortem& pm);
 
 // "alice (approval #3, recorded 2026-...), bob" / "not required" / ...

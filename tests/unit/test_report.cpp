@@ -163,6 +163,8 @@ TEST_SUITE("report::model") {
       CHECK(has(text, "pid 41 -"));
     }
     CHECK(has(out[0], "| Approved by | alice (approval #1"));
+    CHECK(has(out[0], "| Run duration | 13.1 s |"));
+    CHECK_MESSAGE(!has(out[0], "Time to detect"), "nothing failed: no time to detect");
     CHECK(has(out[0], "## What we expected"));
     CHECK(has(out[0], "## What we will change"));
     CHECK(has(out[1], "id=\"what_we_will_change\""));
