@@ -1,11 +1,13 @@
 // report [RUN] --format md|html|json: the blameless postmortem draft of a run (docs/report.md). It reads what
 // `log` reads (read_run_events) plus the run, step and approval rows; src/report decides and renders.
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/output.hpp"
 #include "cli/run_events.hpp"
 #include "phasegate/report.hpp"
+#include "phasegate/secrets.hpp"
 #include "phasegate/text.hpp"
 
 namespace phasegate::cli {
@@ -41,6 +43,11 @@ Result<report::Input> gather(const Loaded& loaded, PgDatabase& pg, const RunEven
 int cmd_report(const Global& g, const std::string& run_arg, const std::string& format) {
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
+  // The webhook URLs (they carry their tokens) and HMAC secrets this project names: masked too, should an
+  // event quote one (the sending process masked what it knew; this one may know more).
+  for (const auto& [name, n] : loaded->project.notify)
+    for (const std::string& var : {n.webhook_url_env, n.secret_env})
+      if (const char* v = var.empty() ? nullptr : std::getenv(var.c_str())) secrets::remember(v);
   auto db = open_database(loaded->project, "report");
   if (!db) return report(g, db.error());
   auto read = read_run_events(loaded->project, **db, run_arg);

@@ -90,7 +90,11 @@ std::vector<std::string> open_items(const Postmortem& pm, const Input& in) {
         out.push_back("step \"" + clean(rec.step) + "\" is " + step_status_name(rec.status) +
                       ": part of its effect may be in the database; check before the next run");
   for (const auto& e : in.events)
-    if (e.kind == "notify.failed") out.push_back("a notification was not delivered at " + clean(e.at) + ": whoever it was for was not told");
+    if (e.kind == "notify.failed") {
+      const json p = parse_payload(e.payload);
+      out.push_back("the notification of " + text_of(p, "event_kind") + " to sink " + text_of(p, "sink") + " was never delivered (" +
+                    text_of(p, "error") + "): whoever it was for was not told; check the sink (phasegate notify test " + text_of(p, "sink") + ")");
+    }
   // (a duplicate instruction says nothing new)
   std::vector<std::string> unique;
   for (auto& o : out)

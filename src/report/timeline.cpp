@@ -242,7 +242,9 @@ Said backfill_progress(const EventRow& e, const json& p) {
 }
 Said status_announced(const EventRow&, const json& p) { return {"status announced: " + text_of(p, "level") + " " + text_of(p, "message")}; }
 Said notify_failed(const EventRow&, const json& p) {
-  return {"a notification was not delivered: " + (text_of(p, "error").empty() ? text_of(p, "reason") : text_of(p, "error")), Tone::warn};
+  return {"the notification of " + text_of(p, "event_kind") + " to sink " + text_of(p, "sink") + " was given up after " + text_of(p, "attempts") +
+              " attempt(s): " + text_of(p, "error"),
+          Tone::warn};
 }
 
 struct KindRow {

@@ -4,7 +4,7 @@
 # blocking session, a backfill, the api restarted and smoke-checked), one aborted from another terminal, one that
 # fails on a real error (SQLSTATE 23514) and rolls back (master reverted on a real origin, the api restarted).
 # Checks the md and json content, validates every --format json against docs/schemas/report.schema.json with
-# python3-jsonschema, and that the database password is in none of it.
+# python3-jsonschema, and that neither the database password nor a webhook's token is in any of it.
 source "$(dirname "$0")/lib.sh"
 SCHEMA="$REPO_ROOT/docs/schemas/report.schema.json"
 PW="Rep0rt-Secret-Pw"
@@ -206,8 +206,19 @@ down = "ALTER TABLE books DROP CONSTRAINT IF EXISTS lexile_positive"
 name = "validate lexile check"
 sql = "ALTER TABLE books VALIDATE CONSTRAINT lexile_positive"
 TOML
+# On-call's webhook is down: its URL carries a token (a secret), and the given-up delivery is left for a human.
+TOKEN="T0-B0-Hook-Token-4711"
+export HOOK_URL="http://127.0.0.1:$(free_port)/services/$TOKEN"
+cat >>"$P/phasegate.toml" <<'TOML'
+[notify.oncall]
+webhook_url_env = "HOOK_URL"
+events = ["run.failed"]
+attempts = 2
+TOML
 expect 1 pg run --release-commit "$RELEASE"
 contains "fail: the run failed on the check violation" "$ERR" "violated by some row"
+notify_failed() { [[ $(q "SELECT count(*) FROM phasegate.events WHERE kind = 'notify.failed'") -ge 1 ]]; }
+wait_for "the given-up delivery to on-call is recorded" notify_failed
 reports fail ""
 check "fail: rolled back after a failure" "$(jq_ "$WORK/fail.json" 'd["run"]["state"] + " | " + d["title"]')" "rolled_back | Run 1 of plan 0003-lexile: failed and rolled back"
 check "fail: the failure: the step and its SQLSTATE" "$(jq_ "$WORK/fail.json" 'd["failure"]["kind"] + " " + d["failure"]["step"] + " " + d["failure"]["sqlstate"]')" \
@@ -224,6 +235,10 @@ check "fail: time to undo <= time to revert <= time to restart <= time to recove
   "$(jq_ "$WORK/fail.json" 'str(d["times"]["undo_ms"] <= d["times"]["revert_ms"] <= d["times"]["restart_ms"] <= d["times"]["recover_ms"])')" "True"
 check "fail: the restart after the rollback is marked so" "$(jq_ "$WORK/fail.json" '[r["during_rollback"] for r in d["restarts"]]')" "[false, true]"
 contains "fail: what is left for a human" "$(jq_ "$WORK/fail.json" '" ".join(d["open_items"])')" "plan 0003-lexile is pending again"
+contains "fail: the undelivered alert is left for a human" "$(jq_ "$WORK/fail.json" '" ".join(d["open_items"])')" "the notification of run.failed to sink oncall was never delivered"
+for f in md html json; do
+  if grep -q "$TOKEN" "$WORK/fail.$f"; then echo "FAIL: fail: the webhook's token is in report --format $f"; FAILS=$((FAILS + 1)); else echo "ok: fail: no webhook token in the $f report"; fi
+done
 MD=$(cat "$WORK/fail.md")
 contains "fail md: the SQLSTATE" "$MD" "with SQLSTATE 23514"
 contains "fail md: the key times" "$MD" "| Time to revert |"

@@ -17,16 +17,14 @@
 #include "phasegate/engine.hpp"
 #include "phasegate/pg.hpp"
 #include "fakes.hpp"
+#include "pg_test.hpp"
 
 using namespace phasegate;
 
 namespace {
 struct Killed {};  // the runner process "died": its connection is dropped, whatever was uncommitted is gone
 
-std::string admin_url() {
-  const char* u = std::getenv("PHASEGATE_TEST_URL");
-  return u ? u : "";
-}
+using test::admin_url;
 
 struct Sql {
   explicit Sql(const std::string& url) : url(url), conn(std::make_unique<pqxx::connection>(url)) {}

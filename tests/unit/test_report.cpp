@@ -358,6 +358,18 @@ TEST_SUITE("report::model") {
     CHECK(has(out[0], "1 h 00 min"));
   }
 
+  TEST_CASE("a notification given up is left for a human") {
+    Story s(RunStatus::rolled_back);
+    s.ev(0, "run.created", "", "")
+        .ev(1, "run.failed", "", "", {{"error", "boom"}})
+        .ev(5, "notify.failed", "", "", {{"sink", "oncall"}, {"event_id", 101}, {"event_kind", "run.failed"}, {"attempts", 3}, {"error", "connection refused"}});
+    auto pm = s.build();
+    std::string items;
+    for (const auto& i : pm.open_items) items += i + "\n";
+    CHECK_MESSAGE(has(items, "the notification of run.failed to sink oncall was never delivered (connection refused)"), items);
+    CHECK(pm.timeline.back().tone == report::Tone::warn);
+  }
+
   TEST_CASE("a tampered event log is said first and fails the JSON's ok") {
     Story s(RunStatus::completed);
     s.ev(0, "run.created", "", "").ev(1, "run.completed", "", "");
