@@ -39,6 +39,7 @@ int cmd_validate(const Global& g, const std::vector<std::string>& plans);
 int cmd_run(const Global& g, const RunArgs& args);
 int cmd_status(const Global& g, const std::string& plan, bool check);
 int cmd_log(const Global& g, const std::string& run);
+int cmd_report(const Global& g, const std::string& run, const std::string& format);
 int cmd_window(const Global& g, const std::string& name, const std::string& at, bool next);
 int cmd_plan(const Global& g, const std::string& plan);
 int cmd_trace(const Global& g, const std::string& plan, const std::string& scratch_url);

@@ -73,6 +73,11 @@ int dispatch(int argc, char** argv) {
   std::string run_id;
   auto* log = app.add_subcommand("log", "the event timeline of a run (default: the latest)");
   log->add_option("RUN", run_id, "run id");
+  std::string report_run, report_format = "md";
+  auto* report_cmd = app.add_subcommand("report", "a blameless postmortem draft of a run (default: the latest): md, html or json");
+  report_cmd->add_option("RUN", report_run, "run id");
+  report_cmd->add_option("--format", report_format, "md | html (one self-contained file) | json (docs/schemas/report.schema.json)")
+      ->check(CLI::IsMember({"md", "html", "json"}));
 
   std::string abort_run;
   auto* abort_cmd = app.add_subcommand("abort", "stop a run now from another terminal (cancels its running statement), then roll back per [rollback]");
@@ -156,6 +161,7 @@ int dispatch(int argc, char** argv) {
     if (*revoke) return cli::cmd_revoke(g, revoke_plan, revoke_key);
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
+    if (*report_cmd) return cli::cmd_report(g, report_run, g.json ? "json" : report_format);
     if (*abort_cmd) return cli::cmd_abort(g, abort_run);
     if (*rollback_cmd) return cli::cmd_rollback(g, rollback_plan);
     if (*runs_cmd) return cli::cmd_runs(g, runs_plan);
