@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   init->add_option("--name", name, "project name (default: the directory name)");
   auto* new_cmd = app.add_subcommand("new", "add plans/NNNN-NAME.toml from a template");
   new_cmd->add_option("NAME", name, "plan name")->required();
+  std::string recipe;
+  std::vector<std::string> recipe_sets;
+  new_cmd->add_option("--recipe", recipe, "a ready plan from plans/ (docs/recipes.md): add-column-default, add-not-null, ...");
+  new_cmd->add_option("--set", recipe_sets, "the recipe's variables: --set table=orders column=note (KEY=VALUE, repeatable)");
 
   std::vector<std::string> plans;
   auto* validate = app.add_subcommand("validate", "check config and plans: TOML, keys, SQL syntax, references, hooks");
@@ -133,7 +137,7 @@ int main(int argc, char** argv) {
   g.color = ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   try {
     if (*init) return cli::cmd_init(g, name);
-    if (*new_cmd) return cli::cmd_new(g, name);
+    if (*new_cmd) return cli::cmd_new(g, name, recipe, recipe_sets);
     if (*validate) return cli::cmd_validate(g, plans);
     if (*run) {
       if (wait_opt->count() > 0) run_args.wait = wait_value;
