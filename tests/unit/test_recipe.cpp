@@ -169,4 +169,20 @@ TEST_SUITE("config::recipe") {
     }
     fs::remove_all(dir);
   }
+
+  TEST_CASE("a backfill of a column an earlier down drops needs no undo, whatever the table's spelling") {
+    for (const auto& [table, set] : std::vector<std::pair<std::string, std::string>>{
+             {"public.\"Order Items\"", "qty_new = qty::bigint"}, {"\"Order Items\"", "\"qty_new\" = 1"}, {"orders", "qty_new = 1"}}) {
+      CAPTURE(table);
+      Step add;
+      add.name = "add";
+      add.down = table == "orders" ? "ALTER TABLE Orders DROP COLUMN qty_new" : "ALTER TABLE public.\"Order Items\" DROP COLUMN IF EXISTS qty_new";
+      Step fill;
+      fill.name = "fill";
+      fill.backfill = Backfill{table, set, "", 1000, Millis(200), Millis(0)};
+      CHECK(lint::why_no_undo(fill, {&add}).has_value());
+      add.down = "ALTER TABLE public.\"Order Items\" DROP COLUMN IF EXISTS other";  // another column: an undo is needed
+      CHECK(!lint::why_no_undo(fill, {&add}).has_value());
+    }
+  }
 }
