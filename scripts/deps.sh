@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config git
   libpqxx-dev libboost-dev libboost-filesystem-dev libtomlplusplus-dev libcli11-dev libspdlog-dev doctest-dev
   libpg-query-dev libprotobuf-c-dev libhowardhinnant-date-dev nlohmann-json3-dev libssl-dev libcpp-httplib-dev
-  postgresql postgresql-contrib python3 curl)
+  postgresql postgresql-contrib python3 python3-yaml curl)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(sqitch hyperfine); fi
 missing=()
 for p in "${packages[@]}"; do

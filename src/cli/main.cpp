@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   std::string lint_format = "text";
   auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
   lint->add_option("TARGET", lint_targets, "plan ids, plan files or .sql files (default: every plan)");
-  lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
+  lint->add_option("--format", lint_format, "text | json | github (workflow annotations + $GITHUB_STEP_SUMMARY) | gitlab (Code Quality report)")
+      ->check(CLI::IsMember({"text", "json", "github", "gitlab"}));
   bool lint_db = false;
   lint->add_flag("--db", lint_db, "add facts from the target database: sizes, row estimates, old transactions");
   std::vector<std::string> lint_enable;
