@@ -38,6 +38,45 @@ spec() { "$PY" -c 'import sys,yaml; d=yaml.safe_load(open(sys.argv[1])); print(e
 check "concurrencyPolicy" "$(spec 'd["spec"]["concurrencyPolicy"]')" "Forbid"
 check "timeZone" "$(spec 'd["spec"]["timeZone"]')" "Australia/Brisbane"
 check "startingDeadlineSeconds" "$(spec 'd["spec"]["startingDeadlineSeconds"]')" "600"
+# The schedules start inside the window they are for: SPEC's [windows.offpeak], asked with `phasegate window
+# --at` at the CronJob's next five starts (computed in its timeZone) and the timer's (systemd-analyze calendar).
+mkdir -p "$WORK/offpeak/plans"
+cat >"$WORK/offpeak/phasegate.toml" <<'TOML'
+[project]
+name = "offpeak"
+[windows.offpeak]
+timezone = "Australia/Brisbane"
+allow = [ { days = "mon-fri", start = "20:00", end = "06:00" }, { days = "sat,sun" } ]
+TOML
+cron_starts() {  # the next five instants (UTC, RFC 3339) of a 5-field "M H * * DOW" schedule in TZ
+  "$PY" - "$1" "$2" <<'PY'
+import datetime, sys, zoneinfo
+minute, hour, _, _, dow = sys.argv[1].split()
+lo, hi = (int(x) for x in dow.split("-"))
+tz = zoneinfo.ZoneInfo(sys.argv[2])
+day = datetime.datetime(2026, 1, 5, int(hour), int(minute), tzinfo=tz)
+n = 0
+while n < 5:
+    if lo <= day.isoweekday() % 7 <= hi:
+        print(day.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")); n += 1
+    day += datetime.timedelta(days=1)
+PY
+}
+# window_open_at WHAT INSTANT...: every instant must be inside the window (exit 0 of `phasegate window --at`).
+window_open_at() {
+  local what=$1 n=0 closed=""; shift
+  for at in "$@"; do
+    n=$((n + 1))
+    "$PHASEGATE_BIN" -C "$WORK/offpeak" window offpeak --at "$at" >/dev/null || closed+=" $at"
+  done
+  check "$what starts when the window is open ($n starts asked)" "$n${closed:+ closed at$closed}" "5"
+}
+window_open_at "the CronJob" $(cron_starts "$(spec 'd["spec"]["schedule"]')" "$(spec 'd["spec"]["timeZone"]')")
+if command -v systemd-analyze >/dev/null && systemd-analyze --version >/dev/null 2>&1; then
+  window_open_at "the timer" $(TZ=UTC systemd-analyze calendar --iterations=5 "$(cx unit-key "$TIMER" Timer OnCalendar)" |
+    sed -nE 's/^ *(Next elapse|Iter\. #[0-9]+): [A-Za-z]+ ([0-9-]+) ([0-9:]+) UTC$/\2T\3Z/p')
+fi
+
 # What each Job does with each of phasegate's exit codes.
 for code in 0 1 2 5 6 69 70 75; do
   want=FailJob; [[ $code == 0 ]] && want=Succeeded; [[ $code == 69 ]] && want=Count
