@@ -23,7 +23,8 @@ class BoostProcessRunner final : public ProcessRunner {
 class HttplibClient final : public HttpClient {
  public:
   Result<HttpResponse> get(const std::string& url, Millis timeout) override;
-  Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout) override;
+  using HttpClient::post;
+  Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout, const Headers& headers) override;
 };
 
 // OpenSSH signatures for approvals (SPEC §3.2), run through a ProcessRunner.

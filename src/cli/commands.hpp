@@ -51,6 +51,7 @@ int cmd_rollback(const Global& g, const std::string& plan);
 int cmd_runs(const Global& g, const std::string& plan);
 int cmd_mark(const Global& g, const std::string& plan, const std::string& step, bool applied, bool pending,
              const std::string& reason);
+int cmd_notify_test(const Global& g, const std::string& name);
 int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db,
              const std::vector<std::string>& enable = {});
 

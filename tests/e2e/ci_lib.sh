@@ -41,31 +41,14 @@ TOML
 deployed() { [[ -e "$WORK/project/deployed" ]] && echo yes || echo no; }
 note_column() { col_exists books note; }
 
-# receiver_start: a real HTTP server on a free port recording each POST body as a line of $WORK/pages;
-# $RECEIVER is its URL.
+# receiver_start: the real webhook receiver of lib.sh (tests/e2e/tools/receiver.py); $RECEIVER is its URL, the
+# pager's in the CI scripts. pages: how many POSTs it got; page_text: their bodies.
 receiver_start() {
-  local port
-  port=$(free_port)
-  : >"$WORK/pages"
-  "$PY" - "$port" "$WORK/pages" <<'PY' &
-import http.server, sys
-port, out = int(sys.argv[1]), sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(out, "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
-  RECEIVER_PID=$!
-  RECEIVER="http://127.0.0.1:$port/page"
-  wait_for "the HTTP receiver listening" curl -s -o /dev/null -X POST -d ping "$RECEIVER"
-  : >"$WORK/pages"
-  trap 'kill "$RECEIVER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+  receiver ok
+  RECEIVER=$HOOK_URL
 }
-pages() { grep -c . "$WORK/pages" || true; }
+pages() { rx 'len(r)'; }
+page_text() { rx '" ".join(e["body"] for e in r)'; }
 
 # npm_tools PKG...: installs npm packages once into a cache shared by test runs ($PHASEGATE_NPM_TOOLS); their
 # binaries in $NPM_TOOLS/node_modules. Returns 1 (the caller says what it skipped) when npm cannot install them.

@@ -21,7 +21,7 @@ concurrent_lock_timeout = "500ms"
 lock_retries = 1000
 lock_retry_backoff = { initial = "20ms", max = "100ms" }
 TOML
-  trap 'app_kill; blocker_stop; rm -rf "$WORK"' EXIT
+  trap 'app_kill; blocker_stop; stop_receiver; rm -rf "$WORK"' EXIT
 }
 
 # instantiate NAME RECIPE KEY=VALUE...: `phasegate new` from the recipe (found through the binary's own lookup,

@@ -71,7 +71,7 @@ step "$DEPLOY" deploy migrate
 check "deploy/migrate when a human must act: exit, outcome" "$rc $(outcome)" "5 needs-human"
 contains "an error annotation" "$OUT" "::error title=phasegate::a human must act"
 check "one page sent" "$(pages)" "1"
-contains "the page names the run" "$(cat "$WORK/pages")" "acme/bookbot, run 42"
+contains "the page names the run" "$(page_text)" "acme/bookbot, run 42"
 
 # Lint on a pull request: annotations and the summary table; exit 3 on error-level findings, 0 when clean.
 scenario lint-error

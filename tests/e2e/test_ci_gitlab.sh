@@ -49,7 +49,7 @@ scenario human
 job phasegate-migrate
 check "migrate job when a human must act: exit" "$rc" "5"
 check "one page sent" "$(pages)" "1"
-contains "the page names the pipeline" "$(cat "$WORK/pages")" "acme/bookbot, pipeline 7"
+contains "the page names the pipeline" "$(page_text)" "acme/bookbot, pipeline 7"
 
 scenario lint-error
 job phasegate-lint
