@@ -10,7 +10,7 @@ packages=(g++ cmake ninja-build pkg-config git ccache
   libpqxx-dev libboost-dev libboost-filesystem-dev libtomlplusplus-dev libcli11-dev doctest-dev
   libpg-query-dev postgresql-server-dev-15 libprotobuf-c-dev libhowardhinnant-date-dev nlohmann-json3-dev libssl-dev libcpp-httplib-dev
   dpkg-dev man-db zsh bash-completion
-  postgresql postgresql-contrib python3 curl
+  postgresql postgresql-contrib python3 python3-yaml curl
   python3-jsonschema chromium)   # tests: report --format json against its schema; the HTML report in a browser
 if [[ "${1:-}" == "--bench" ]]; then packages+=(sqitch hyperfine); fi
 missing=()

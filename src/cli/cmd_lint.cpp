@@ -1,4 +1,4 @@
-// lint [PLAN|FILE.sql ...] [--format text|json|github]: SPEC §4. Exit 0, 3 (error findings) or 2 (does not parse).
+// lint [PLAN|FILE.sql ...] [--format text|json|github|gitlab]: SPEC §4. Exit 0, 3 (error findings) or 2 (does not parse).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/lint_formats.hpp"
 #include "cli/output.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/lint.hpp"
@@ -69,31 +70,7 @@ void print_json_findings(const std::vector<lint::Finding>& findings, const lint:
   constexpr size_t kPiece = 64 * 1024;
   std::string out = "{\"findings\": [";
   out.reserve(kPiece + 4096);
-  // A JSON string literal (RFC 8259 escapes), appended in runs of bytes that need none.
-  auto q = [&out](const std::string& v) {
-    out += '"';
-    size_t run = 0;
-    for (size_t i = 0; i < v.size(); ++i) {
-      const auto c = static_cast<unsigned char>(v[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out.append(v, run, i - run);
-      run = i + 1;
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default: {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        }
-      }
-    }
-    out.append(v, run, v.size() - run);
-    out += '"';
-  };
+  auto q = [&out](const std::string& v) { append_json_string(out, v); };
   for (size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];
     out += (i ? ",\n  " : "\n  ");
@@ -127,18 +104,6 @@ void print_json_findings(const std::vector<lint::Finding>& findings, const lint:
          ", \"infos\": " + std::to_string(s.infos) + ", \"statements\": " + std::to_string(s.statements) +
          ", \"files\": " + std::to_string(s.files) + "}}\n";
   std::cout << out;
-}
-
-// GitHub workflow commands: one line per finding, %, CR and LF escaped as the runner expects.
-std::string gh_escape(std::string v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '%') out += "%25";
-    else if (c == '\r') out += "%0D";
-    else if (c == '\n') out += "%0A";
-    else out += c;
-  }
-  return out;
 }
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -212,10 +177,8 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
   summary.files = static_cast<int>(groups.size());
   bool syntax = std::any_of(findings.begin(), findings.end(), [](const lint::Finding& f) { return f.rule == "syntax-error"; });
   if (format == "json") print_json_findings(findings, summary);
-  else if (format == "github")
-    for (const auto& f : findings)
-      std::cout << "::" << (f.level == "info" ? "notice" : f.level) << " file=" << f.pos.file << ",line=" << f.pos.line
-                << ",col=" << f.pos.column << ",title=" << f.rule << "::" << gh_escape(f.message) << "\n";
+  else if (format == "github") print_github(findings, summary);
+  else if (format == "gitlab") print_gitlab(findings);
   else {
     for (const auto& units : groups)  // built now: groups no longer grows, so the units' texts stay where they are
       if (units.size() == 1 && units[0].sql_file) sources[units[0].file] = units[0].text;

@@ -34,7 +34,8 @@ void redact_console();
 int usage_error(const Global& g, const std::string& message);
 
 int cmd_init(const Global& g, const std::string& name);
-int cmd_new(const Global& g, const std::string& name);
+// new NAME [--recipe R --set KEY=VALUE...]: a plan from the template or from a recipe (docs/recipes.md).
+int cmd_new(const Global& g, const std::string& name, const std::string& recipe, const std::vector<std::string>& sets);
 int cmd_validate(const Global& g, const std::vector<std::string>& plans);
 int cmd_run(const Global& g, const RunArgs& args);
 int cmd_status(const Global& g, const std::string& plan, bool check);

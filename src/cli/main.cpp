@@ -31,6 +31,10 @@ int dispatch(int argc, char** argv) {
   init->add_option("--name", name, "project name (default: the directory name)");
   auto* new_cmd = app.add_subcommand("new", "add plans/NNNN-NAME.toml from a template");
   new_cmd->add_option("NAME", name, "plan name")->required();
+  std::string recipe;
+  std::vector<std::string> recipe_sets;
+  new_cmd->add_option("--recipe", recipe, "a ready plan from plans/ (docs/recipes.md): add-column-default, add-not-null, ...");
+  new_cmd->add_option("--set", recipe_sets, "the recipe's variables: --set table=orders column=note (KEY=VALUE, repeatable)");
 
   std::vector<std::string> plans;
   auto* validate = app.add_subcommand("validate", "check config and plans: TOML, keys, SQL syntax, references, hooks");
@@ -107,7 +111,8 @@ int dispatch(int argc, char** argv) {
   notify_test->add_option("NAME", notify_name, "a [notify.NAME] sink");
   auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
   lint->add_option("TARGET", lint_targets, "plan ids, plan files or .sql files (default: every plan)");
-  lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
+  lint->add_option("--format", lint_format, "text | json | github (workflow annotations + $GITHUB_STEP_SUMMARY) | gitlab (Code Quality report)")
+      ->check(CLI::IsMember({"text", "json", "github", "gitlab"}));
   bool lint_db = false;
   lint->add_flag("--db", lint_db, "add facts from the target database: sizes, row estimates, old transactions");
   std::vector<std::string> lint_enable;
@@ -150,7 +155,7 @@ int dispatch(int argc, char** argv) {
   try {
     if (*generate) return cli::cmd_generate(app);
     if (*init) return cli::cmd_init(g, name);
-    if (*new_cmd) return cli::cmd_new(g, name);
+    if (*new_cmd) return cli::cmd_new(g, name, recipe, recipe_sets);
     if (*validate) return cli::cmd_validate(g, plans);
     if (*run) {
       if (wait_opt->count() > 0) run_args.wait = wait_value;

@@ -31,6 +31,11 @@ V rules(const std::vector<lint::Unit>& units, const lint::Catalog* catalog = nul
   return out;
 }
 V rules(const lint::Unit& u) { return rules(std::vector<lint::Unit>{u}); }
+lint::Unit contract_step(const std::string& sql) {
+  lint::Unit u = step(sql);
+  u.phase = Phase::contract;
+  return u;
+}
 std::vector<lint::Transaction> txs(const lint::Unit& u, int& next) {
   auto parsed = sql::parse(u.text);
   REQUIRE(parsed.script);
@@ -209,6 +214,23 @@ TEST_SUITE("lint::transactions") {
     CHECK(rules(step("LOCK TABLE t;\nUPDATE t SET x = 0")) == V{"lock-table", "statements-after-access-exclusive"});
     CHECK(rules(file_unit(kTimeouts + "BEGIN;\nALTER TABLE t ADD COLUMN x int;\nUPDATE t SET x = 0;\nCOMMIT;")) == V{"ddl-then-dml"});
     CHECK(rules(file_unit(kTimeouts + "ALTER TABLE t ADD COLUMN x int;\nUPDATE t SET x = 0;")).empty());
+  }
+  TEST_CASE("statements-after-access-exclusive: catalog-only changes of the held table add no wait") {
+    // The swap of plans/change-column-type.toml: two renames need one transaction.
+    const std::string swap = "ALTER TABLE t RENAME COLUMN a TO a_old;\nALTER TABLE t RENAME COLUMN a_new TO a;\n"
+                             "ALTER TABLE t DROP COLUMN IF EXISTS b;\nDROP FUNCTION IF EXISTS t_sync()";
+    CHECK(rules(contract_step(swap)).empty());
+    // Still reported: another table, a rewrite, a scan, a CASCADE, a view's lock.
+    CHECK(rules(contract_step("ALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE u RENAME COLUMN a TO b")) ==
+          V{"statements-after-access-exclusive"});
+    CHECK(rules(contract_step("ALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t ALTER COLUMN c TYPE bigint")) ==
+          V{"change-column-type", "statements-after-access-exclusive"});
+    CHECK(rules(contract_step("ALTER TABLE t RENAME COLUMN a TO b;\nSELECT count(*) FROM t")) ==
+          V{"statements-after-access-exclusive"});
+    CHECK(rules(contract_step("ALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t DROP COLUMN c CASCADE")) ==
+          V{"drop-cascade", "statements-after-access-exclusive"});
+    CHECK(rules(contract_step("ALTER TABLE t RENAME COLUMN a TO b;\nDROP VIEW IF EXISTS v")) ==
+          V{"statements-after-access-exclusive"});
   }
   TEST_CASE("enum-value-used-in-transaction") {
     const std::string add = "ALTER TYPE mood ADD VALUE 'meh';\n";
