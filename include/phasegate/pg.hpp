@@ -48,6 +48,12 @@ class PgDatabase final : public StateStore, public Target, public notify::Outbox
   // Cancels the statement in flight (thread-safe; for SIGINT/SIGTERM to phasegate).
   void cancel_current();
   Result<bool> schema_exists();
+  // Where the session is, as libpq resolved it (host name or socket directory, port, database, role): the
+  // commands' target banner. Never the password.
+  struct Endpoint {
+    std::string host, port, database, user;
+  };
+  Endpoint endpoint();
 
   Result<void> ensure_schema() override;
   Result<std::vector<StepRecord>> steps(const std::string& plan_id) override;

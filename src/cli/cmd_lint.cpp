@@ -103,7 +103,7 @@ void print_json_findings(const std::vector<lint::Finding>& findings, const lint:
   out += "\n], \"summary\": {\"errors\": " + std::to_string(s.errors) + ", \"warnings\": " + std::to_string(s.warnings) +
          ", \"infos\": " + std::to_string(s.infos) + ", \"statements\": " + std::to_string(s.statements) +
          ", \"files\": " + std::to_string(s.files) + "}}\n";
-  std::cout << out;
+  print_json_text(std::move(out));  // main adds "ok" and "exit" (output.hpp)
 }
 
 std::optional<std::string> read_file(const std::string& path) {

@@ -107,9 +107,27 @@ nlohmann::json guards_now(const Project& project, const Plan& plan, const Guards
   return j;
 }
 
+// plan --detailed-exitcode: steps to apply and the guards say go (terraform's 2, which is our usage error; 8 is the
+// first code SPEC §2.1 leaves free). Only this flag returns it, so it lives here (docs/exit-codes.md, usage.cpp).
+constexpr int kChangesPending = 8;
+
+// plan --detailed-exitcode (like terraform's -detailed-exitcode): what `run` of this
+// plan would do now. 0 nothing (every step applied), 8 steps to apply and the guards say go, 75 a guard says
+// wait, and what run would refuse with: 2 drift, 3 error-level lint findings, 5 a rollback left incomplete.
+int detailed_exit(const PlanStatus& st, const nlohmann::json& guards, const lint::Summary& lint) {
+  if (!st.drift.empty()) return static_cast<int>(Exit::invalid);
+  if (st.state == PlanState::rollback_incomplete) return static_cast<int>(Exit::needs_human);
+  if (st.pending.empty() && st.contract_pending.empty() && st.part_applied.empty()) return 0;
+  if (lint.errors > 0) return static_cast<int>(Exit::lint);
+  const bool wait = guards["windows"].value("open", true) == false ||
+                    (guards["approvals"].value("required", 0) > 0 && guards["approvals"].value("met", false) == false) ||
+                    guards["load"].value("go", true) == false;
+  return wait ? static_cast<int>(Exit::blocked) : kChangesPending;
+}
+
 }  // namespace
 
-int cmd_plan(const Global& g, const std::string& plan_arg) {
+int cmd_plan(const Global& g, const std::string& plan_arg, bool detailed_exitcode) {
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
   auto selected = select_plan(*loaded, plan_arg);
@@ -123,19 +141,28 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
   std::string db_note;
   std::unique_ptr<PgDatabase> dbh;
   bool state_schema = false;
+  std::optional<RunRecord> latest;
   std::string url = getenv_or(loaded->project.url_env.c_str(), loaded->project.url);
   if (url.empty()) {
     db_note = "no database (" + loaded->project.url_env + " unset): statuses and sizes unknown";
+    if (detailed_exitcode)  // what is applied is in the database (SPEC §5.1): without it there is no answer
+      return report(g, Error{Exit::invalid, "plan --detailed-exitcode needs the target database to know what is applied: set " +
+                                                loaded->project.url_env});
   } else if (auto c = lint::read_catalog(url, lint::tables_of(units), lint::default_functions_of(units)); !c) {
     db_note = "database unreachable: " + c.error().message;
+    if (detailed_exitcode) return report(g, c.error());
   } else {
     catalog = std::move(*c);
-    if (auto db = open_database(loaded->project, "plan"); db) {
+    auto db = open_database(loaded->project, "plan");
+    if (!db && detailed_exitcode) return report(g, db.error());
+    if (db) {
       dbh = std::move(*db);
+      announce_target(g, *dbh, loaded->project);
       if (auto exists = dbh->schema_exists(); exists && *exists) {
         state_schema = true;
         if (auto recs = dbh->steps(plan.id); recs)
           for (auto& r : *recs) records[r.step] = r;
+        if (auto o = dbh->latest_run(plan.id); o) latest = *o;
       }
     }
   }
@@ -223,11 +250,17 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
     }
   }
   auto guard_json = guards_now(loaded->project, plan, guards, dbh.get(), state_schema);
+  std::vector<StepRecord> recs;
+  for (const auto& [name, r] : records) recs.push_back(r);
+  const PlanStatus st = plan_status(plan, recs, latest);
+  const int exit = detailed_exitcode ? detailed_exit(st, guard_json, summary) : 0;
+  nlohmann::json changes = {{"known", dbh != nullptr}, {"state", plan_state_name(st.state)}, {"pending", st.pending},
+                            {"contract_pending", st.contract_pending}, {"part_applied", st.part_applied}};
   if (g.json) {
-    print_json({{"ok", true}, {"exit", 0}, {"plan", plan.id}, {"digest", plan_digest(plan)}, {"database", db_note.empty() ? "ok" : db_note},
-                {"steps", steps}, {"guards", guard_json},
+    print_json({{"plan", plan.id}, {"digest", plan_digest(plan)}, {"database", db_note.empty() ? "ok" : db_note},
+                {"steps", steps}, {"guards", guard_json}, {"changes", changes},
                 {"lint", {{"errors", summary.errors}, {"warnings", summary.warnings}}}});
-    return 0;
+    return exit;
   }
   std::cout << "\n" << paint(g, "1", "guards now") << "\n"
             << "  lock timeout: " << guard_json["lock_timeout"]["lock_timeout"].get<std::string>() << " per attempt ("
@@ -240,7 +273,12 @@ int cmd_plan(const Global& g, const std::string& plan_arg) {
   std::cout << "\nlint: " << summary.errors << " errors, " << summary.warnings << " warnings"
             << (summary.errors ? " — run would refuse; see phasegate lint " + plan.id : "") << "\n"
             << "nothing was changed\n";
-  return 0;
+  if (detailed_exitcode) {
+    const size_t n = st.pending.size() + st.contract_pending.size();
+    std::cout << (n ? std::to_string(n) + " step" + (n == 1 ? "" : "s") + " to apply" : std::string("nothing to apply"))
+              << " (plan is " << plan_state_name(st.state) << "); exit " << exit << "\n";
+  }
+  return exit;
 }
 
 }  // namespace phasegate::cli

@@ -26,6 +26,7 @@ int cmd_rollback(const Global& g, const std::string& plan_arg) {
   auto db = open_database(loaded->project, "rollback");
   if (!db) return report(g, db.error());
   auto& pg = **db;
+  announce_target(g, pg, loaded->project);
   if (auto r = pg.lock_runs(); !r) return report(g, r.error());
   if (auto r = pg.ensure_schema(); !r) return report(g, r.error());
   auto recs = pg.steps(plan.id);

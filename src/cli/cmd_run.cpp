@@ -1,7 +1,6 @@
 // run: take the run lock, ensure the state schema, drive each selected plan through the executor.
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <iostream>
@@ -9,6 +8,7 @@
 
 #include "cli/notify_service.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
 #include "phasegate/interrupt.hpp"
@@ -85,6 +85,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
   auto db = open_database(loaded->project, "run");
   if (!db) return report(g, db.error());
   auto& pg = **db;
+  announce_target(g, pg, loaded->project);
   // SIGINT/SIGTERM/SIGHUP: the statement in flight is cancelled, a running program gets the signal, the
   // run stops where it is (resumable); a second signal stops at once (phasegate/interrupt.hpp).
   install_interrupt_handlers();
@@ -103,22 +104,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
   Executor executor(loaded->project, pg, pg, m.clock, actor, crash);
   wire(g, executor, m);
   // Backfill progress: a bar redrawn in place on a terminal, otherwise a log line every 10 s (and at a pause).
-  const bool tty = ::isatty(STDERR_FILENO);
-  auto last_line = std::chrono::steady_clock::now() - std::chrono::hours(1);
-  executor.on_progress([&](const backfill::Progress& p) {
-    if (tty) {
-      int pct = p.estimated_total > 0 ? static_cast<int>(std::min<long long>(100, p.scanned * 100 / p.estimated_total)) : 0;
-      std::string bar(static_cast<size_t>(pct / 5), '#');
-      bar.resize(20, '.');
-      std::cerr << "\r  " << p.step << " [" << bar << "] " << p.line() << "\x1b[K" << (p.done ? "\n" : "") << std::flush;
-      return;
-    }
-    auto now = std::chrono::steady_clock::now();
-    if (p.done || !p.paused.empty() || now - last_line >= std::chrono::seconds(10)) {  // a pause is said at once
-      last_line = now;
-      info("  backfill " + p.step + ": " + p.line());
-    }
-  });
+  executor.on_progress(ProgressReporter(::isatty(STDERR_FILENO)));
   std::unique_ptr<SshSigner> signer;
   if (loaded->project.approvals)
     signer = std::make_unique<SshSigner>(m.runner, loaded->project.approvals->allowed_signers, loaded->project.root);
@@ -163,6 +149,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
   };
   options.contract_held_by = contract_held_by;
   OrderedOutcome all = executor.run_in_order(plans, options, prepare, done);
+  end_progress();
   // Interrupted: 128 + the signal, as a shell reports a program a signal stopped (130 SIGINT, 143 SIGTERM).
   const int exit = all.exit == Exit::interrupted && interrupt_signal() ? 128 + interrupt_signal() : static_cast<int>(all.exit);
   if (exit != 0) std::cerr << "phasegate: " << all.message << "\n";

@@ -20,6 +20,7 @@ int cmd_status(const Global& g, const std::string& plan_arg, bool check) {
   auto db = open_database(loaded->project, "status");
   if (!db) return report(g, db.error());
   auto& pg = **db;
+  announce_target(g, pg, loaded->project);
   auto exists = pg.schema_exists();
   if (!exists) return report(g, exists.error());
   bool failing = false;

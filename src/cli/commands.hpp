@@ -42,7 +42,8 @@ int cmd_status(const Global& g, const std::string& plan, bool check);
 int cmd_log(const Global& g, const std::string& run);
 int cmd_report(const Global& g, const std::string& run, const std::string& format);
 int cmd_window(const Global& g, const std::string& name, const std::string& at, bool next);
-int cmd_plan(const Global& g, const std::string& plan);
+// detailed_exitcode: 0 nothing to do, 8 steps run would apply now, 75 a guard says wait (docs/exit-codes.md).
+int cmd_plan(const Global& g, const std::string& plan, bool detailed_exitcode = false);
 int cmd_trace(const Global& g, const std::string& plan, const std::string& scratch_url);
 int cmd_approve(const Global& g, const ApproveArgs& args);
 int cmd_approvals(const Global& g, const std::string& plan, const std::string& initiator);

@@ -2,12 +2,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdlib>
 #include <iostream>
-#include <string_view>
 
 #include "cli/commands.hpp"
 #include "cli/generate.hpp"
+#include "cli/output.hpp"
+#include "cli/usage.hpp"
 #include "cli/notify_service.hpp"
 #include "cli/version.hpp"
 #include "phasegate/error.hpp"
@@ -22,7 +22,7 @@ int dispatch(int argc, char** argv) {
   app.set_version_flag("--version", cli::version_line());
   app.require_subcommand(1);
   app.fallthrough();
-  app.add_option("-C", g.dir, "project root (default: the nearest parent holding phasegate.toml)");
+  app.add_option("-C", g.dir, "project root (default: the nearest parent holding phasegate.toml)")->type_name("DIR");
   app.add_flag("--json", g.json, "print one JSON document on stdout; logs go to stderr");
   app.add_flag("-y,--yes", g.yes, "answer yes to prompts");
 
@@ -129,8 +129,12 @@ int dispatch(int argc, char** argv) {
   window->add_flag("--next", window_next, "also the opening/closing after the next one");
 
   std::string dry_plan;
+  bool detailed_exitcode = false;
   auto* plan_cmd = app.add_subcommand("plan", "dry run: every step with its locks, rewrite risk, estimate, status and the guards; changes nothing");
   plan_cmd->add_option("PLAN", dry_plan, "plan id or file")->required();
+  plan_cmd->add_flag("--detailed-exitcode", detailed_exitcode,
+                     "exit 0 when there is nothing to do, 8 when steps are pending and run would start them now, 75 when a guard "
+                     "would make run wait (errors keep their codes; like terraform plan -detailed-exitcode)");
 
   std::string trace_plan, scratch_url;
   auto* trace = app.add_subcommand("trace", "run PLAN on a scratch database and compare the locks/rewrites taken with the analysis");
@@ -138,6 +142,10 @@ int dispatch(int argc, char** argv) {
   trace->add_option("--scratch-url", scratch_url, "libpq conninfo/URI of a throwaway database holding the schema")->required();
 
   auto* generate = cli::add_generate_command(app);  // hidden: man page and completions from this definition
+  std::vector<std::string> help_topic;
+  auto* help = app.add_subcommand("help", "show a command's usage and options, the global options and the exit codes");
+  help->add_option("COMMAND", help_topic, "a command, e.g. status or notify test (default: phasegate's own help)");
+  cli::document(app);
 
   try {
     app.parse(argc, argv);
@@ -145,15 +153,18 @@ int dispatch(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // The parse stopped early, so --json may not be set yet: look for it (before a "--" that ends the options).
-    for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i)
-      if (std::string_view(argv[i]) == "--json") g.json = true;
-    if (g.json) return cli::usage_error(g, e.what());
-    app.exit(e);
-    return static_cast<int>(Exit::invalid);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (const auto& a : args) {
+      if (a == "--") break;
+      if (a == "--json") g.json = true;
+    }
+    return cli::parse_failure(app, e, args, g);
   }
-  g.color = ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  // Colour when either stream is a terminal; the other one drops it (redact_console).
+  g.color = (::isatty(STDOUT_FILENO) || ::isatty(STDERR_FILENO)) && !cli::no_color();
   try {
     if (*generate) return cli::cmd_generate(app);
+    if (*help) return cli::help_command(app, g, help_topic);
     if (*init) return cli::cmd_init(g, name);
     if (*new_cmd) return cli::cmd_new(g, name, recipe, recipe_sets);
     if (*validate) return cli::cmd_validate(g, plans);
@@ -172,20 +183,20 @@ int dispatch(int argc, char** argv) {
     if (*runs_cmd) return cli::cmd_runs(g, runs_plan);
     if (*mark_cmd) return cli::cmd_mark(g, mark_plan, mark_step, mark_applied, mark_pending, mark_reason);
     if (*window) return cli::cmd_window(g, window_name, window_at, window_next);
-    if (*plan_cmd) return cli::cmd_plan(g, dry_plan);
+    if (*plan_cmd) return cli::cmd_plan(g, dry_plan, detailed_exitcode);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
     if (*notify_test) return cli::cmd_notify_test(g, notify_name);
     if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db, lint_enable);
   } catch (const std::exception& e) {
-    std::cerr << "phasegate: internal error: " << e.what() << "\n";
-    return static_cast<int>(Exit::internal);
+    return cli::report(g, Error{Exit::internal, std::string("internal error: ") + e.what()});
   }
   return static_cast<int>(Exit::internal);
 }
 }  // namespace
 
+// Every exit passes finish_json: the command's --json document gets "ok" and "exit" from the code it returns.
 int main(int argc, char** argv) {
-  int code = dispatch(argc, argv);
+  int code = cli::finish_json(dispatch(argc, argv));
   cli::finish_notifications();  // what this command queued gets its try (docs/notify.md); never changes the exit code
   return code;
 }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "phasegate/notify.hpp"
 #include "phasegate/secrets.hpp"
 
@@ -93,7 +94,7 @@ class Service {
     db_.reset();
     if (!warned_) {
       warned_ = true;
-      std::cerr << "phasegate: notifications: " << secrets::redact(message) << " (queued events stay in the outbox)\n";
+      print_line("phasegate: notifications: " + secrets::redact(message) + " (queued events stay in the outbox)");  // above a progress bar
     }
     std::lock_guard lock(m_);
     gone_ = true;  // at exit, do not wait for a database that went away

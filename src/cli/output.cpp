@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <streambuf>
 #include <nlohmann/json.hpp>
 
+#include "cli/progress.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
 #include "phasegate/secrets.hpp"
@@ -22,14 +24,27 @@ namespace fs = std::filesystem;
 namespace phasegate::cli {
 
 namespace {
+// Colour codes are dropped from a stream that is not a terminal (`phasegate run 2>run.log` on a terminal keeps
+// colour on stdout, none in the file), so colour follows each stream rather than stdout alone.
+std::string without_colour(std::string s) {
+  for (size_t at = s.find("\x1b["); at != std::string::npos; at = s.find("\x1b[", at)) {
+    size_t end = at + 2;
+    while (end < s.size() && !(s[end] >= 0x40 && s[end] <= 0x7e)) ++end;
+    s.erase(at, std::min(end + 1, s.size()) - at);
+  }
+  return s;
+}
+
 // Forwards to `to` a line at a time, each through secrets::redact. A partial line goes out on an explicit flush
 // (a prompt, a progress bar) or at exit; stderr's lines are flushed as they end, as an unbuffered stream's would be.
 class RedactingBuf final : public std::streambuf {
  public:
-  RedactingBuf(std::streambuf* to, bool flush_lines) : to_(to), flush_lines_(flush_lines) {}
+  RedactingBuf(std::streambuf* to, bool flush_lines, bool strip_colour)
+      : to_(to), flush_lines_(flush_lines), strip_colour_(strip_colour) {}
   void emit() {
     if (line_.empty()) return;
     std::string out = secrets::redact(line_);
+    if (strip_colour_ && out.find('\x1b') != std::string::npos) out = without_colour(std::move(out));
     line_.clear();
     to_->sputn(out.data(), static_cast<std::streamsize>(out.size()));
     if (flush_lines_) to_->pubsync();
@@ -63,6 +78,7 @@ class RedactingBuf final : public std::streambuf {
  private:
   std::streambuf* to_;
   bool flush_lines_;
+  bool strip_colour_;
   std::string line_;
 };
 RedactingBuf* g_out = nullptr;
@@ -79,8 +95,8 @@ void redact_console() {
   if (g_out) return;
   remember_env_secrets("DATABASE_URL");
   // Never destroyed: the standard streams outlive every static object, so must their buffers.
-  g_out = new RedactingBuf(std::cout.rdbuf(), false);
-  g_err = new RedactingBuf(std::cerr.rdbuf(), true);
+  g_out = new RedactingBuf(std::cout.rdbuf(), false, !::isatty(STDOUT_FILENO));
+  g_err = new RedactingBuf(std::cerr.rdbuf(), true, !::isatty(STDERR_FILENO));
   std::cout.rdbuf(g_out);
   std::cerr.rdbuf(g_err);
   std::cerr.unsetf(std::ios::unitbuf);  // whole lines reach the filter; each is flushed as it ends
@@ -90,14 +106,74 @@ void redact_console() {
   });
 }
 
-void print_json(const nlohmann::json& j) { std::cout << secrets::redact_json(j.dump(2), 2) << "\n"; }
+namespace {
+// The held document: a DOM, or serialized text (lint), and the fields added to it (the target banner).
+std::optional<nlohmann::json> g_doc;
+std::optional<std::string> g_doc_text;
+nlohmann::json g_doc_fields = nlohmann::json::object();
+}  // namespace
+
+void print_json(const nlohmann::json& j) {
+  g_doc = j;
+  g_doc_text.reset();
+}
+
+void print_json_text(std::string object) {
+  g_doc_text = std::move(object);
+  g_doc.reset();
+}
+
+void add_json_field(const std::string& key, const nlohmann::json& value) { g_doc_fields[key] = value; }
+
+int finish_json(int exit) {
+  if (g_doc && g_doc->is_object()) {
+    nlohmann::json d = *g_doc;
+    for (const auto& [k, v] : g_doc_fields.items())
+      if (!d.contains(k)) d[k] = v;
+    d["ok"] = exit == 0;
+    d["exit"] = exit;
+    std::cout << secrets::redact_json(d.dump(2), 2) << "\n";
+  } else if (g_doc) {
+    std::cout << secrets::redact_json(g_doc->dump(2), 2) << "\n";
+  } else if (g_doc_text) {
+    // {"ok": .., "exit": .., <fields>, <the object's own members>}: inserted after its opening brace.
+    std::string& t = *g_doc_text;
+    size_t open = t.find_first_not_of(" \n");
+    if (open != std::string::npos && t[open] == '{') {  // an object; any other document is printed as it is
+      std::string head = "{\"ok\": " + std::string(exit == 0 ? "true" : "false") + ", \"exit\": " + std::to_string(exit);
+      for (const auto& [k, v] : g_doc_fields.items()) head += ", " + nlohmann::json(k).dump() + ": " + v.dump();
+      size_t rest = t.find_first_not_of(" \n", open + 1);
+      bool empty = rest != std::string::npos && t[rest] == '}';
+      t.replace(0, open + 1, head + (empty ? "" : ", "));
+    }
+    std::cout << t << (t.ends_with("\n") ? "" : "\n");
+  }
+  std::cout.flush();
+  g_doc.reset();
+  g_doc_text.reset();
+  return exit;
+}
+
+void announce_target(const Global& g, PgDatabase& db, const Project& project) {
+  PgDatabase::Endpoint e = db.endpoint();
+  // A socket directory is a path: host:port would read oddly, so it is said as libpq's own messages say it.
+  std::string where = (e.host.starts_with("/") ? "socket " + e.host + " port " + e.port : e.host + ":" + e.port) + "/" + e.database;
+  add_json_field("target", {{"host", e.host}, {"port", e.port}, {"database", e.database}, {"user", e.user},
+                            {"state_schema", project.state_schema}});
+  if (!g.json) info(paint(g, "2", "target: " + where + " as " + e.user + " (state schema " + project.state_schema + ")"));
+}
+
+bool no_color() {
+  const char* v = std::getenv("NO_COLOR");
+  return v && *v;
+}
 
 std::string paint(const Global& g, const char* ansi, const std::string& text) {
   if (!g.color) return text;
   return std::string("\033[") + ansi + "m" + text + "\033[0m";
 }
 
-void info(const std::string& line) { std::cerr << line << "\n"; }
+void info(const std::string& line) { print_line(line); }
 
 void wire(const Global& g, phasegate::Executor& executor, Machinery& m) {
   executor.set_operations(&m.runner, &m.http);
@@ -111,6 +187,15 @@ void print_event(const Global& g, const Event& e) {
   auto field = [&](const char* k) { return payload.contains(k) ? payload[k].dump() : std::string(); };
   auto text = [&](const char* k) { return payload.contains(k) && payload[k].is_string() ? payload[k].get<std::string>() : std::string(); };
   const std::string& k = e.kind;
+  // The bar belongs to the backfill step: the step's end, a phase's, a run's or a rollback's ends it.
+  if (k == "step.completed" || k == "step.failed" || k.starts_with("phase.") || k.starts_with("run.") || k.starts_with("rollback."))
+    end_progress();
+  // Progress is the progress reporter's (a bar on a terminal, a line every 10 s otherwise): only a resume is said.
+  if (k == "backfill.progress") {
+    if (payload.value("resumed", false))
+      info("  " + paint(g, "36", "resume") + " " + where + "  after " + field("scanned") + " keys (" + field("updated") + " updated)");
+    return;
+  }
   if (k == "step.started") return info("  " + paint(g, "36", "->") + " " + where);
   if (k == "step.completed") return info("  " + paint(g, "32", "ok") + " " + where + "  " + field("duration_ms") + " ms");
   if (k == "step.failed") return info("  " + paint(g, "31", "FAILED") + " " + where + "  " + text("error"));
@@ -182,7 +267,7 @@ int report(const Global& g, const Error& e) {
 
 int usage_error(const Global& g, const std::string& message) {
   int code = report(g, Error{Exit::invalid, message});
-  std::cerr << "run phasegate --help (or phasegate COMMAND --help) for the usage\n";
+  std::cerr << "phasegate help lists the commands; phasegate help COMMAND shows a command's options\n";
   return code;
 }
 
@@ -206,6 +291,7 @@ std::expected<Loaded, int> load_all(const Global& g) {
   std::string shown = fs::relative(*file, fs::current_path(), ec).string();
   auto project = load_project(shown.empty() ? *file : shown, diags);
   Loaded loaded;
+  loaded.arg_dir = g.dir;
   if (project) {
     remember_env_secrets(project->url_env);
     secrets::remember_conninfo(project->url);
@@ -227,14 +313,27 @@ std::expected<Loaded, int> load_all(const Global& g) {
   return loaded;
 }
 
-Result<const Plan*> select_plan(const Loaded& loaded, const std::string& arg) {
+namespace {
+const Plan* plan_at(const Loaded& loaded, const fs::path& file) {
   std::error_code ec;
+  if (!fs::exists(file, ec)) return nullptr;
+  for (const auto& p : loaded.plans)
+    if (fs::equivalent(p.file, file, ec)) return &p;
+  return nullptr;
+}
+}  // namespace
+
+Result<const Plan*> select_plan(const Loaded& loaded, const std::string& arg) {
   std::vector<std::string> ids;
   for (const auto& p : loaded.plans) {
     if (p.id == arg) return &p;
-    if (fs::exists(arg, ec) && fs::equivalent(p.file, arg, ec)) return &p;
     ids.push_back(p.id);
   }
+  // A path: with -C DIR relative to DIR first (as git -C, make -C and tar -C read it), then to where the user stands.
+  const bool relative = fs::path(arg).is_relative() && !loaded.arg_dir.empty();
+  // A file at the same relative path in both places is DIR's (the other one is not among DIR's plans).
+  if (const Plan* in_dir = relative ? plan_at(loaded, fs::path(loaded.arg_dir) / arg) : nullptr) return in_dir;
+  if (const Plan* here = plan_at(loaded, arg)) return here;
   std::string msg = "no plan \"" + arg + "\" in " + loaded.project.plans_dir + "/";
   auto hint = did_you_mean(arg, ids);
   if (!hint.empty()) msg += " (did you mean \"" + hint + "\"?)";

@@ -22,6 +22,7 @@ namespace phasegate::cli {
 struct Loaded {
   Project project;
   std::vector<Plan> plans;
+  std::string arg_dir;  // -C DIR: a relative PLAN path is looked for there first (git/make/tar -C), then here
 };
 
 // -C DIR/phasegate.toml, or the nearest phasegate.toml in the current directory or a parent.
@@ -52,11 +53,22 @@ Result<std::vector<std::string>> vanished_plan_messages(const Loaded& loaded, Pg
 // The plan outcome as one line of JSON for --json output.
 nlohmann::json outcome_json(const PlanOutcome& out);
 
+// The command's one JSON document. It is held until the command returns; main then prints it with "ok" and
+// "exit" set from the exit code it returns (finish_json), so every document carries the real exit, whoever
+// built it. A later document replaces an earlier one (an error after a partial result).
 void print_json(const nlohmann::json& j);
+void print_json_text(std::string object);  // an already serialized JSON object (lint streams big ones)
+void add_json_field(const std::string& key, const nlohmann::json& value);  // e.g. "target": added to the document
+int finish_json(int exit);  // prints the held document (if any) with "ok" and "exit"; returns exit
+// The one-line banner of the commands that talk to a database: which server, database and role, and the state
+// schema ("target: db:5432/app as deploy (state schema phasegate)" on stderr; "target" in --json). No password.
+void announce_target(const Global& g, PgDatabase& db, const Project& project);
 void print_diagnostics(const Global& g, const Diagnostics& diags);
 // Prints "phasegate: message" on stderr (and {"error":...} on stdout with --json); returns the exit code.
 int report(const Global& g, const Error& e);
 std::string paint(const Global& g, const char* ansi, const std::string& text);
-void info(const std::string& line);  // progress/log lines on stderr
+void info(const std::string& line);  // progress/log lines on stderr (above a progress bar: cli/progress.hpp)
+// NO_COLOR (no-color.org): only a non-empty value turns colour off.
+bool no_color();
 
 }  // namespace phasegate::cli

@@ -75,6 +75,18 @@ Result<std::unique_ptr<PgDatabase>> PgDatabase::connect(const std::string& url, 
   });
 }
 
+PgDatabase::Endpoint PgDatabase::endpoint() {
+  std::lock_guard lock(impl_->conn_mu);
+  Endpoint e;
+  if (!impl_->conn) return e;
+  auto text = [](const char* v) { return std::string(v ? v : ""); };
+  e.host = text(impl_->conn->hostname());
+  e.port = text(impl_->conn->port());
+  e.database = text(impl_->conn->dbname());
+  e.user = text(impl_->conn->username());
+  return e;
+}
+
 bool PgDatabase::connected() {
   std::lock_guard lock(impl_->conn_mu);
   return impl_->conn && impl_->conn->is_open();
