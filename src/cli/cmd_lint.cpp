@@ -1,4 +1,4 @@
-// lint [PLAN|FILE.sql ...] [--format text|json|github]: SPEC §4. Exit 0, 3 (error findings) or 2 (does not parse).
+// lint [PLAN|FILE.sql ...] [--format text|json|github|gitlab]: SPEC §4. Exit 0, 3 (error findings) or 2 (does not parse).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/lint_formats.hpp"
 #include "cli/output.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/lint.hpp"
@@ -20,15 +21,20 @@ namespace {
 // Lines of each source, split once (a 20,000-statement file has as many findings).
 class SourceLines {
  public:
-  explicit SourceLines(const std::map<std::string, std::string>& sources) : sources_(sources) {}
+  explicit SourceLines(const std::map<std::string, std::string_view>& sources) : sources_(sources) {}
   std::string line(const std::string& file, int n) {
     auto it = split_.find(file);
     if (it == split_.end()) {
       std::vector<std::string> lines;
       auto src = sources_.find(file);
       if (src != sources_.end()) {
-        std::stringstream ss(src->second);
-        for (std::string l; std::getline(ss, l);) lines.push_back(l);
+        std::string_view text = src->second;
+        for (size_t at = 0; at < text.size();) {
+          size_t end = text.find('\n', at);
+          if (end == std::string_view::npos) end = text.size();
+          lines.emplace_back(text.substr(at, end - at));
+          at = end + 1;
+        }
       }
       it = split_.emplace(file, std::move(lines)).first;
     }
@@ -36,12 +42,12 @@ class SourceLines {
   }
 
  private:
-  const std::map<std::string, std::string>& sources_;
+  const std::map<std::string, std::string_view>& sources_;
   std::map<std::string, std::vector<std::string>> split_;
 };
 
 void print_text(const Global& g, const std::vector<lint::Finding>& findings, const lint::Summary& s,
-                const std::map<std::string, std::string>& sources) {
+                const std::map<std::string, std::string_view>& sources) {
   SourceLines lines(sources);
   for (const auto& f : findings) {
     const char* colour = f.level == "error" ? "31" : f.level == "warning" ? "33" : "36";
@@ -58,35 +64,13 @@ void print_text(const Global& g, const std::vector<lint::Finding>& findings, con
             << (s.files == 1 ? " file" : " files") << ")\n";
 }
 
-// Streamed rather than built as a DOM: a 20,000-statement corpus has as many findings.
+// Streamed rather than built as a DOM, and written in pieces of ~64 KiB: a 20,000-statement corpus has as many
+// findings, and the whole document in one string was ~10 MiB of the peak memory (bench/lint).
 void print_json_findings(const std::vector<lint::Finding>& findings, const lint::Summary& s) {
+  constexpr size_t kPiece = 64 * 1024;
   std::string out = "{\"findings\": [";
-  out.reserve(findings.size() * 512);
-  // A JSON string literal (RFC 8259 escapes), appended in runs of bytes that need none.
-  auto q = [&out](const std::string& v) {
-    out += '"';
-    size_t run = 0;
-    for (size_t i = 0; i < v.size(); ++i) {
-      const auto c = static_cast<unsigned char>(v[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out.append(v, run, i - run);
-      run = i + 1;
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default: {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        }
-      }
-    }
-    out.append(v, run, v.size() - run);
-    out += '"';
-  };
+  out.reserve(kPiece + 4096);
+  auto q = [&out](const std::string& v) { append_json_string(out, v); };
   for (size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];
     out += (i ? ",\n  " : "\n  ");
@@ -96,7 +80,11 @@ void print_json_findings(const std::vector<lint::Finding>& findings, const lint:
     q(f.level);
     out += ", \"file\": ";
     q(f.pos.file);
-    out += ", \"line\": " + std::to_string(f.pos.line) + ", \"column\": " + std::to_string(f.pos.column) + ", \"statement\": ";
+    out += ", \"line\": ";
+    out += std::to_string(f.pos.line);
+    out += ", \"column\": ";
+    out += std::to_string(f.pos.column);
+    out += ", \"statement\": ";
     q(f.statement);
     out += ", \"lock\": ";
     q(f.lock);
@@ -107,23 +95,15 @@ void print_json_findings(const std::vector<lint::Finding>& findings, const lint:
     out += ", \"help\": ";
     q(f.help);
     out += "}";
+    if (out.size() >= kPiece) {
+      std::cout << out;
+      out.clear();
+    }
   }
   out += "\n], \"summary\": {\"errors\": " + std::to_string(s.errors) + ", \"warnings\": " + std::to_string(s.warnings) +
          ", \"infos\": " + std::to_string(s.infos) + ", \"statements\": " + std::to_string(s.statements) +
          ", \"files\": " + std::to_string(s.files) + "}}\n";
   print_json_text(std::move(out));  // main adds "ok" and "exit" (output.hpp)
-}
-
-// GitHub workflow commands: one line per finding, %, CR and LF escaped as the runner expects.
-std::string gh_escape(std::string v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '%') out += "%25";
-    else if (c == '\r') out += "%0D";
-    else if (c == '\n') out += "%0A";
-    else out += c;
-  }
-  return out;
 }
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -144,14 +124,13 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
     enable.insert(id);
   }
   std::vector<std::vector<lint::Unit>> groups;  // one History per plan or file
-  std::map<std::string, std::string> sources;
+  std::map<std::string, std::string_view> sources;  // what text-format findings quote a line of: no copies
   std::vector<std::string> plan_args;
   for (const auto& t : targets) {
     if (t.size() > 4 && t.ends_with(".sql")) {
       auto text = read_file(t);
       if (!text) return report(g, Error{Exit::invalid, "cannot read " + t});
-      sources[t] = *text;
-      groups.push_back({lint::unit_of_sql_file(t, *text)});
+      groups.emplace_back().push_back(lint::unit_of_sql_file(t, std::move(*text)));
     } else {
       plan_args.push_back(t);
     }
@@ -192,16 +171,19 @@ int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std
   std::vector<lint::Finding> findings;
   for (const auto& units : groups) {
     auto f = lint::lint_units(units, summary, catalog ? &*catalog : nullptr, enable);
-    findings.insert(findings.end(), f.begin(), f.end());
+    if (findings.empty()) findings = std::move(f);
+    else findings.insert(findings.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
   }
   summary.files = static_cast<int>(groups.size());
   bool syntax = std::any_of(findings.begin(), findings.end(), [](const lint::Finding& f) { return f.rule == "syntax-error"; });
   if (format == "json") print_json_findings(findings, summary);
-  else if (format == "github")
-    for (const auto& f : findings)
-      std::cout << "::" << (f.level == "info" ? "notice" : f.level) << " file=" << f.pos.file << ",line=" << f.pos.line
-                << ",col=" << f.pos.column << ",title=" << f.rule << "::" << gh_escape(f.message) << "\n";
-  else print_text(g, findings, summary, sources);
+  else if (format == "github") print_github(findings, summary);
+  else if (format == "gitlab") print_gitlab(findings);
+  else {
+    for (const auto& units : groups)  // built now: groups no longer grows, so the units' texts stay where they are
+      if (units.size() == 1 && units[0].sql_file) sources[units[0].file] = units[0].text;
+    print_text(g, findings, summary, sources);
+  }
   if (syntax) return static_cast<int>(Exit::invalid);
   return summary.errors > 0 ? static_cast<int>(Exit::lint) : 0;
 }

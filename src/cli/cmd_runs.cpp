@@ -41,7 +41,7 @@ int cmd_runs(const Global& g, const std::string& plan_arg) {
                                                                                                                   : "33";
       std::cout << r.run.id << "\t" << r.run.plan_id << "\t" << paint(g, colour, state) << "\t" << r.created_at << "\t" << who
                 << (r.run.phase.empty() ? "" : "\tphase " + r.run.phase) << (r.run.cause.empty() ? "" : "\t" + r.run.cause)
-                << (r.run.error.empty() ? "" : "\t" + r.run.error.substr(0, 160)) << "\n";
+                << (r.run.error.empty() ? "" : '\t' + r.run.error.substr(0, 160)) << "\n";
     }
   }
   if (!g.json && rows.empty()) std::cout << "no runs yet\n";

@@ -1,9 +1,10 @@
-// status [--check] and log: read-only views of the state schema.
+// status [--check] and log: read-only views of the state schema (read_run_events is report's reading too).
 #include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/output.hpp"
+#include "cli/run_events.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
 #include "phasegate/text.hpp"
@@ -149,55 +150,64 @@ int report_tampered(const Global& g, const ChainCheck& chain, const std::vector<
 }
 }  // namespace
 
+Result<RunEvents> read_run_events(const Project& project, PgDatabase& pg, const std::string& run_arg) {
+  auto exists = pg.schema_exists();
+  if (!exists) return std::unexpected(exists.error());
+  if (!*exists) return std::unexpected(Error{Exit::invalid, "no runs yet: the state schema " + project.state_schema + " does not exist"});
+  RunEvents out;
+  // The whole chain, whichever run is shown: its end against the head, and every link.
+  auto chain = pg.check_chain(true);
+  if (!chain) return std::unexpected(chain.error());
+  out.chain = *chain;
+  if (!run_arg.empty()) {
+    try {
+      out.run_id = std::stoll(run_arg);
+    } catch (const std::exception&) {
+      return std::unexpected(Error{Exit::invalid, "RUN must be a run id (a number), got \"" + run_arg + "\""});
+    }
+  } else {
+    auto runs = pg.runs();
+    if (!runs) return std::unexpected(runs.error());
+    if (runs->empty()) {
+      out.none = "no runs yet";
+      return out;
+    }
+    out.run_id = runs->back().run.id;
+  }
+  auto events = pg.events(out.run_id);
+  if (!events) return std::unexpected(events.error());
+  out.events = std::move(*events);
+  if (out.events.empty()) out.none = "no events for run " + std::to_string(out.run_id);
+  for (const auto& e : out.events)
+    if (!e.chain_ok)
+      out.broken.push_back("event #" + std::to_string(e.id) + " (" + e.kind + ") does not verify: its hash is not sha256(prev_hash || its fields); "
+                           "it was edited");
+  return out;
+}
+
 int cmd_log(const Global& g, const std::string& run_arg) {
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
   auto db = open_database(loaded->project, "log");
   if (!db) return report(g, db.error());
-  auto& pg = **db;
-  auto exists = pg.schema_exists();
-  if (!exists) return report(g, exists.error());
-  if (!*exists) return report(g, Error{Exit::invalid, "no runs yet: the state schema " + loaded->project.state_schema + " does not exist"});
-  // The whole chain, whichever run is shown: its end against the head, and every link.
-  auto chain = pg.check_chain(true);
-  if (!chain) return report(g, chain.error());
+  auto read = read_run_events(loaded->project, **db, run_arg);
+  if (!read) return report(g, read.error());
+  const ChainCheck& chain = read->chain;
   auto chain_json = [&](bool ok) {
-    return nlohmann::json{{"ok", ok}, {"anchored", chain->anchored}, {"head", {{"id", chain->head_id}, {"hash", chain->head_hash}}},
-                          {"newest", {{"id", chain->newest_id}, {"hash", chain->newest_hash}}}, {"problems", chain->problems}};
+    return nlohmann::json{{"ok", ok}, {"anchored", chain.anchored}, {"head", {{"id", chain.head_id}, {"hash", chain.head_hash}}},
+                          {"newest", {{"id", chain.newest_id}, {"hash", chain.newest_hash}}}, {"problems", chain.problems}};
   };
   // Nothing to show, but the head says there was: the events are gone. That is the answer, not "no runs".
-  auto nothing = [&](const std::string& why) {
-    if (chain->ok()) return report(g, Error{Exit::invalid, why});
+  if (!read->none.empty()) {
+    if (chain.ok()) return report(g, Error{Exit::invalid, read->none});
     if (g.json)
       print_json({{"ok", false}, {"exit", static_cast<int>(Exit::needs_human)}, {"chain_ok", false}, {"chain", chain_json(false)},
-                  {"events", nlohmann::json::array()}, {"error", why}});
-    std::cerr << "phasegate: " << why << "\n";
-    return report_tampered(g, *chain, {});
-  };
-  std::optional<int64_t> run_id;
-  if (!run_arg.empty()) {
-    try {
-      run_id = std::stoll(run_arg);
-    } catch (const std::exception&) {
-      return report(g, Error{Exit::invalid, "RUN must be a run id (a number), got \"" + run_arg + "\""});
-    }
-  } else {
-    auto runs = pg.runs();
-    if (!runs) return report(g, runs.error());
-    if (runs->empty()) return nothing("no runs yet");
-    run_id = runs->back().run.id;
+                  {"events", nlohmann::json::array()}, {"error", read->none}});
+    std::cerr << "phasegate: " << read->none << "\n";
+    return report_tampered(g, chain, {});
   }
-  auto events = pg.events(run_id);
-  if (!events) return report(g, events.error());
-  if (events->empty()) return nothing("no events for run " + std::to_string(*run_id));
-  bool chain_ok = true;
-  std::vector<std::string> broken;
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& e : *events) {
-    chain_ok = chain_ok && e.chain_ok;
-    if (!e.chain_ok)
-      broken.push_back("event #" + std::to_string(e.id) + " (" + e.kind + ") does not verify: its hash is not sha256(prev_hash || its fields); "
-                       "it was edited");
+  for (const auto& e : read->events) {
     list.push_back({{"id", e.id}, {"at", e.at}, {"run", e.run_id}, {"plan", e.plan_id}, {"phase", e.phase}, {"step", e.step},
                     {"kind", e.kind}, {"actor", {{"principal", e.principal}, {"os_user", e.os_user}, {"host", e.host}}},
                     {"payload", nlohmann::json::parse(e.payload)}, {"hash", e.hash}, {"chain_ok", e.chain_ok}});
@@ -209,10 +219,10 @@ int cmd_log(const Global& g, const std::string& run_arg) {
     }
   }
   // A tampered log is still printed (it is the evidence), then exit 5: a human must act (docs/exit-codes.md).
-  bool ok = chain_ok && chain->ok();
+  bool ok = read->ok();
   int exit = ok ? 0 : static_cast<int>(Exit::needs_human);
-  if (g.json) print_json({{"ok", ok}, {"exit", exit}, {"run", *run_id}, {"chain_ok", ok}, {"chain", chain_json(ok)}, {"events", list}});
-  if (!ok) return report_tampered(g, *chain, broken);
+  if (g.json) print_json({{"ok", ok}, {"exit", exit}, {"run", read->run_id}, {"chain_ok", ok}, {"chain", chain_json(ok)}, {"events", list}});
+  if (!ok) return report_tampered(g, chain, read->broken);
   return 0;
 }
 

@@ -34,11 +34,13 @@ void redact_console();
 int usage_error(const Global& g, const std::string& message);
 
 int cmd_init(const Global& g, const std::string& name);
-int cmd_new(const Global& g, const std::string& name);
+// new NAME [--recipe R --set KEY=VALUE...]: a plan from the template or from a recipe (docs/recipes.md).
+int cmd_new(const Global& g, const std::string& name, const std::string& recipe, const std::vector<std::string>& sets);
 int cmd_validate(const Global& g, const std::vector<std::string>& plans);
 int cmd_run(const Global& g, const RunArgs& args);
 int cmd_status(const Global& g, const std::string& plan, bool check);
 int cmd_log(const Global& g, const std::string& run);
+int cmd_report(const Global& g, const std::string& run, const std::string& format);
 int cmd_window(const Global& g, const std::string& name, const std::string& at, bool next);
 // detailed_exitcode: 0 nothing to do, 8 steps run would apply now, 75 a guard says wait (docs/exit-codes.md).
 int cmd_plan(const Global& g, const std::string& plan, bool detailed_exitcode = false);

@@ -5,9 +5,11 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/generate.hpp"
 #include "cli/output.hpp"
 #include "cli/usage.hpp"
 #include "cli/notify_service.hpp"
+#include "cli/version.hpp"
 #include "phasegate/error.hpp"
 
 using namespace phasegate;
@@ -17,7 +19,7 @@ int dispatch(int argc, char** argv) {
   cli::redact_console();
   cli::Global g;
   CLI::App app{"phasegate: phased PostgreSQL schema changes (expand -> migrate -> contract) behind guards", "phasegate"};
-  app.set_version_flag("--version", "phasegate 0.1.0");
+  app.set_version_flag("--version", cli::version_line());
   app.require_subcommand(1);
   app.fallthrough();
   app.add_option("-C", g.dir, "project root (default: the nearest parent holding phasegate.toml)")->type_name("DIR");
@@ -29,6 +31,10 @@ int dispatch(int argc, char** argv) {
   init->add_option("--name", name, "project name (default: the directory name)");
   auto* new_cmd = app.add_subcommand("new", "add plans/NNNN-NAME.toml from a template");
   new_cmd->add_option("NAME", name, "plan name")->required();
+  std::string recipe;
+  std::vector<std::string> recipe_sets;
+  new_cmd->add_option("--recipe", recipe, "a ready plan from plans/ (docs/recipes.md): add-column-default, add-not-null, ...");
+  new_cmd->add_option("--set", recipe_sets, "the recipe's variables: --set table=orders column=note (KEY=VALUE, repeatable)");
 
   std::vector<std::string> plans;
   auto* validate = app.add_subcommand("validate", "check config and plans: TOML, keys, SQL syntax, references, hooks");
@@ -71,6 +77,11 @@ int dispatch(int argc, char** argv) {
   std::string run_id;
   auto* log = app.add_subcommand("log", "the event timeline of a run (default: the latest)");
   log->add_option("RUN", run_id, "run id");
+  std::string report_run, report_format = "md";
+  auto* report_cmd = app.add_subcommand("report", "a blameless postmortem draft of a run (default: the latest): md, html or json");
+  report_cmd->add_option("RUN", report_run, "run id");
+  report_cmd->add_option("--format", report_format, "md | html (one self-contained file) | json (docs/schemas/report.schema.json)")
+      ->check(CLI::IsMember({"md", "html", "json"}));
 
   std::string abort_run;
   auto* abort_cmd = app.add_subcommand("abort", "stop a run now from another terminal (cancels its running statement), then roll back per [rollback]");
@@ -100,7 +111,8 @@ int dispatch(int argc, char** argv) {
   notify_test->add_option("NAME", notify_name, "a [notify.NAME] sink");
   auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
   lint->add_option("TARGET", lint_targets, "plan ids, plan files or .sql files (default: every plan)");
-  lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
+  lint->add_option("--format", lint_format, "text | json | github (workflow annotations + $GITHUB_STEP_SUMMARY) | gitlab (Code Quality report)")
+      ->check(CLI::IsMember({"text", "json", "github", "gitlab"}));
   bool lint_db = false;
   lint->add_flag("--db", lint_db, "add facts from the target database: sizes, row estimates, old transactions");
   std::vector<std::string> lint_enable;
@@ -129,6 +141,7 @@ int dispatch(int argc, char** argv) {
   trace->add_option("PLAN", trace_plan, "plan id or file")->required();
   trace->add_option("--scratch-url", scratch_url, "libpq conninfo/URI of a throwaway database holding the schema")->required();
 
+  auto* generate = cli::add_generate_command(app);  // hidden: man page and completions from this definition
   std::vector<std::string> help_topic;
   auto* help = app.add_subcommand("help", "show a command's usage and options, the global options and the exit codes");
   help->add_option("COMMAND", help_topic, "a command, e.g. status or notify test (default: phasegate's own help)");
@@ -150,9 +163,10 @@ int dispatch(int argc, char** argv) {
   // Colour when either stream is a terminal; the other one drops it (redact_console).
   g.color = (::isatty(STDOUT_FILENO) || ::isatty(STDERR_FILENO)) && !cli::no_color();
   try {
+    if (*generate) return cli::cmd_generate(app);
     if (*help) return cli::help_command(app, g, help_topic);
     if (*init) return cli::cmd_init(g, name);
-    if (*new_cmd) return cli::cmd_new(g, name);
+    if (*new_cmd) return cli::cmd_new(g, name, recipe, recipe_sets);
     if (*validate) return cli::cmd_validate(g, plans);
     if (*run) {
       if (wait_opt->count() > 0) run_args.wait = wait_value;
@@ -163,6 +177,7 @@ int dispatch(int argc, char** argv) {
     if (*revoke) return cli::cmd_revoke(g, revoke_plan, revoke_key);
     if (*status) return cli::cmd_status(g, plan, check);
     if (*log) return cli::cmd_log(g, run_id);
+    if (*report_cmd) return cli::cmd_report(g, report_run, g.json ? "json" : report_format);
     if (*abort_cmd) return cli::cmd_abort(g, abort_run);
     if (*rollback_cmd) return cli::cmd_rollback(g, rollback_plan);
     if (*runs_cmd) return cli::cmd_runs(g, runs_plan);

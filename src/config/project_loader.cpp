@@ -17,7 +17,7 @@ namespace phasegate {
 
 std::string SourcePos::str() const {
   std::string out = file;
-  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column > 0 ? column : 1);
+  if (line > 0) out.append(":").append(std::to_string(line)).append(":").append(std::to_string(column > 0 ? column : 1));
   return out;
 }
 
@@ -319,7 +319,7 @@ void read_named_tables(TableReader& root, std::string_view key, std::map<std::st
       root.error(SourcePos{root.file(), static_cast<int>(k.source().begin.line), static_cast<int>(k.source().begin.column)},
                  "the name of [" + std::string(key) + ".\"" + name + "\"] " + *why);
     if (!v.is_table()) {
-      root.error(config::pos_of(root.file(), v), "[" + std::string(key) + "." + name + "] must be a table");
+      root.error(config::pos_of(root.file(), v), '[' + std::string(key) + "." + name + "] must be a table");
       continue;
     }
     out.emplace(name, read(name, *v.as_table(), root.file(), root.diags()));

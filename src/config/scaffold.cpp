@@ -2,8 +2,12 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <unistd.h>
+#include <algorithm>
 
 #include "phasegate/config.hpp"
+#include "phasegate/recipe.hpp"
+#include "phasegate/text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -53,8 +57,54 @@ down = "ALTER TABLE example DROP COLUMN note"
 # irreversible = true
 )";
 
-std::string fill(std::string text, const std::string& name) {
-  return std::regex_replace(text, std::regex(R"(\{NAME\})"), name);
+// `name` inside a TOML basic string: a directory may be called anything, even `a "quoted" \ name`.
+std::string fill(const std::string& text, const std::string& name) {
+  std::string escaped;
+  for (unsigned char c : name) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    if (c < 0x20 || c == 0x7f) escaped += ' ';
+    else escaped += static_cast<char>(c);
+  }
+  std::string out = text;
+  for (size_t at; (at = out.find("{NAME}")) != std::string::npos;) out.replace(at, 6, escaped);
+  return out;
+}
+
+// The directory's own name: "." and "dir/" have none of their own, so ask the file system.
+std::string directory_name(const fs::path& root) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(root, ec), ec);
+  if (ec) p = fs::absolute(root).lexically_normal();
+  if (!p.has_filename() && p.has_parent_path() && p != p.root_path()) p = p.parent_path();
+  std::string n = p.filename().string();
+  return n.empty() || n == "." || n == ".." ? "project" : n;
+}
+
+// plans/NNNN-NAME.toml with the next free number. Refused: a bad name, or a plan of that name already there
+// (two plans named alike would differ only in their number; pick another name or edit that plan).
+Result<fs::path> next_plan_file(const Project& project, const std::string& name) {
+  static const std::regex valid("^[a-z0-9][a-z0-9_-]*$");
+  if (!std::regex_match(name, valid))
+    return fail(Exit::invalid, "plan name \"" + name + "\" must be lowercase letters, digits, '-' or '_'");
+  fs::path dir = fs::path(project.root) / project.plans_dir;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  int next = 1;
+  static const std::regex numbered(R"(^(\d{4,})-(.*)\.toml$)");
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  for (const auto& fname : files) {
+    std::smatch m;
+    if (!std::regex_match(fname, m, numbered)) continue;
+    if (m[2] == name)
+      return fail(Exit::invalid, (dir / fname).string() + " is already a plan named \"" + name +
+                                     "\"; nothing was changed (choose another name, or edit that plan)");
+    if (m[1].length() <= 6) next = std::max(next, std::stoi(m[1]) + 1);
+  }
+  char prefix[16];
+  std::snprintf(prefix, sizeof prefix, "%04d", next);
+  return dir / (std::string(prefix) + "-" + name + ".toml");
 }
 
 Result<void> write_new_file(const fs::path& path, const std::string& text) {
@@ -76,7 +126,7 @@ Result<std::vector<std::string>> scaffold_project(const std::string& dir, const 
   fs::create_directories(root / "plans", ec);
   fs::create_directories(root / "hooks", ec);
   if (ec) return fail(Exit::invalid, "cannot create directories in " + root.string() + ": " + ec.message());
-  std::string project_name = name.empty() ? fs::absolute(root).filename().string() : name;
+  std::string project_name = name.empty() ? directory_name(root) : name;
   if (auto r = write_new_file(root / "phasegate.toml", fill(kProjectTemplate, project_name)); !r) return std::unexpected(r.error());
   if (auto r = write_new_file(root / "plans" / "0001-example.toml", fill(kPlanTemplate, "example plan")); !r)
     return std::unexpected(r.error());
@@ -85,24 +135,42 @@ Result<std::vector<std::string>> scaffold_project(const std::string& dir, const 
 }
 
 Result<std::string> scaffold_plan(const Project& project, const std::string& name) {
-  static const std::regex valid("^[a-z0-9][a-z0-9_-]*$");
-  if (!std::regex_match(name, valid))
-    return fail(Exit::invalid, "plan name \"" + name + "\" must be lowercase letters, digits, '-' or '_'");
-  fs::path dir = fs::path(project.root) / project.plans_dir;
+  auto file = next_plan_file(project, name);
+  if (!file) return std::unexpected(file.error());
+  if (auto r = write_new_file(*file, fill(kPlanTemplate, name)); !r) return std::unexpected(r.error());
+  return file->string();
+}
+
+Result<std::string> scaffold_recipe_plan(const Project& project, const std::string& name, const recipe::Recipe& r,
+                                         const std::map<std::string, std::string>& values, const std::string& command) {
+  auto file = next_plan_file(project, name);
+  if (!file) return std::unexpected(file.error());
+  auto text = recipe::instantiate(r, values, command);
+  if (!text) return std::unexpected(text.error());
+  // Loaded and validated as `validate` would, from a private copy: a value that makes bad SQL (a misspelt
+  // type) is reported at the would-be file's line:column and nothing is written.
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  int next = 1;
-  static const std::regex numbered(R"(^(\d{4})-.*\.toml$)");
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::smatch m;
-    std::string fname = e.path().filename().string();
-    if (std::regex_match(fname, m, numbered)) next = std::max(next, std::stoi(m[1]) + 1);
+  fs::path scratch = fs::temp_directory_path(ec) / ("phasegate-new-" + std::to_string(::getpid()));
+  fs::create_directories(scratch, ec);
+  fs::path copy = scratch / file->filename();
+  Diagnostics diags;
+  {
+    std::ofstream out(copy);
+    out << *text;
   }
-  char prefix[8];
-  std::snprintf(prefix, sizeof prefix, "%04d", next);
-  fs::path file = dir / (std::string(prefix) + "-" + name + ".toml");
-  if (auto r = write_new_file(file, fill(kPlanTemplate, name)); !r) return std::unexpected(r.error());
-  return file.string();
+  if (auto plan = load_plan(copy.string(), diags)) validate_plan(project, *plan, diags);
+  fs::remove_all(scratch, ec);
+  if (!diags.empty()) {
+    std::vector<std::string> lines;
+    for (auto d : diags) {
+      if (d.pos.file == copy.string()) d.pos.file = file->string();
+      lines.push_back(d.str());
+    }
+    return fail(Exit::invalid, "recipe " + r.name + " with these values does not make a valid plan (nothing was written):\n" +
+                                   join(lines, "\n"));
+  }
+  if (auto w = write_new_file(*file, *text); !w) return std::unexpected(w.error());
+  return file->string();
 }
 
 }  // namespace phasegate

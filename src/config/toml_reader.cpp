@@ -140,7 +140,7 @@ std::optional<long long> TableReader::integer(std::string_view key, long long mi
   }
   long long v = n->as_integer()->get();
   if (v < min || v > max) {
-    error(pos(key), "\"" + std::string(key) + "\" must be between " + std::to_string(min) + " and " +
+    error(pos(key), '"' + std::string(key) + "\" must be between " + std::to_string(min) + " and " +
                         std::to_string(max) + ", got " + std::to_string(v));
     return std::nullopt;
   }

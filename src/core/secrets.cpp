@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -150,17 +151,28 @@ void replace_all(std::string& text, const std::string& what, const std::string& 
     text.replace(pos, what.size(), with);
 }
 
-// `needle` is lowercase ASCII. Every line phasegate prints passes here (redact_console): an ASCII fold per
-// byte, not a locale-aware tolower() call (that was ~2% of linting a 20k-statement file, bench/lint).
+// `needle` is lowercase ASCII. Every line phasegate prints passes here (redact_console): candidates for the first
+// byte are found with memchr (both cases), each then compared with an ASCII fold — not a fold and compare per byte
+// (~6% of linting a 20k-statement file), nor a locale-aware tolower() call (~2% before that; bench/lint).
 bool icontains(const std::string& text, const char* needle) {
   const size_t n = std::char_traits<char>::length(needle);
   if (n == 0) return true;
+  if (text.size() < n) return false;
   auto fold = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
-  for (size_t i = 0; i + n <= text.size(); ++i) {
-    if (fold(text[i]) != needle[0]) continue;
+  const char lower = needle[0], upper = lower >= 'a' && lower <= 'z' ? static_cast<char>(lower - ('a' - 'A')) : lower;
+  const char* const begin = text.data();
+  const char* const last = begin + (text.size() - n);  // the last position a match can start at
+  const char* lo = static_cast<const char*>(std::memchr(begin, lower, text.size()));
+  const char* up = upper == lower ? nullptr : static_cast<const char*>(std::memchr(begin, upper, text.size()));
+  while (lo || up) {
+    const char* at = !up || (lo && lo < up) ? lo : up;
+    if (at > last) return false;
     size_t k = 1;
-    while (k < n && fold(text[i + k]) == needle[k]) ++k;
+    while (k < n && fold(at[k]) == needle[k]) ++k;
     if (k == n) return true;
+    const size_t from = static_cast<size_t>(at - begin) + 1, left = text.size() - from;
+    if (at == lo) lo = static_cast<const char*>(std::memchr(begin + from, lower, left));
+    else up = static_cast<const char*>(std::memchr(begin + from, upper, left));
   }
   return false;
 }

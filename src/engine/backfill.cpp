@@ -45,11 +45,11 @@ BatchSql batch_sql(const BackfillTable& t, const Backfill& b, bool has_cursor) {
     // Aliased: an output column called like the key would be what ORDER BY names, sorting by the text.
     text.push_back(c + "::text AS __phasegate_k" + std::to_string(i + 1));
     desc.push_back(c + " DESC");
-    after.push_back("$" + std::to_string(i + 1) + "::" + t.key[i].type);
-    upto.push_back("$" + std::to_string((has_cursor ? k : 0) + i + 1) + "::" + t.key[i].type);
+    after.push_back('$' + std::to_string(i + 1) + "::" + t.key[i].type);
+    upto.push_back('$' + std::to_string((has_cursor ? k : 0) + i + 1) + "::" + t.key[i].type);
   }
-  const std::string key = k == 1 ? cols[0] : "(" + join(cols, ", ") + ")";
-  auto tuple = [&](const std::vector<std::string>& v) { return k == 1 ? v[0] : "(" + join(v, ", ") + ")"; };
+  const std::string key = k == 1 ? cols[0] : '(' + join(cols, ", ") + ")";
+  auto tuple = [&](const std::vector<std::string>& v) { return k == 1 ? v[0] : '(' + join(v, ", ") + ")"; };
   const std::string from = " FROM " + t.qualified + (has_cursor ? " WHERE " + key + " > " + tuple(after) : "");
   BatchSql s;
   // Without statistics (never analyzed) or with stale ones, the planner estimates a range of the key as a

@@ -235,13 +235,17 @@ std::optional<PlanOutcome> Executor::begin_run(Context& cx, PlanOutcome& out, bo
   if (cx.run.status != RunStatus::created)
     if (auto aborted = abort_check(cx))
       return aborted->code == Exit::interrupted ? refused(out, *aborted) : after_failure(cx, out, *aborted, true);
-  if (auto r = transition(cx, cx.run.status == RunStatus::created ? RunTrigger::start : RunTrigger::resume); !r)
+  // Who approved (the quorum the run's gate counted): the postmortem names them (docs/report.md).
+  json approved = json::array();
+  for (const auto& a : cx.approved_by) approved.push_back({{"id", a.id}, {"principal", a.principal}});
+  const std::string payload = cx.guards.approvals > 0 ? json{{"approved_by", approved}}.dump() : "{}";
+  if (auto r = transition(cx, cx.run.status == RunStatus::created ? RunTrigger::start : RunTrigger::resume, payload); !r)
     return refused(out, r.error());
   return std::nullopt;
 }
 
 Executor::Context Executor::context_for(const Plan& plan, const RunOptions& options) {
-  return Context{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false, {}, {}, {}};
+  return Context{plan, options, merge_guards(project_.guards, plan.guards), plan_digest(plan), {}, {}, 0, {}, {}, {}, {}, false, false, {}, {}, {}, {}};
 }
 
 Result<std::vector<StepRecord>> Executor::load_records(Context& cx) {

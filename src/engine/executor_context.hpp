@@ -38,6 +38,8 @@ struct Executor::Context {
   std::string backfill_table;
   TimePoint health_due{};
   std::optional<backfill::Progress> backfill_progress;
+  // The approvals that met the quorum at the run's gate (id and principal), kept in run.started / run.resumed.
+  std::vector<guards::CountedApproval> approved_by;
 };
 
 // A state-store read or write that failed is not "the run failed and was rolled back" (exit 1): the run stays

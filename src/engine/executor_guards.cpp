@@ -47,6 +47,7 @@ Result<guards::Verdict> Executor::verdict(Context& cx, Gate at) {
     guards::QuorumQuestion q{cx.guards.approvals, cx.plan.id, cx.digest, *target, actor_.principal,
                              project_.approvals && project_.approvals->allow_initiator, now};
     auto quorum = guards::count_approvals(q, *records);
+    cx.approved_by = quorum.counted;
     if (!quorum.met())
       return guards::Verdict{false, "approvals",
                              "plan " + cx.plan.id + " has " + quorum.summary() + "; each approver runs: phasegate approve " +

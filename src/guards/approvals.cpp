@@ -93,7 +93,7 @@ std::string Quorum::summary() const {
   if (!who.empty()) s += " (" + join(who, ", ") + ")";
   if (!rejected.empty()) {
     std::vector<std::string> why;
-    for (const auto& r : rejected) why.push_back("#" + std::to_string(r.id) + " " + r.principal + ": " + r.reason);
+    for (const auto& r : rejected) why.push_back('#' + std::to_string(r.id) + " " + r.principal + ": " + r.reason);
     s += "; not counted: " + join(why, "; ");
   }
   return s;

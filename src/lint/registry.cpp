@@ -219,7 +219,7 @@ const std::vector<RuleInfo>& rules() {
       {"irreversible-rerun", "warning", "an expand or migrate step with irreversible = true that is not idempotent: a rollback leaves it, the next run applies it again"},
       {"table-rewrite", "error", "VACUUM FULL, CLUSTER, SET LOGGED/UNLOGGED, TRUNCATE on a used table"},
       {"missing-lock-timeout", "warning", "(plain .sql) a strong lock taken with no SET lock_timeout before it"},
-      {"missing-statement-timeout", "warning", "(plain .sql) a rewrite, scan or index build under a write-blocking lock with no SET statement_timeout before it"},
+      {"missing-statement-timeout", "warning", "(plain .sql) a rewrite, scan or index build under a write-blocking lock with no SET statement_timeout before it (once per stretch)"},
       {"ddl-then-dml", "error", "UPDATE / DELETE / INSERT in the transaction after DDL took ACCESS EXCLUSIVE on an existing table"},
       {"statements-after-access-exclusive", "warning", "further statements in a transaction that holds ACCESS EXCLUSIVE on an existing table"},
       {"enum-value-used-in-transaction", "error", "a value added by ALTER TYPE ... ADD VALUE used in the same transaction (fails)"},
@@ -270,6 +270,41 @@ std::vector<std::string> opt_in_rules() {
   return out;
 }
 
+namespace {
+
+// missing-statement-timeout is reported once per stretch of statements that run with no statement_timeout, on
+// the first of them, with how many more follow: one SET before the first bounds them all (squawk's
+// require-timeout-settings reports once per file). A 20,000-statement file without one had ~5,000 such findings.
+class TimeoutStretch {
+ public:
+  static constexpr std::string_view kRule = "missing-statement-timeout";
+  // Whether the finding of statement `i` is a later one of the open stretch (counted, not reported).
+  bool absorbs(size_t i) {
+    if (!finding_) return false;
+    if (i != last_) ++more_;
+    last_ = i;
+    return true;
+  }
+  void opened(size_t finding, size_t i) {
+    finding_ = finding;
+    last_ = i;
+  }
+  // The stretch ends where a statement runs with a statement_timeout, and with the unit.
+  void close(std::vector<Finding>& out) {
+    if (finding_ && more_ > 0)
+      out[*finding_].message += "; and " + std::to_string(more_) + (more_ == 1 ? " statement" : " statements") +
+                                " like it after this one, before any statement_timeout is set (reported here once)";
+    finding_.reset();
+    more_ = 0;
+  }
+
+ private:
+  std::optional<size_t> finding_;
+  size_t last_ = 0, more_ = 0;
+};
+
+}  // namespace
+
 std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary, const Catalog* catalog,
                                 const std::set<std::string>& enable) {
   std::vector<Finding> out;
@@ -281,21 +316,29 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
       out.push_back({"syntax-error", unit.step, "error", unit.locate(parsed.error->offset), "", "", "", parsed.error->message, ""});
       continue;
     }
-    const auto& statements = parsed.script->statements;
+    auto& statements = parsed.script->statements;
     summary.statements += static_cast<int>(statements.size());
     const auto txs = transactions_of(unit, *parsed.script, next_tx);
+    // Asked of the whole step before its statements are released below (plan steps only).
+    const bool plan_step = !unit.sql_file;
+    const bool no_undo_needed = plan_step && !unit.has_down && !unit.irreversible && needs_no_undo(*parsed.script);
+    const bool rerun_ok = plan_step && unit.irreversible && rerun_safe(*parsed.script);
     std::vector<Ignore> ignores;
+    TimeoutStretch stretch;
     for (size_t i = 0; i < statements.size(); ++i) {
       if (history.tx.id != txs[i].id) {  // a new transaction: nothing of the last one holds
         history.tx = TxState{};
         history.tx.id = txs[i].id;
       }
-      std::optional<sql::Statement> resolved;  // a copy only for statements that change a column's type
-      if (std::any_of(statements[i].actions.begin(), statements[i].actions.end(), [](const sql::Action& a) { return a.kind == "alter_type"; })) {
-        resolved = statements[i];
-        resolve_type_changes(*resolved, history, catalog);
-      }
-      const auto& st = resolved ? *resolved : statements[i];
+      if (history.tx.statement_timeout.value_or(history.statement_timeout_set)) stretch.close(out);
+      // Each statement's facts are released once it is linted (no rule looks back at an earlier statement's; the
+      // history keeps what they need): the findings of a 20,000-statement file grow while the facts shrink.
+      const sql::Statement st = [&] {
+        sql::Statement taken = std::move(statements[i]);
+        if (std::any_of(taken.actions.begin(), taken.actions.end(), [](const sql::Action& a) { return a.kind == "alter_type"; }))
+          resolve_type_changes(taken, history, catalog);
+        return taken;
+      }();
       auto ignore = ignore_before(unit.text, st.offset);
       std::set<std::string> reported;  // rule + message: a multi-action statement reports each finding once
       auto sink = [&](const char* rule, std::string message, std::string help, const char* level, const sql::Action* a) {
@@ -306,23 +349,26 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
           ignore->used.insert(rule);
           return;
         }
+        const bool timeout_rule = rule == TimeoutStretch::kRule;
+        if (timeout_rule && stretch.absorbs(i)) return;
         Finding f{rule, unit.step, level ? level : info ? info->level : "error", unit.locate(st.offset), st.text, "", "", std::move(message), std::move(help)};
         if (a && a->lock != sql::Lock::none) {
           f.lock = sql::lock_name(a->lock);
           f.blocks = sql::lock_blocks(a->lock);
         }
         out.push_back(std::move(f));
+        if (timeout_rule) stretch.opened(out.size() - 1, i);
       };
-      if (i == 0 && !unit.sql_file && !unit.has_down && !unit.irreversible) {
+      if (i == 0 && plan_step && !unit.has_down && !unit.irreversible) {
         if (unit.phase == Phase::contract)
           sink("contract-irreversible", "contract step \"" + unit.step + "\" has no down and is not marked irreversible",
                "add down = \"...\" that undoes it, or irreversible = true to say there is none on purpose", nullptr, nullptr);
-        else if (unit.phase == Phase::expand || !needs_no_undo(*parsed.script))
+        else if (unit.phase == Phase::expand || !no_undo_needed)
           sink("missing-down", std::string(phase_name(unit.phase)) + " step \"" + unit.step +
                    "\" has no down, so a rollback cannot undo it (and a re-run after a rollback would apply it again)",
                "add down = \"...\", or irreversible = true to say there is none on purpose", nullptr, nullptr);
       }
-      if (i == 0 && !unit.sql_file && unit.irreversible && unit.phase != Phase::contract && !rerun_safe(*parsed.script))
+      if (i == 0 && plan_step && unit.irreversible && unit.phase != Phase::contract && !rerun_ok)
         sink("irreversible-rerun", std::string(phase_name(unit.phase)) + " step \"" + unit.step +
                  "\" is irreversible = true: a rollback leaves its effect and marks it pending, so the next run applies it again",
              "make it idempotent (IF NOT EXISTS, IF EXISTS, CREATE OR REPLACE), or give it a down", nullptr, nullptr);
@@ -346,6 +392,7 @@ std::vector<Finding> lint_units(const std::vector<Unit>& units, Summary& summary
       update_history(history, st, txs[i]);
       if (ignore) ignores.push_back(std::move(*ignore));
     }
+    stretch.close(out);
     for (const auto& ig : ignores)
       for (const auto& id : ig.rules) {
         if (ig.used.count(id)) continue;

@@ -83,10 +83,11 @@ std::optional<std::string> why_no_undo(const Step& step, const std::vector<const
     if (!parsed.script) continue;
     for (const auto& st : parsed.script->statements)
       for (const auto& a : st.actions) {
-        if (lower_unquoted(a.table) != table) continue;
+        // The parser's names are spelt as the catalog spells them ("Order Items"): compared as they are.
+        if (a.table != table) continue;
         if (a.kind == "drop_table") return "the down of step \"" + o->name + "\" drops table " + table;
-        if (a.kind == "drop_column" && std::find(columns.begin(), columns.end(), lower_unquoted(a.column)) != columns.end())
-          return "the down of step \"" + o->name + "\" drops column " + table + "." + lower_unquoted(a.column);
+        if (a.kind == "drop_column" && std::find(columns.begin(), columns.end(), a.column) != columns.end())
+          return "the down of step \"" + o->name + "\" drops column " + table + "." + a.column;
       }
   }
   return std::nullopt;

@@ -1,4 +1,4 @@
-// Statement facts from the protobuf parse tree: what each statement does and the table lock it takes
+// Statement facts from the parse tree: what each statement does and the table lock it takes
 // (cross-checked against ../shared/reference/pg15-locks.md and by `phasegate trace`).
 #include "sql/facts.hpp"
 
@@ -33,53 +33,38 @@ const char* lock_blocks(Lock l) {
   }
 }
 
-std::string node_name(const PgQuery__Node* node) {
-  if (!node || node->node_case == PG_QUERY__NODE__NODE__NOT_SET) return "";
-  const auto* field = protobuf_c_message_descriptor_get_field(&pg_query__node__descriptor, node->node_case);
-  if (!field || !field->descriptor) return "";
-  return static_cast<const ProtobufCMessageDescriptor*>(field->descriptor)->short_name;
-}
-
-namespace {
-
-std::string s(const char* c) { return c ? c : ""; }
-
-}  // namespace
-
-void set_relation(Action& a, const PgQuery__RangeVar* rv) {
+void set_relation(Action& a, const RangeVar* rv) {
   if (!rv) return;
-  a.schema = s(rv->schemaname);
-  a.table = s(rv->relname);
+  a.schema = str(rv->schemaname);
+  a.table = str(rv->relname);
 }
 
-namespace {
-
-std::string string_of(const PgQuery__Node* n) {
-  return n && n->node_case == PG_QUERY__NODE__NODE_STRING && n->string ? s(n->string->sval) : "";
+Action on_relation(const char* kind, const RangeVar* rv, Lock lock) {
+  Action a;
+  a.kind = kind;
+  set_relation(a, rv);
+  a.lock = lock;
+  return a;
 }
 
-}  // namespace
-
-std::string last_name(PgQuery__Node** names, size_t n) {
+std::string last_name(const List* names) {
   std::string out;
-  for (size_t i = 0; i < n; ++i)
-    if (auto v = string_of(names[i]); !v.empty()) out = v;
+  for (const Node* n : items(names))
+    if (auto v = string_of(n); !v.empty()) out = v;
   return out;
 }
 
 namespace {
 
 // The last name part of a TypeName, with its integer modifiers: "int4", "varchar(5)".
-std::string type_name(const PgQuery__TypeName* tn) {
+std::string type_name(const TypeName* tn) {
   if (!tn) return "";
-  std::string name = last_name(tn->names, tn->n_names), mods;
-  for (size_t i = 0; i < tn->n_typmods; ++i) {
-    const auto* m = tn->typmods[i];
-    if (m && m->node_case == PG_QUERY__NODE__NODE_A_CONST && m->a_const->val_case == PG_QUERY__A__CONST__VAL_IVAL)
-      mods += (mods.empty() ? "" : ",") + std::to_string(m->a_const->ival->ival);
-  }
+  std::string name = last_name(tn->names), mods;
+  for (const Node* m : items(tn->typmods))
+    if (const auto* c = PG_AS(m, A_Const); c && !c->isnull && nodeTag(&c->val) == T_Integer)
+      mods += (mods.empty() ? "" : ",") + std::to_string(c->val.ival.ival);
   std::string out = mods.empty() ? name : name + "(" + mods + ")";
-  for (size_t i = 0; i < tn->n_array_bounds; ++i) out += "[]";  // int4[] is not int4 (a change of type)
+  for (size_t i = 0; i < items(tn->arrayBounds).size(); ++i) out += "[]";  // int4[] is not int4 (a change of type)
   return out;
 }
 
@@ -105,65 +90,59 @@ const std::set<std::string>& nonvolatile_functions() {
   return names;
 }
 
-// Every function called anywhere below `msg`: a reflective walk over protobuf-c's field descriptors, so it
-// reaches FuncCalls inside any expression shape.
-void collect_functions(const ProtobufCMessage* msg, std::vector<std::string>& out) {
-  if (!msg) return;
-  if (msg->descriptor == &pg_query__func_call__descriptor) {
-    const auto* f = reinterpret_cast<const PgQuery__FuncCall*>(msg);
-    if (auto name = last_name(f->funcname, f->n_funcname); !name.empty()) out.push_back(name);
-  }
-  const auto* d = msg->descriptor;
-  const char* base = reinterpret_cast<const char*>(msg);
-  for (unsigned i = 0; i < d->n_fields; ++i) {
-    const auto& f = d->fields[i];
-    if (f.type != PROTOBUF_C_TYPE_MESSAGE) continue;
-    if (f.label == PROTOBUF_C_LABEL_REPEATED) {
-      size_t n = *reinterpret_cast<const size_t*>(base + f.quantifier_offset);
-      auto* items = *reinterpret_cast<ProtobufCMessage* const* const*>(base + f.offset);
-      for (size_t k = 0; k < n; ++k) collect_functions(items[k], out);
-      continue;
-    }
-    if ((f.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *reinterpret_cast<const uint32_t*>(base + f.quantifier_offset) != f.id)
-      continue;  // not the member the oneof holds
-    collect_functions(*reinterpret_cast<ProtobufCMessage* const*>(base + f.offset), out);
-  }
+// Every function called anywhere in a default expression: PostgreSQL's raw_expression_tree_walker reaches FuncCalls
+// inside any expression shape. It raises an ERROR on a node it does not know, caught by pg_guarded (the calls
+// found until then are kept).
+struct FunctionWalk {
+  Node* expr;
+  std::vector<const FuncCall*>* calls;
+};
+
+bool find_functions(Node* node, void* calls) {
+  if (!node) return false;
+  if (const auto* f = PG_AS(node, FuncCall)) static_cast<std::vector<const FuncCall*>*>(calls)->push_back(f);
+  return raw_expression_tree_walker(node, find_functions, calls);
+}
+
+void collect_functions(const Node* expr, std::vector<std::string>& out) {
+  std::vector<const FuncCall*> calls;
+  calls.reserve(8);
+  FunctionWalk walk{const_cast<Node*>(expr), &calls};
+  pg_guarded([](void* w) { find_functions(static_cast<FunctionWalk*>(w)->expr, static_cast<FunctionWalk*>(w)->calls); }, &walk);
+  for (const auto* f : calls)
+    if (auto name = last_name(f->funcname); !name.empty()) out.push_back(name);
 }
 
 // CHECK (col IS NOT NULL) -> "col"
-std::string not_null_check(const PgQuery__Constraint* c) {
-  const auto* e = c->raw_expr;
-  if (!e || e->node_case != PG_QUERY__NODE__NODE_NULL_TEST) return "";
-  const auto* nt = e->null_test;
-  if (nt->nulltesttype != PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL || !nt->arg || nt->arg->node_case != PG_QUERY__NODE__NODE_COLUMN_REF)
-    return "";
-  return last_name(nt->arg->column_ref->fields, nt->arg->column_ref->n_fields);
+std::string not_null_check(const Constraint* c) {
+  const auto* nt = PG_AS(c->raw_expr, NullTest);
+  const auto* col = nt && nt->nulltesttype == IS_NOT_NULL ? PG_AS(nt->arg, ColumnRef) : nullptr;
+  return col ? last_name(col->fields) : "";
 }
 
-std::string constraint_kind(PgQuery__ConstrType t) {
+std::string constraint_kind(ConstrType t) {
   switch (t) {
-    case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN: return "foreign";
-    case PG_QUERY__CONSTR_TYPE__CONSTR_CHECK: return "check";
-    case PG_QUERY__CONSTR_TYPE__CONSTR_UNIQUE: return "unique";
-    case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY: return "primary";
-    case PG_QUERY__CONSTR_TYPE__CONSTR_EXCLUSION: return "exclusion";
+    case CONSTR_FOREIGN: return "foreign";
+    case CONSTR_CHECK: return "check";
+    case CONSTR_UNIQUE: return "unique";
+    case CONSTR_PRIMARY: return "primary";
+    case CONSTR_EXCLUSION: return "exclusion";
     default: return "";
   }
 }
 
-void describe_column_def(Action& a, const PgQuery__ColumnDef* def) {
-  a.column = s(def->colname);
-  a.type_name = type_name(def->type_name);
+void describe_column_def(Action& a, const ColumnDef* def) {
+  a.column = str(def->colname);
+  a.type_name = type_name(def->typeName);
   static const std::set<std::string> serials = {"serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"};
   a.serial = serials.count(a.type_name) > 0;
-  for (size_t i = 0; i < def->n_constraints; ++i) {
-    const auto* n = def->constraints[i];
-    if (!n || n->node_case != PG_QUERY__NODE__NODE_CONSTRAINT) continue;
-    const auto* con = n->constraint;
+  for (const Node* n : items(def->constraints)) {
+    const auto* con = PG_AS(n, Constraint);
+    if (!con) continue;
     switch (con->contype) {
-      case PG_QUERY__CONSTR_TYPE__CONSTR_DEFAULT: {
+      case CONSTR_DEFAULT: {
         a.has_default = true;
-        collect_functions(&con->base, a.default_functions);
+        collect_functions(con->raw_expr, a.default_functions);
         for (const auto& f : a.default_functions) {
           if (volatile_functions().count(f)) a.volatile_function = f;
           else if (!nonvolatile_functions().count(f) && a.unknown_function.empty()) a.unknown_function = f;
@@ -171,31 +150,31 @@ void describe_column_def(Action& a, const PgQuery__ColumnDef* def) {
         a.volatile_default = !a.volatile_function.empty();
         break;
       }
-      case PG_QUERY__CONSTR_TYPE__CONSTR_NOTNULL: a.not_null = true; break;
-      case PG_QUERY__CONSTR_TYPE__CONSTR_IDENTITY: a.identity = true; break;
-      case PG_QUERY__CONSTR_TYPE__CONSTR_GENERATED: a.generated_stored = true; break;
-      case PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY:  // the constraint itself: add_constraint
+      case CONSTR_NOTNULL: a.not_null = true; break;
+      case CONSTR_IDENTITY: a.identity = true; break;
+      case CONSTR_GENERATED: a.generated_stored = true; break;
+      case CONSTR_PRIMARY:  // the constraint itself: add_constraint
         a.not_null = true;
         a.primary_key = true;
         break;
-      case PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN: a.foreign_key = true; break;
+      case CONSTR_FOREIGN: a.foreign_key = true; break;
       default: break;
     }
   }
 }
 
 // The referenced table of a foreign key: SHARE ROW EXCLUSIVE on it too (blocks its writers).
-Action referenced_table(const PgQuery__Constraint* con) {
+Action referenced_table(const Constraint* con) {
   Action r;
   r.kind = "reference";
   set_relation(r, con->pktable);
-  r.name = s(con->conname);
+  r.name = str(con->conname);
   r.lock = Lock::share_row_exclusive;
   return r;
 }
 
 // ADD CONSTRAINT and a constraint declared on an ADD COLUMN are one fact (issue #13): the same rules see both.
-void add_constraint(std::vector<Action>& out, const Action& on, const PgQuery__Constraint* con, bool inline_on_column) {
+void add_constraint(std::vector<Action>& out, const Action& on, const Constraint* con, bool inline_on_column) {
   Action a;
   a.kind = "add_constraint";
   a.schema = on.schema;
@@ -203,125 +182,123 @@ void add_constraint(std::vector<Action>& out, const Action& on, const PgQuery__C
   a.column = inline_on_column ? on.column : "";
   a.lock = Lock::access_exclusive;
   a.constraint = constraint_kind(con->contype);
-  a.name = s(con->conname);
+  a.name = str(con->conname);
   a.not_valid = con->skip_validation;
-  a.using_index = !s(con->indexname).empty();
+  a.using_index = !str(con->indexname).empty();
   a.inline_on_column = inline_on_column;
   a.not_null_check_column = a.constraint == "check" ? not_null_check(con) : "";
   if (a.constraint == "foreign" && !inline_on_column) a.lock = Lock::share_row_exclusive;
   if (a.constraint == "foreign") {
     if (inline_on_column) a.columns = {on.column};
-    for (size_t i = 0; i < con->n_fk_attrs; ++i) a.columns.push_back(string_of(con->fk_attrs[i]));
+    for (const Node* k : items(con->fk_attrs)) a.columns.push_back(string_of(k));
   }
   out.push_back(a);
   if (a.constraint == "foreign") out.push_back(referenced_table(con));
 }
 
-void alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__AlterTableCmd* cmd, std::vector<Action>& out) {
+void alter_table_cmd(const AlterTableStmt* stmt, const AlterTableCmd* cmd, std::vector<Action>& out) {
   Action a;
   set_relation(a, stmt->relation);
   a.lock = Lock::access_exclusive;
-  a.column = s(cmd->name);
-  a.cascade = cmd->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE;
-  const PgQuery__Node* def = cmd->def;
-  std::vector<const PgQuery__Constraint*> inline_constraints;
+  a.column = str(cmd->name);
+  a.cascade = cmd->behavior == DROP_CASCADE;
+  const Node* def = cmd->def;
+  std::vector<const Constraint*> inline_constraints;
   switch (cmd->subtype) {
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_AddColumn:
+    case AT_AddColumn:
       a.kind = "add_column";
-      if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
-        describe_column_def(a, def->column_def);
-        const auto* cd = def->column_def;
-        for (size_t i = 0; i < cd->n_constraints; ++i)
-          if (const auto* n = cd->constraints[i]; n && n->node_case == PG_QUERY__NODE__NODE_CONSTRAINT &&
-                                                  !constraint_kind(n->constraint->contype).empty())
-            inline_constraints.push_back(n->constraint);
+      if (const auto* cd = PG_AS(def, ColumnDef)) {
+        describe_column_def(a, cd);
+        for (const Node* n : items(cd->constraints))
+          if (const auto* con = PG_AS(n, Constraint); con && !constraint_kind(con->contype).empty())
+            inline_constraints.push_back(con);
       }
       if (a.volatile_default || a.serial || a.identity || a.generated_stored) a.rewrite = Rewrite::yes;
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_AlterColumnType:
+    case AT_AlterColumnType:
       a.kind = "alter_type";
-      if (def && def->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) a.type_name = type_name(def->column_def->type_name);
+      if (const auto* cd = PG_AS(def, ColumnDef)) a.type_name = type_name(cd->typeName);
       // Without the old type: `maybe` when some type converts to this one without a rewrite (types.cpp);
       // lint resolves it from an earlier CREATE TABLE / ADD COLUMN or the catalog (--db).
       a.rewrite = rewrite_to(a.type_name);
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetNotNull: a.kind = "set_not_null"; break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropNotNull: a.kind = "drop_not_null"; break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_AddConstraint:
-      if (def && def->node_case == PG_QUERY__NODE__NODE_CONSTRAINT) {
+    case AT_SetNotNull: a.kind = "set_not_null"; break;
+    case AT_DropNotNull: a.kind = "drop_not_null"; break;
+    case AT_AddConstraint:
+      if (const auto* con = PG_AS(def, Constraint)) {
         a.column.clear();
-        add_constraint(out, a, def->constraint, false);
+        add_constraint(out, a, con, false);
         return;
       }
       a.kind = "other";
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_ValidateConstraint:
+    case AT_ValidateConstraint:
       a.kind = "validate_constraint";
       a.name = a.column;
       a.column.clear();
       a.lock = Lock::share_update_exclusive;
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropColumn: a.kind = "drop_column"; break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropConstraint:
+    case AT_DropColumn: a.kind = "drop_column"; break;
+    case AT_DropConstraint:
       a.kind = "drop_constraint";
       a.name = a.column;
       a.column.clear();
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetLogged:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetUnLogged:
+    case AT_SetLogged:
+    case AT_SetUnLogged:
       a.kind = "set_logged";
       a.rewrite = Rewrite::yes;
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetStatistics:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetOptions:  // column attribute options (n_distinct)
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetOptions:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_ClusterOn:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropCluster:
+    case AT_SetStatistics:
+    case AT_SetOptions:  // column attribute options (n_distinct)
+    case AT_ResetOptions:
+    case AT_ClusterOn:
+    case AT_DropCluster:
       a.kind = "other";
       a.lock = Lock::share_update_exclusive;
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetRelOptions:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_ResetRelOptions:
+    case AT_SetRelOptions:
+    case AT_ResetRelOptions:
       a.kind = "other";
       a.lock = rel_options_lock(def);  // SHARE UPDATE EXCLUSIVE for most storage parameters
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetAccessMethod:  // a rewrite unless it is the table's access method already
+    case AT_SetAccessMethod:  // a rewrite unless it is the table's access method already
       a.kind = "other";
       a.rewrite = Rewrite::maybe;
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_AttachPartition:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_AddInherit:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DropInherit:
+    case AT_AttachPartition:
+    case AT_AddInherit:
+    case AT_DropInherit:
       attach_or_inherit(cmd, a, out);
       return;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrig:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrig:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrigAll:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrigAll:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableAlwaysTrig:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableReplicaTrig:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_EnableTrigUser:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DisableTrigUser:
+    case AT_EnableTrig:
+    case AT_DisableTrig:
+    case AT_EnableTrigAll:
+    case AT_DisableTrigAll:
+    case AT_EnableAlwaysTrig:
+    case AT_EnableReplicaTrig:
+    case AT_EnableTrigUser:
+    case AT_DisableTrigUser:
       a.kind = "enable_trigger";
       a.name = a.column;
       a.column.clear();
       a.lock = Lock::share_row_exclusive;
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_SetTableSpace:
+    case AT_SetTableSpace:
       a.kind = "set_tablespace";
       a.name = a.column;  // the tablespace
       a.column.clear();
       a.rewrite = Rewrite::yes;
       break;
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition:
-    case PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartitionFinalize: {
-      const bool finalize = cmd->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartitionFinalize;
+    case AT_DetachPartition:
+    case AT_DetachPartitionFinalize: {
+      const bool finalize = cmd->subtype == AT_DetachPartitionFinalize;
       a.kind = finalize ? "other" : "detach_partition";
       Action part;
       part.kind = "partition";
-      if (def && def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD) {
-        a.concurrently = def->partition_cmd->concurrent;
-        set_relation(part, def->partition_cmd->name);
+      if (const auto* pc = PG_AS(def, PartitionCmd)) {
+        a.concurrently = pc->concurrent;
+        set_relation(part, pc->name);
       }
       // DETACH ... CONCURRENTLY (PG 14+): SHARE UPDATE EXCLUSIVE on both; without it ACCESS EXCLUSIVE on both.
       a.lock = part.lock = a.concurrently || finalize ? Lock::share_update_exclusive : Lock::access_exclusive;
@@ -338,12 +315,11 @@ void alter_table_cmd(const PgQuery__AlterTableStmt* stmt, const PgQuery__AlterTa
 
 }  // namespace
 
-std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n, Lock lock, Rewrite rewrite) {
+std::vector<Action> range_vars(const char* kind, const List* list, Lock lock, Rewrite rewrite) {
   std::vector<Action> out;
-  for (size_t i = 0; i < n; ++i) {
-    const PgQuery__RangeVar* rv = nullptr;
-    if (list[i]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) rv = list[i]->range_var;
-    else if (list[i]->node_case == PG_QUERY__NODE__NODE_VACUUM_RELATION) rv = list[i]->vacuum_relation->relation;
+  for (const Node* n : items(list)) {
+    const RangeVar* rv = PG_AS(n, RangeVar);
+    if (const auto* vr = PG_AS(n, VacuumRelation)) rv = vr->relation;
     Action a;
     a.kind = kind;
     set_relation(a, rv);
@@ -356,29 +332,28 @@ std::vector<Action> range_vars(const char* kind, PgQuery__Node** list, size_t n,
 
 namespace {
 
-std::vector<Action> drop_objects(const PgQuery__DropStmt* d) {
+std::vector<Action> drop_objects(const DropStmt* d) {
   std::vector<Action> out;
-  for (size_t i = 0; i < d->n_objects; ++i) {
+  for (const Node* obj : items(d->objects)) {
     std::vector<std::string> parts;
-    const auto* obj = d->objects[i];
-    if (obj && obj->node_case == PG_QUERY__NODE__NODE_LIST)
-      for (size_t k = 0; k < obj->list->n_items; ++k) parts.push_back(string_of(obj->list->items[k]));
+    if (const auto* l = PG_AS(obj, List))
+      for (const Node* k : items(l)) parts.push_back(string_of(k));
     else if (auto v = string_of(obj); !v.empty())  // DROP SCHEMA / EXTENSION name: a bare String
       parts.push_back(v);
     Action a;
     a.concurrently = d->concurrent;
-    a.cascade = d->behavior == PG_QUERY__DROP_BEHAVIOR__DROP_CASCADE;
+    a.cascade = d->behavior == DROP_CASCADE;
     std::string last = parts.empty() ? "" : parts.back();
     a.schema = parts.size() > 1 ? parts[parts.size() - 2] : "";
-    if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
+    if (d->removeType == OBJECT_TABLE) {
       a.kind = "drop_table";
       a.table = last;
       a.lock = Lock::access_exclusive;
-    } else if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX) {
+    } else if (d->removeType == OBJECT_INDEX) {
       a.kind = "drop_index";
       a.name = last;
       a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::access_exclusive;
-    } else if (d->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TRIGGER) {
+    } else if (d->removeType == OBJECT_TRIGGER) {
       // DROP TRIGGER name ON [schema.]table: the list is [schema,] table, trigger
       a.kind = "drop_trigger";
       a.name = last;
@@ -388,20 +363,20 @@ std::vector<Action> drop_objects(const PgQuery__DropStmt* d) {
     } else {
       a.kind = "drop_other";  // views, types, functions, schemas ...: only CASCADE is a finding of its own
       a.name = last;
-      drop_relation_lock(d->remove_type, parts, a);
+      drop_relation_lock(d->removeType, parts, a);
     }
     out.push_back(a);
   }
   return out;
 }
 
-std::string reindex_object(PgQuery__ReindexObjectType k) {
+std::string reindex_object(ReindexObjectType k) {
   switch (k) {
-    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_INDEX: return "index";
-    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_TABLE: return "table";
-    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA: return "schema";
-    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM: return "system";
-    case PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_DATABASE: return "database";
+    case REINDEX_OBJECT_INDEX: return "index";
+    case REINDEX_OBJECT_TABLE: return "table";
+    case REINDEX_OBJECT_SCHEMA: return "schema";
+    case REINDEX_OBJECT_SYSTEM: return "system";
+    case REINDEX_OBJECT_DATABASE: return "database";
     default: return "";
   }
 }
@@ -418,162 +393,162 @@ Action every_table(const char* kind) {
 
 // CREATE TABLE's columns, one create_column action each (no lock: the table is new), with the keys of the
 // table's own PRIMARY KEY / FOREIGN KEY constraints marked on the columns they name.
-void table_columns(const PgQuery__CreateStmt* st, const Action& table, std::vector<Action>& out) {
+void table_columns(const CreateStmt* st, const Action& table, std::vector<Action>& out) {
   std::set<std::string> primary, foreign;
-  for (size_t i = 0; i < st->n_table_elts; ++i) {
-    const auto* e = st->table_elts[i];
-    if (!e || e->node_case != PG_QUERY__NODE__NODE_CONSTRAINT) continue;
-    const auto* con = e->constraint;
-    if (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_PRIMARY)
-      for (size_t k = 0; k < con->n_keys; ++k) primary.insert(string_of(con->keys[k]));
-    if (con->contype == PG_QUERY__CONSTR_TYPE__CONSTR_FOREIGN)
-      for (size_t k = 0; k < con->n_fk_attrs; ++k) foreign.insert(string_of(con->fk_attrs[k]));
+  for (const Node* e : items(st->tableElts)) {
+    const auto* con = PG_AS(e, Constraint);
+    if (!con) continue;
+    if (con->contype == CONSTR_PRIMARY)
+      for (const Node* k : items(con->keys)) primary.insert(string_of(k));
+    if (con->contype == CONSTR_FOREIGN)
+      for (const Node* k : items(con->fk_attrs)) foreign.insert(string_of(k));
   }
-  for (size_t i = 0; i < st->n_table_elts; ++i) {
-    const auto* e = st->table_elts[i];
-    if (!e || e->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF) continue;
+  for (const Node* e : items(st->tableElts)) {
+    const auto* cd = PG_AS(e, ColumnDef);
+    if (!cd) continue;
     Action c;
     c.kind = "create_column";
     c.schema = table.schema;
     c.table = table.table;
-    describe_column_def(c, e->column_def);
+    describe_column_def(c, cd);
     c.primary_key = c.primary_key || primary.count(c.column);
     c.foreign_key = c.foreign_key || foreign.count(c.column);
     out.push_back(c);
   }
 }
 
+Action create_index(const IndexStmt* st) {
+  Action a;
+  a.kind = "create_index";
+  set_relation(a, st->relation);
+  a.name = str(st->idxname);
+  a.concurrently = st->concurrent;
+  a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
+  for (const Node* p : items(st->indexParams)) {
+    const auto* e = PG_AS(p, IndexElem);
+    a.columns.push_back(e ? str(e->name) : "");
+  }
+  return a;
+}
+
+Action reindex(const ReindexStmt* st) {
+  Action a;
+  a.kind = "reindex";
+  set_relation(a, st->relation);  // REINDEX INDEX: the index (its table takes the SHARE lock)
+  a.name = str(st->name);         // REINDEX SCHEMA / DATABASE / SYSTEM: the schema or database
+  a.object = reindex_object(st->kind);
+  a.concurrently = option_on(st->params, "concurrently");
+  if (a.concurrently && a.object == "system") {  // PostgreSQL refuses it before taking any lock
+    a.concurrently = false;
+    a.fails = "REINDEX SYSTEM cannot run CONCURRENTLY (\"cannot reindex system catalogs concurrently\")";
+  }
+  a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
+  return a;
+}
+
+void rename(const RenameStmt* st, std::vector<Action>& out) {
+  Action a;
+  set_relation(a, st->relation);
+  a.lock = Lock::access_exclusive;
+  if (st->renameType == OBJECT_COLUMN) {
+    a.kind = "rename_column";
+    a.column = str(st->subname);
+    a.name = str(st->newname);
+    out.push_back(a);
+  } else if (st->renameType == OBJECT_TABLE) {
+    a.kind = "rename_table";
+    out.push_back(a);
+  } else if (st->renameType == OBJECT_SCHEMA) {
+    a.kind = "rename_schema";
+    a.name = str(st->subname);
+    a.lock = Lock::none;
+    out.push_back(a);
+  } else {
+    rename_relation_actions(st, out);
+  }
+}
+
+std::vector<Action> vacuum(const VacuumStmt* st) {
+  std::vector<Action> out;
+  if (option_on(st->options, "full") && st->is_vacuumcmd) {
+    out = range_vars("vacuum_full", st->rels, Lock::access_exclusive, Rewrite::yes);
+    if (out.empty()) out.push_back(every_table("vacuum_full"));  // VACUUM FULL; rewrites every table of the database
+  } else if (!st->is_vacuumcmd) {
+    out = range_vars("analyze", st->rels, Lock::share_update_exclusive, Rewrite::no);
+  }
+  return out;
+}
+
+Action cluster(const ClusterStmt* st) {
+  if (!st->relation) return every_table("cluster");  // CLUSTER; re-clusters every table clustered before
+  Action a = on_relation("cluster", st->relation, Lock::access_exclusive);
+  a.rewrite = Rewrite::yes;
+  return a;
+}
+
+Action row_change(const char* kind, const RangeVar* relation, bool has_where) {
+  Action a = on_relation(kind, relation, Lock::row_exclusive);
+  a.has_where = has_where;
+  return a;
+}
+
+void create_table(const CreateStmt* st, std::vector<Action>& out) {
+  Action a;
+  a.kind = "create_table";
+  set_relation(a, st->relation);
+  for (const Node* e : items(st->tableElts))  // the columns' types: a later ALTER TYPE knows the old one
+    if (const auto* cd = PG_AS(e, ColumnDef)) {
+      a.columns.push_back(str(cd->colname));
+      a.types.push_back(type_name(cd->typeName));
+    }
+  out.push_back(a);
+  table_columns(st, a, out);
+  create_table_actions(st, out);
+}
+
 }  // namespace
 
-std::string type_name_of(const PgQuery__TypeName* tn) { return type_name(tn); }
+std::string type_name_of(const TypeName* tn) { return type_name(tn); }
 
-std::vector<Action> derive_actions(const PgQuery__Node* n) {
+std::vector<Action> derive_actions(const Node* n) {
   std::vector<Action> out;
   if (!n) return out;
-  switch (n->node_case) {
-    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT: {
-      const auto* st = n->alter_table_stmt;
-      if (st->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_TYPE) break;  // ALTER TYPE composite: no table of ours
-      for (size_t i = 0; i < st->n_cmds; ++i)
-        if (st->cmds[i]->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD) alter_table_cmd(st, st->cmds[i]->alter_table_cmd, out);
+  switch (nodeTag(n)) {
+    case T_AlterTableStmt: {
+      const auto* st = PG_AS(n, AlterTableStmt);
+      if (st->objtype == OBJECT_TYPE) break;  // ALTER TYPE composite: no table of ours
+      for (const Node* c : items(st->cmds))
+        if (const auto* cmd = PG_AS(c, AlterTableCmd)) alter_table_cmd(st, cmd, out);
       break;
     }
-    case PG_QUERY__NODE__NODE_RENAME_STMT: {
-      const auto* st = n->rename_stmt;
-      Action a;
-      set_relation(a, st->relation);
-      a.lock = Lock::access_exclusive;
-      if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_COLUMN) {
-        a.kind = "rename_column";
-        a.column = s(st->subname);
-        a.name = s(st->newname);
-        out.push_back(a);
-      } else if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE) {
-        a.kind = "rename_table";
-        out.push_back(a);
-      } else if (st->rename_type == PG_QUERY__OBJECT_TYPE__OBJECT_SCHEMA) {
-        a.kind = "rename_schema";
-        a.name = s(st->subname);
-        a.lock = Lock::none;
-        out.push_back(a);
-      } else {
-        rename_relation_actions(st, out);
-      }
+    case T_RenameStmt: rename(PG_AS(n, RenameStmt), out); break;
+    case T_IndexStmt: out.push_back(create_index(PG_AS(n, IndexStmt))); break;
+    case T_DropStmt: out = drop_objects(PG_AS(n, DropStmt)); break;
+    case T_ReindexStmt: out.push_back(reindex(PG_AS(n, ReindexStmt))); break;
+    case T_VacuumStmt: out = vacuum(PG_AS(n, VacuumStmt)); break;
+    case T_ClusterStmt: out.push_back(cluster(PG_AS(n, ClusterStmt))); break;
+    case T_TruncateStmt:
+      out = range_vars("truncate", PG_AS(n, TruncateStmt)->relations, Lock::access_exclusive, Rewrite::yes);
+      break;
+    case T_UpdateStmt: {
+      const auto* st = PG_AS(n, UpdateStmt);
+      out.push_back(row_change("update", st->relation, st->whereClause != nullptr));
       break;
     }
-    case PG_QUERY__NODE__NODE_INDEX_STMT: {
-      Action a;
-      a.kind = "create_index";
-      set_relation(a, n->index_stmt->relation);
-      a.name = s(n->index_stmt->idxname);
-      a.concurrently = n->index_stmt->concurrent;
-      a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
-      for (size_t i = 0; i < n->index_stmt->n_index_params; ++i) {
-        const auto* p = n->index_stmt->index_params[i];
-        a.columns.push_back(p && p->node_case == PG_QUERY__NODE__NODE_INDEX_ELEM ? s(p->index_elem->name) : "");
-      }
+    case T_DeleteStmt: {
+      const auto* st = PG_AS(n, DeleteStmt);
+      out.push_back(row_change("delete", st->relation, st->whereClause != nullptr));
+      break;
+    }
+    case T_InsertStmt: {
+      const auto* st = PG_AS(n, InsertStmt);
+      Action a = row_change("insert", st->relation, false);
+      const auto* sel = PG_AS(st->selectStmt, SelectStmt);  // absent for DEFAULT VALUES
+      a.has_select = sel && items(sel->valuesLists).empty();
       out.push_back(a);
       break;
     }
-    case PG_QUERY__NODE__NODE_DROP_STMT: out = drop_objects(n->drop_stmt); break;
-    case PG_QUERY__NODE__NODE_REINDEX_STMT: {
-      const auto* st = n->reindex_stmt;
-      Action a;
-      a.kind = "reindex";
-      set_relation(a, st->relation);  // REINDEX INDEX: the index (its table takes the SHARE lock)
-      a.name = s(st->name);           // REINDEX SCHEMA / DATABASE / SYSTEM: the schema or database
-      a.object = reindex_object(st->kind);
-      a.concurrently = option_on(st->params, st->n_params, "concurrently");
-      if (a.concurrently && a.object == "system") {  // PostgreSQL refuses it before taking any lock
-        a.concurrently = false;
-        a.fails = "REINDEX SYSTEM cannot run CONCURRENTLY (\"cannot reindex system catalogs concurrently\")";
-      }
-      a.lock = a.concurrently ? Lock::share_update_exclusive : Lock::share;
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_VACUUM_STMT: {
-      const auto* st = n->vacuum_stmt;
-      if (option_on(st->options, st->n_options, "full") && st->is_vacuumcmd) {
-        out = range_vars("vacuum_full", st->rels, st->n_rels, Lock::access_exclusive, Rewrite::yes);
-        if (out.empty()) out.push_back(every_table("vacuum_full"));  // VACUUM FULL; rewrites every table of the database
-      } else if (!st->is_vacuumcmd) {
-        out = range_vars("analyze", st->rels, st->n_rels, Lock::share_update_exclusive, Rewrite::no);
-      }
-      break;
-    }
-    case PG_QUERY__NODE__NODE_CLUSTER_STMT: {
-      Action a;
-      if (!n->cluster_stmt->relation) {  // CLUSTER; re-clusters every table clustered before
-        out.push_back(every_table("cluster"));
-        break;
-      }
-      a.kind = "cluster";
-      set_relation(a, n->cluster_stmt->relation);
-      a.lock = Lock::access_exclusive;
-      a.rewrite = Rewrite::yes;
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
-      out = range_vars("truncate", n->truncate_stmt->relations, n->truncate_stmt->n_relations, Lock::access_exclusive,
-                       Rewrite::yes);
-      break;
-    case PG_QUERY__NODE__NODE_UPDATE_STMT:
-    case PG_QUERY__NODE__NODE_DELETE_STMT: {
-      Action a;
-      bool update = n->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
-      a.kind = update ? "update" : "delete";
-      set_relation(a, update ? n->update_stmt->relation : n->delete_stmt->relation);
-      a.has_where = (update ? n->update_stmt->where_clause : n->delete_stmt->where_clause) != nullptr;
-      a.lock = Lock::row_exclusive;
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_INSERT_STMT: {
-      Action a;
-      a.kind = "insert";
-      set_relation(a, n->insert_stmt->relation);
-      const auto* sel = n->insert_stmt->select_stmt;  // absent for DEFAULT VALUES
-      a.has_select = sel && sel->node_case == PG_QUERY__NODE__NODE_SELECT_STMT && sel->select_stmt->n_values_lists == 0;
-      a.lock = Lock::row_exclusive;
-      out.push_back(a);
-      break;
-    }
-    case PG_QUERY__NODE__NODE_CREATE_STMT: {
-      Action a;
-      a.kind = "create_table";
-      set_relation(a, n->create_stmt->relation);
-      for (size_t i = 0; i < n->create_stmt->n_table_elts; ++i)  // the columns' types: a later ALTER TYPE knows the old one
-        if (const auto* e = n->create_stmt->table_elts[i]; e && e->node_case == PG_QUERY__NODE__NODE_COLUMN_DEF) {
-          a.columns.push_back(s(e->column_def->colname));
-          a.types.push_back(type_name(e->column_def->type_name));
-        }
-      out.push_back(a);
-      table_columns(n->create_stmt, a, out);
-      create_table_actions(n->create_stmt, out);
-      break;
-    }
+    case T_CreateStmt: create_table(PG_AS(n, CreateStmt), out); break;
     default:
       if (!object_actions(n, out)) relation_actions(n, out);
       break;

@@ -1,32 +1,27 @@
-// Parsing with libpg_query's protobuf output (pg_query_parse_protobuf): typed C structs, no JSON decoding.
-// A statement's range (stmt_location, stmt_len) includes the comments before it; stmt_len 0 = to the end.
-#include <pg_query.h>
-
+// Parsing with libpg_query's pg_query_raw_parse: PostgreSQL's own parse tree, read in place (sql/pg_nodes.hpp).
+// (pg_query_parse_protobuf packed that tree into protobuf for us to unpack again: ~37% of linting a 20k-statement
+// file; bench/README.md.) A statement's range (stmt_location, stmt_len) includes the comments before it;
+// stmt_len 0 = to the end.
 #include <sched.h>
 
-#include <atomic>
-#include <cctype>
-#include <algorithm>
-#include <memory>
-#include <thread>
+#include <condition_variable>
+#include <mutex>
 
-#include "phasegate/sql.hpp"
 #include "sql/facts.hpp"
 
 namespace phasegate::sql {
 
 // PostgreSQL's defGetBoolean: no argument is true; true/on/1 true, false/off/0 false (case-insensitive).
-bool option_on(PgQuery__Node** list, size_t n, const char* name) {
+bool option_on(const List* list, const char* name) {
   bool on = false;
-  for (size_t i = 0; i < n; ++i) {
-    if (!list[i] || list[i]->node_case != PG_QUERY__NODE__NODE_DEF_ELEM) continue;
-    const auto* d = list[i]->def_elem;
-    if (!d->defname || std::string_view(d->defname) != name) continue;
-    const PgQuery__Node* arg = d->arg;
+  for (const Node* item : items(list)) {
+    const auto* d = PG_AS(item, DefElem);
+    if (!d || !d->defname || std::string_view(d->defname) != name) continue;
+    const Node* arg = d->arg;
     if (!arg) { on = true; continue; }  // the last mention wins, as in PostgreSQL's option loops
-    if (arg->node_case == PG_QUERY__NODE__NODE_INTEGER) { on = arg->integer->ival != 0; continue; }
-    if (arg->node_case == PG_QUERY__NODE__NODE_BOOLEAN) { on = arg->boolean->boolval; continue; }
-    std::string v = arg->node_case == PG_QUERY__NODE__NODE_STRING && arg->string->sval ? arg->string->sval : "";
+    if (const auto* i = PG_AS(arg, Integer)) { on = i->ival != 0; continue; }
+    if (const auto* b = PG_AS(arg, Boolean)) { on = b->boolval; continue; }
+    std::string v = string_of(arg);
     for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     on = !(v == "false" || v == "off" || v == "0");
   }
@@ -37,70 +32,74 @@ namespace {
 
 // REINDEX (CONCURRENTLY [true|false]) ...: the option's value, not its presence. REINDEX SYSTEM never runs
 // concurrently (PostgreSQL refuses it).
-bool reindex_concurrently(const PgQuery__ReindexStmt* st) {
-  return st->kind != PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM && option_on(st->params, st->n_params, "concurrently");
+bool reindex_concurrently(const ReindexStmt* st) {
+  return st->kind != REINDEX_OBJECT_SYSTEM && option_on(st->params, "concurrently");
 }
 
-TxKind tx_kind(PgQuery__TransactionStmtKind k) {
+TxKind tx_kind(TransactionStmtKind k) {
   switch (k) {
-    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_BEGIN:
-    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_START: return TxKind::begin;
-    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_COMMIT: return TxKind::commit;
-    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK: return TxKind::rollback;
-    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_SAVEPOINT: return TxKind::savepoint;
-    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_RELEASE: return TxKind::release;
-    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_ROLLBACK_TO: return TxKind::rollback_to;
-    case PG_QUERY__TRANSACTION_STMT_KIND__TRANS_STMT_PREPARE: return TxKind::prepare;
+    case TRANS_STMT_BEGIN:
+    case TRANS_STMT_START: return TxKind::begin;
+    case TRANS_STMT_COMMIT: return TxKind::commit;
+    case TRANS_STMT_ROLLBACK: return TxKind::rollback;
+    case TRANS_STMT_SAVEPOINT: return TxKind::savepoint;
+    case TRANS_STMT_RELEASE: return TxKind::release;
+    case TRANS_STMT_ROLLBACK_TO: return TxKind::rollback_to;
+    case TRANS_STMT_PREPARE: return TxKind::prepare;
     default: return TxKind::other;  // COMMIT / ROLLBACK PREPARED: outside any block
   }
 }
 
-Setting setting_of(const PgQuery__VariableSetStmt* v) {
+Setting setting_of(const VariableSetStmt* v) {
   Setting out;
-  out.name = v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL ? "all" : v->name ? v->name : "";
+  out.name = v->kind == VAR_RESET_ALL ? "all" : str(v->name);
   out.local = v->is_local;
-  out.reset = v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET || v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_RESET_ALL ||
-              v->kind == PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT;
-  if (v->n_args > 0 && v->args[0] && v->args[0]->node_case == PG_QUERY__NODE__NODE_A_CONST) {
-    const auto* c = v->args[0]->a_const;
-    if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL) out.value = std::to_string(c->ival->ival);
-    else if (c->val_case == PG_QUERY__A__CONST__VAL_FVAL && c->fval->fval) out.value = c->fval->fval;
-    else if (c->val_case == PG_QUERY__A__CONST__VAL_SVAL && c->sval->sval) out.value = c->sval->sval;
+  out.reset = v->kind == VAR_RESET || v->kind == VAR_RESET_ALL || v->kind == VAR_SET_DEFAULT;
+  if (const auto* c = v->args ? PG_AS(linitial(v->args), A_Const) : nullptr; c && !c->isnull) {
+    switch (nodeTag(&c->val)) {
+      case T_Integer: out.value = std::to_string(c->val.ival.ival); break;
+      case T_Float: out.value = str(c->val.fval.fval); break;
+      case T_String: out.value = str(c->val.sval.sval); break;
+      default: break;
+    }
   }
   return out;
 }
 
-bool detaches_concurrently(const PgQuery__AlterTableStmt* st) {
-  for (size_t i = 0; i < st->n_cmds; ++i) {
-    const auto* c = st->cmds[i]->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_CMD ? st->cmds[i]->alter_table_cmd : nullptr;
-    if (c && c->subtype == PG_QUERY__ALTER_TABLE_TYPE__AT_DetachPartition && c->def &&
-        c->def->node_case == PG_QUERY__NODE__NODE_PARTITION_CMD && c->def->partition_cmd->concurrent)
-      return true;
+bool detaches_concurrently(const AlterTableStmt* st) {
+  for (const Node* n : items(st->cmds)) {
+    const auto* c = PG_AS(n, AlterTableCmd);
+    const auto* p = c && c->subtype == AT_DetachPartition ? PG_AS(c->def, PartitionCmd) : nullptr;
+    if (p && p->concurrent) return true;
   }
   return false;
 }
 
 // Statements PostgreSQL refuses inside a transaction block.
-bool never_in_transaction(const PgQuery__Node* n, const std::string& name) {
-  switch (n->node_case) {
-    case PG_QUERY__NODE__NODE_ALTER_TABLE_STMT: return detaches_concurrently(n->alter_table_stmt);
-    case PG_QUERY__NODE__NODE_INDEX_STMT: return n->index_stmt->concurrent;
-    case PG_QUERY__NODE__NODE_DROP_STMT: return n->drop_stmt->concurrent;
-    case PG_QUERY__NODE__NODE_REINDEX_STMT:
-      return reindex_concurrently(n->reindex_stmt) ||
-             n->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SCHEMA ||
-             n->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_SYSTEM ||
-             n->reindex_stmt->kind == PG_QUERY__REINDEX_OBJECT_TYPE__REINDEX_OBJECT_DATABASE;
-    case PG_QUERY__NODE__NODE_VACUUM_STMT: return n->vacuum_stmt->is_vacuumcmd;
-    case PG_QUERY__NODE__NODE_CLUSTER_STMT: return !n->cluster_stmt->relation;  // CLUSTER of every table
-    default: break;
+bool never_in_transaction(const Node* n) {
+  switch (nodeTag(n)) {
+    case T_AlterTableStmt: return detaches_concurrently(PG_AS(n, AlterTableStmt));
+    case T_IndexStmt: return PG_AS(n, IndexStmt)->concurrent;
+    case T_DropStmt: return PG_AS(n, DropStmt)->concurrent;
+    case T_ReindexStmt: {
+      const auto* r = PG_AS(n, ReindexStmt);
+      return reindex_concurrently(r) || r->kind == REINDEX_OBJECT_SCHEMA || r->kind == REINDEX_OBJECT_SYSTEM ||
+             r->kind == REINDEX_OBJECT_DATABASE;
+    }
+    case T_VacuumStmt: return PG_AS(n, VacuumStmt)->is_vacuumcmd;
+    case T_ClusterStmt: return !PG_AS(n, ClusterStmt)->relation;  // CLUSTER of every table
+    case T_CreatedbStmt:
+    case T_DropdbStmt:
+    case T_CreateTableSpaceStmt:
+    case T_DropTableSpaceStmt:
+    case T_AlterSystemStmt:
+    case T_CreateSubscriptionStmt:
+    case T_DropSubscriptionStmt: return true;
+    default: return false;
   }
-  return name == "CreatedbStmt" || name == "DropdbStmt" || name == "CreateTableSpaceStmt" ||
-         name == "DropTableSpaceStmt" || name == "AlterSystemStmt" || name == "CreateSubscriptionStmt" ||
-         name == "DropSubscriptionStmt";
 }
 
-Statement describe(std::string_view script, const PgQuery__RawStmt* raw) {
+Statement describe(std::string_view script, const RawStmt* raw) {
   Statement st;
   size_t loc = static_cast<size_t>(raw->stmt_location);
   size_t len = raw->stmt_len == 0 ? script.size() - loc : static_cast<size_t>(raw->stmt_len);
@@ -120,26 +119,26 @@ Statement describe(std::string_view script, const PgQuery__RawStmt* raw) {
   while (e > i && (std::isspace(static_cast<unsigned char>(range[e - 1])) || range[e - 1] == ';')) --e;
   st.text = std::string(range.substr(i, e - i));
   st.offset = loc + i;
-  const PgQuery__Node* n = raw->stmt;
+  const Node* n = raw->stmt;
   if (!n) return st;
   st.node = node_name(n);
-  st.transaction_control = n->node_case == PG_QUERY__NODE__NODE_TRANSACTION_STMT;
-  if (st.transaction_control) {
-    st.tx = tx_kind(n->transaction_stmt->kind);
-    st.tx_chain = n->transaction_stmt->chain;
+  if (const auto* t = PG_AS(n, TransactionStmt)) {
+    st.transaction_control = true;
+    st.tx = tx_kind(t->kind);
+    st.tx_chain = t->chain;
   }
-  if (n->node_case == PG_QUERY__NODE__NODE_VARIABLE_SET_STMT) st.setting = setting_of(n->variable_set_stmt);
-  st.allowed_in_transaction = !never_in_transaction(n, st.node) && !st.transaction_control;
-  if (n->node_case == PG_QUERY__NODE__NODE_INDEX_STMT) {
-    st.concurrently = n->index_stmt->concurrent;
-    st.index_name = n->index_stmt->idxname ? n->index_stmt->idxname : "";
-    if (n->index_stmt->relation && n->index_stmt->relation->schemaname) st.index_schema = n->index_stmt->relation->schemaname;
-  } else if (n->node_case == PG_QUERY__NODE__NODE_DROP_STMT) {
-    st.concurrently = n->drop_stmt->concurrent;
-  } else if (n->node_case == PG_QUERY__NODE__NODE_REINDEX_STMT) {
-    st.concurrently = reindex_concurrently(n->reindex_stmt);
-  } else if (n->node_case == PG_QUERY__NODE__NODE_ALTER_TABLE_STMT) {
-    st.concurrently = detaches_concurrently(n->alter_table_stmt);
+  if (const auto* v = PG_AS(n, VariableSetStmt)) st.setting = setting_of(v);
+  st.allowed_in_transaction = !never_in_transaction(n) && !st.transaction_control;
+  if (const auto* ix = PG_AS(n, IndexStmt)) {
+    st.concurrently = ix->concurrent;
+    st.index_name = str(ix->idxname);
+    if (ix->relation && ix->relation->schemaname) st.index_schema = ix->relation->schemaname;
+  } else if (const auto* d = PG_AS(n, DropStmt)) {
+    st.concurrently = d->concurrent;
+  } else if (const auto* r = PG_AS(n, ReindexStmt)) {
+    st.concurrently = reindex_concurrently(r);
+  } else if (const auto* a = PG_AS(n, AlterTableStmt)) {
+    st.concurrently = detaches_concurrently(a);
   }
   st.actions = derive_actions(n);
   st.not_idempotent = not_idempotent(n);
@@ -156,70 +155,34 @@ bool Script::allowed_in_transaction() const {
 
 namespace {
 
-// A bump allocator for protobuf-c's unpack: the unpacked tree lives only while describe() reads it, so its
-// thousands of small allocations come from a few blocks freed at once instead of malloc/free each
-// (free_unpacked alone was ~9% of linting a 20k-statement file; bench/lint).
-class Arena {
- public:
-  ProtobufCAllocator allocator() { return ProtobufCAllocator{&Arena::alloc, &Arena::release, this}; }
-
- private:
-  static void* alloc(void* self, size_t size) { return static_cast<Arena*>(self)->take(size); }
-  static void release(void*, void*) {}
-  void* take(size_t size) {
-    size = (size + 15) & ~size_t(15);
-    if (blocks_.empty() || used_ + size > block_size_) {
-      block_size_ = std::max(kBlock, size);
-      blocks_.push_back(std::make_unique<std::byte[]>(block_size_));
-      used_ = 0;
-    }
-    void* p = blocks_.back().get() + used_;
-    used_ += size;
-    return p;
-  }
-  static constexpr size_t kBlock = 256 * 1024;
-  std::vector<std::unique_ptr<std::byte[]>> blocks_;
-  size_t block_size_ = 0, used_ = 0;
-};
-
-ParseOutcome parse_one(const std::string& input) {
-  PgQueryProtobufParseResult r = pg_query_parse_protobuf(input.c_str());
-  std::unique_ptr<PgQueryProtobufParseResult, void (*)(PgQueryProtobufParseResult*)> guard(
-      &r, [](PgQueryProtobufParseResult* p) { pg_query_free_protobuf_parse_result(*p); });
-  ParseOutcome out;
+// Parses `input` (one chunk, or the whole text) and appends its statements to `into`, offsets moved by `base`.
+std::optional<SyntaxError> parse_into(const std::string& input, size_t base, std::vector<Statement>& into) {
+  ParseContext context;
+  PgQueryInternalParsetreeAndError r = pg_query_raw_parse(input.c_str());
+  free(r.stderr_buffer);  // malloc'ed outside the context (strdup); the parser prints nothing for us
   if (r.error) {
     size_t pos = r.error->cursorpos > 0 ? static_cast<size_t>(r.error->cursorpos - 1) : 0;
-    out.error = SyntaxError{pos, r.error->message ? r.error->message : "syntax error"};
-    return out;
+    SyntaxError error{base + pos, r.error->message ? r.error->message : "syntax error"};
+    pg_query_free_error(r.error);
+    return error;
   }
-  Arena arena;
-  ProtobufCAllocator allocator = arena.allocator();
-  auto* tree = pg_query__parse_result__unpack(&allocator, r.parse_tree.len, reinterpret_cast<const uint8_t*>(r.parse_tree.data));
-  Script script;
-  script.statements.reserve(tree ? tree->n_stmts : 0);
-  for (size_t i = 0; tree && i < tree->n_stmts; ++i) script.statements.push_back(describe(input, tree->stmts[i]));
-  // No free_unpacked: the arena's blocks go with it.
-  out.script = std::move(script);
+  if (into.empty()) into.reserve(items(r.tree).size());
+  for (const Node* raw : items(r.tree))
+    if (const auto* rs = PG_AS(raw, RawStmt)) {
+      into.push_back(describe(input, rs));
+      into.back().offset += base;
+    }
+  return std::nullopt;
+}
+
+ParseOutcome outcome(std::vector<Statement> statements, std::optional<SyntaxError> error) {
+  ParseOutcome out;
+  if (error) out.error = std::move(error);
+  else out.script = Script{std::move(statements)};
   return out;
 }
 
 constexpr size_t kChunkBytes = 64 * 1024;  // a chunk's text: its parse trees stay a few MiB (peak memory)
-
-// Byte offsets where chunks of whole statements of about kChunkBytes start, from the (cheap) scanner split.
-// Fewer than two = do not chunk.
-std::vector<size_t> chunk_starts(const std::string& input) {
-  PgQuerySplitResult sr = pg_query_split_with_scanner(input.c_str());
-  std::vector<size_t> starts;
-  if (!sr.error && sr.n_stmts > 1) {
-    starts.push_back(0);
-    for (int i = 1; i < sr.n_stmts; ++i) {
-      auto at = static_cast<size_t>(sr.stmts[i]->stmt_location);
-      if (at - starts.back() >= kChunkBytes) starts.push_back(at);
-    }
-  }
-  pg_query_free_split_result(sr);
-  return starts;
-}
 
 // The CPUs this process may run on (taskset / cgroup cpusets), not the machine's.
 size_t usable_cpus() {
@@ -229,48 +192,78 @@ size_t usable_cpus() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+// Chunks parsed by `threads` workers while this thread appends each finished chunk, in order, to `into` and frees
+// it: only the chunks parsed ahead of the one being appended wait in `parts`. A syntax error stops the workers at
+// their next chunk (the caller then parses the whole text for the error's exact position).
+std::optional<SyntaxError> parse_parallel(std::string_view input, const std::vector<size_t>& starts, size_t threads,
+                                          std::vector<Statement>& into) {
+  struct Part {
+    std::vector<Statement> statements;
+    std::optional<SyntaxError> error;
+    bool done = false;
+  };
+  std::vector<Part> parts(starts.size());
+  std::mutex m;
+  std::condition_variable finished;
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (size_t t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      for (size_t c; (c = next++) < starts.size();) {
+        const size_t end = c + 1 < starts.size() ? starts[c + 1] : input.size();
+        Part part;
+        part.error = parse_into(std::string(input.substr(starts[c], end - starts[c])), starts[c], part.statements);
+        part.done = true;
+        {
+          std::lock_guard lock(m);
+          parts[c] = std::move(part);
+        }
+        finished.notify_all();
+      }
+    });
+  std::optional<SyntaxError> error;
+  for (size_t c = 0; c < parts.size() && !error; ++c) {
+    std::unique_lock lock(m);
+    finished.wait(lock, [&] { return parts[c].done; });
+    Part part = std::move(parts[c]);
+    lock.unlock();
+    error = std::move(part.error);  // the first chunk with an error holds the earliest one
+    if (error) next = starts.size();  // the workers take no further chunk
+    for (auto& st : part.statements) into.push_back(std::move(st));
+  }
+  for (auto& w : workers) w.join();
+  return error;
+}
+
 }  // namespace
 
 // Large scripts (a 20,000-statement migration corpus) are parsed in chunks of whole statements of about
-// 64 KiB, by up to four threads (no more than the CPUs we may use): libpg_query is thread-safe and statements
-// parse independently; offsets are rebased so the result is identical to one parse. Chunks bound the memory
-// (one parse tree of a whole 1 MiB file and its protobuf copies were most of a 116 MiB peak). Small scripts
-// take the single-parse path.
+// 64 KiB (chunks.cpp says where), by up to four threads (no more than the CPUs we may use): libpg_query is
+// thread-safe and statements parse independently; offsets are rebased so the result is identical to one parse.
+// Chunks bound the memory (one parse tree of a whole 1 MiB file was most of a 116 MiB peak), and the result is
+// reserved once. A chunk that does not parse sends the whole text through one parse: the error it reports (at its
+// offset) is the one a single parse finds. Small scripts take the single-parse path.
 ParseOutcome parse(std::string_view text) {
-  std::string input(text);
-  auto starts = input.size() >= 2 * kChunkBytes ? chunk_starts(input) : std::vector<size_t>{};
-  if (starts.size() < 2) return parse_one(input);
-  std::vector<ParseOutcome> parts(starts.size());
-  auto chunk = [&](size_t c) {
-    size_t end = c + 1 < starts.size() ? starts[c + 1] : input.size();
-    parts[c] = parse_one(input.substr(starts[c], end - starts[c]));
+  std::vector<Statement> statements;
+  ChunkPlan chunks = text.size() >= 2 * kChunkBytes ? plan_chunks(text, kChunkBytes) : ChunkPlan{};
+  const auto& starts = chunks.starts;
+  auto whole = [&] {
+    statements.clear();
+    auto error = parse_into(std::string(text), 0, statements);
+    return outcome(std::move(statements), std::move(error));
   };
+  if (starts.size() < 2) return whole();
+  statements.reserve(chunks.statements);
   const size_t threads = std::min<size_t>({4, usable_cpus(), starts.size()});
-  if (threads <= 1) {
-    for (size_t c = 0; c < starts.size(); ++c) chunk(c);
-  } else {
-    std::atomic<size_t> next{0};
-    std::vector<std::thread> workers;
-    for (size_t t = 0; t < threads; ++t)
-      workers.emplace_back([&] {
-        for (size_t c; (c = next++) < starts.size();) chunk(c);
-      });
-    for (auto& w : workers) w.join();
+  if (threads > 1) {
+    if (parse_parallel(text, starts, threads, statements)) return whole();
+    return outcome(std::move(statements), std::nullopt);
   }
-  ParseOutcome out;
-  Script script;
-  for (size_t c = 0; c < parts.size(); ++c) {
-    if (parts[c].error) {
-      out.error = SyntaxError{parts[c].error->offset + starts[c], parts[c].error->message};
-      return out;  // the first chunk with an error holds the earliest one
-    }
-    for (auto& st : parts[c].script->statements) {
-      st.offset += starts[c];
-      script.statements.push_back(std::move(st));
-    }
+  for (size_t c = 0; c < starts.size(); ++c) {
+    const size_t end = c + 1 < starts.size() ? starts[c + 1] : text.size();
+    if (parse_into(std::string(text.substr(starts[c], end - starts[c])), starts[c], statements)) return whole();
   }
-  out.script = std::move(script);
-  return out;
+  return outcome(std::move(statements), std::nullopt);
 }
 
 std::string quote_ident(std::string_view ident) {

@@ -4,12 +4,6 @@
 // cidr -> inet, citext's casts) or a length/precision coercion whose support function proves it a no-op
 // (varchar_support, numeric_support, TemporalSimplify, interval_support); anything else rewrites the table and
 // rebuilds its indexes.
-#include <pg_query.h>
-
-#include <memory>
-#include <set>
-
-#include "phasegate/sql.hpp"
 #include "sql/facts.hpp"
 
 namespace phasegate::sql {
@@ -129,20 +123,19 @@ Rewrite rewrite_to(std::string_view to) {
 std::optional<std::string> normalize_type(std::string_view sql_type) {
   if (sql_type.empty() || sql_type.size() > 200) return std::nullopt;
   const std::string query = "SELECT NULL::" + std::string(sql_type);
-  PgQueryProtobufParseResult r = pg_query_parse_protobuf(query.c_str());
-  std::unique_ptr<PgQueryProtobufParseResult, void (*)(PgQueryProtobufParseResult*)> guard(
-      &r, [](PgQueryProtobufParseResult* p) { pg_query_free_protobuf_parse_result(*p); });
-  if (r.error) return std::nullopt;
-  auto* tree = pg_query__parse_result__unpack(nullptr, r.parse_tree.len, reinterpret_cast<const uint8_t*>(r.parse_tree.data));
-  std::string out;  // a plain string: GCC 12 warns (maybe-uninitialized) on an optional<string> built up here
-  if (tree && tree->n_stmts == 1 && tree->stmts[0]->stmt && tree->stmts[0]->stmt->node_case == PG_QUERY__NODE__NODE_SELECT_STMT) {
-    const auto* sel = tree->stmts[0]->stmt->select_stmt;
-    if (sel->n_target_list == 1 && sel->target_list[0]->node_case == PG_QUERY__NODE__NODE_RES_TARGET) {
-      const auto* val = sel->target_list[0]->res_target->val;
-      if (val && val->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) out = type_name_of(val->type_cast->type_name);
-    }
+  ParseContext context;
+  PgQueryInternalParsetreeAndError r = pg_query_raw_parse(query.c_str());
+  free(r.stderr_buffer);
+  if (r.error) {
+    pg_query_free_error(r.error);
+    return std::nullopt;
   }
-  if (tree) pg_query__parse_result__free_unpacked(tree, nullptr);
+  std::string out;  // a plain string: GCC 12 warns (maybe-uninitialized) on an optional<string> built up here
+  const auto* raw = items(r.tree).size() == 1 ? PG_AS(linitial(r.tree), RawStmt) : nullptr;
+  const auto* sel = raw ? PG_AS(raw->stmt, SelectStmt) : nullptr;
+  if (sel && items(sel->targetList).size() == 1)
+    if (const auto* target = PG_AS(linitial(sel->targetList), ResTarget))
+      if (const auto* cast = PG_AS(target->val, TypeCast)) out = type_name_of(cast->typeName);
   if (out.empty()) return std::nullopt;
   return out;
 }

@@ -121,7 +121,12 @@ pass_env = ["DATABASE_URL"]
 TOML
   trap 'stop_api; rm -rf "$WORK"' EXIT
 }
-start_api() { (cd "$WORK/project" && hooks/restart-by-pidfile.sh run/api.pid -- python3 app/api.py >/dev/null); }
+# start_api: starts the api and waits (up to 60 s) until it answers /health: the hook returns once the process
+# lives, which on a loaded machine is well before python listens.
+start_api() {
+  (cd "$WORK/project" && hooks/restart-by-pidfile.sh run/api.pid -- python3 app/api.py >/dev/null)
+  wait_for "the api answers $API/health" curl -sf -o /dev/null "$API/health"
+}
 api_pid() { cat "$WORK/project/run/api.pid"; }
 stop_api() { [[ -s "$WORK/project/run/api.pid" ]] && kill "$(cat "$WORK/project/run/api.pid")" 2>/dev/null || true; }
 

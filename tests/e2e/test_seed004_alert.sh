@@ -55,4 +55,16 @@ failed_at=$(q "SELECT extract(epoch FROM at) FROM phasegate.events WHERE kind = 
 echo "measured: run.failed recorded -> received by on-call: $(rx "'%.2f s' % (min(x['t'] for x in r if x['headers']['X-Phasegate-Event'] == 'run.failed') - $failed_at)")"
 check "the pager was woken with the SQLSTATE" "$(cat "$WORK/project/paged.log")" "run.failed 0007-popularity 1 23514"
 check "nothing left to deliver" "$(q "SELECT count(*) FROM phasegate.outbox WHERE delivered_at IS NULL")" "0"
+# The morning after (issue #14): the blameless postmortem draft of the night's run.
+expect 0 pg report --format json
+printf '%s\n' "$OUT" >"$WORK/report.json"
+pmj() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=eval(sys.argv[2]); print(r if isinstance(r, str) else json.dumps(r))' "$WORK/report.json" "$1"; }
+check "report: the failure is the backfill, with its SQLSTATE" "$(pmj 'd["failure"]["kind"] + " " + d["failure"]["step"] + " " + d["failure"]["sqlstate"]')" "step fill popularity 23514"
+check "report: the rollback completed, undoing both expand steps newest first" \
+  "$(pmj '[a["target"] for a in d["rollback"]["actions"] if a["action"] == "down" and a["ok"] and not a["skipped"]]')" '["popularity is never negative", "add popularity"]'
+check "report: times to detect, undo and recover are measured" "$(pmj 'str([d["times"][k] is not None for k in ("detect_ms", "undo_ms", "recover_ms")])')" "[True, True, True]"
+expect 0 pg report
+contains "report md: the headline" "$OUT" "# Postmortem draft: Run 1 of plan 0007-popularity: failed and rolled back"
+contains "report md: where it failed and why" "$OUT" 'Failed at step "fill popularity" with SQLSTATE 23514'
+contains "report md: the sections for people" "$OUT" "## What we expected"
 finish

@@ -52,4 +52,16 @@ contains "nothing left to do" "$OUT" "already applied"
 expect 0 pg log --json
 check "log chain verifies" "$(echo "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["chain_ok"], d["events"][-1]["kind"])')" "True run.completed"
 check "every step recorded once with attempts 1" "$(q "SELECT string_agg(status || ':' || attempts, ',' ORDER BY ordinal) FROM phasegate.steps")" "completed:1,completed:1,completed:1"
+# The story's postmortem draft (issue #14): one run over three invocations, every step, the waits by design.
+expect 0 pg report --format json
+printf '%s\n' "$OUT" >"$WORK/report.json"
+check "report: one run, completed" "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["run"]["id"], d["run"]["state"])' "$WORK/report.json")" "1 completed"
+check "report: the three steps, each completed once" \
+  "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(",".join("%s=%s/%d" % (s["name"], s["outcome"], s["attempts"]) for s in d["steps"]))' "$WORK/report.json")" \
+  "add summary=completed/1,fill summary=completed/1,drop legacy=completed/1"
+check "report: the waits between invocations were by design, not interruptions" \
+  "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["interruptions"], d["open_items"], d["failure"])' "$WORK/report.json")" "[] [] None"
+expect 0 pg report
+contains "report md: the contract's manual start is in the timeline" "$OUT" "run waits: the contract phase waits for a manual start"
+contains "report md: the sections for people" "$OUT" "## What we will change"
 finish

@@ -283,6 +283,10 @@ TEST_SUITE("guards::approvals") {
     auto ok = rig.run(plan);
     CHECK(ok.exit == Exit::ok);
     CHECK(rig.db.executed.size() == 2);
+    // run.started names the approvals that counted: the postmortem's "who approved" (docs/report.md).
+    auto started = std::find_if(rig.db.events_.begin(), rig.db.events_.end(), [](const Event& e) { return e.kind == "run.started"; });
+    REQUIRE(started != rig.db.events_.end());
+    CHECK_MESSAGE(started->payload == R"({"approved_by":[{"id":1,"principal":"alice"},{"id":2,"principal":"bob"}]})", started->payload);
   }
 }
 

@@ -60,6 +60,13 @@ TEST_SUITE("secrets") {
     CHECK(secrets::redact("PGPASSWORD=hunter2") == "PGPASSWORD=****");
     CHECK(secrets::redact("database.url contains a password; keep secrets out of the file") ==
           "database.url contains a password; keep secrets out of the file");
+    // The key in any case, anywhere in the line, after other p/P bytes (the search jumps between candidates).
+    CHECK(secrets::redact("PassWord=hunter2") == "PassWord=****");
+    CHECK(secrets::redact("pp Pp PASSWORD=hunter2") == "pp Pp PASSWORD=****");
+    CHECK(secrets::redact("app: PgPassword = hunter2") == "app: PgPassword = ****");
+    CHECK(secrets::redact("passwor") == "passwor");
+    CHECK(secrets::redact("a passwor") == "a passwor");
+    CHECK(secrets::redact(std::string(300, 'p') + " password=x") == std::string(300, 'p') + " password=****");
     // Idempotent: masking a masked text changes nothing.
     std::string once = secrets::redact("postgresql://app:hunter2@db/x password=x");
     CHECK(secrets::redact(once) == once);
