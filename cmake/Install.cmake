@@ -32,5 +32,8 @@ install(FILES "${_gen}/phasegate.zsh" DESTINATION "${PHASEGATE_ZSH_COMPLETION_DI
 
 file(GLOB _hooks CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/hooks/*")
 install(PROGRAMS ${_hooks} DESTINATION "${CMAKE_INSTALL_DATADIR}/phasegate/hooks")
+# The recipes `phasegate new NAME --recipe R` instantiates (plans/, docs/recipes.md), found at <bin>/../share/phasegate/recipes.
+file(GLOB _recipes CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/plans/*.toml")
+install(FILES ${_recipes} DESTINATION "${CMAKE_INSTALL_DATADIR}/phasegate/recipes")
 install(FILES README.md DESTINATION "${CMAKE_INSTALL_DOCDIR}")
 install(DIRECTORY docs/ DESTINATION "${CMAKE_INSTALL_DOCDIR}" FILES_MATCHING PATTERN "*.md")

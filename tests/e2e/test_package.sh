@@ -69,6 +69,7 @@ want=(./usr/bin/phasegate ./usr/share/man/man1/phasegate.1.gz ./usr/share/bash-c
   ./usr/share/zsh/vendor-completions/_phasegate ./usr/share/doc/phasegate/README.md
   ./usr/share/doc/phasegate/commands.md ./usr/share/doc/phasegate/rules/ ./usr/share/doc/phasegate/guards/)
 for h in "$SRC"/hooks/*; do want+=("./usr/share/phasegate/hooks/${h##*/}"); done
+for r in "$SRC"/plans/*.toml; do want+=("./usr/share/phasegate/recipes/${r##*/}"); done
 for f in "${want[@]}"; do contains "the package holds $f" "$files" " $f"; done
 check "hooks are executable" "$(awk '$2 ~ /hooks\/./ && $1 !~ /^-rwxr-xr-x/' <<<"$files")" ""
 check "the binary is executable" "$(awk '$2 == "./usr/bin/phasegate" && $1 !~ /^-rwxr-xr-x/' <<<"$files")" ""
@@ -82,6 +83,12 @@ if head=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null); then
 else
   contains "the packaged --version names a commit" "$ver" "(commit "
 fi
+# The packaged binary finds the packaged recipes (<bin>/../share/phasegate/recipes), not the source tree's.
+mkdir -p "$WORK/recipe-project"
+(cd "$WORK/recipe-project" && env -u PHASEGATE_RECIPES_DIR "$WORK/root/usr/bin/phasegate" init >/dev/null 2>&1)
+expect 0 env -u PHASEGATE_RECIPES_DIR "$WORK/root/usr/bin/phasegate" -C "$WORK/recipe-project" new add-flag --recipe add-column-default \
+  --set table=books --set column=flag --set type=boolean --set default=false
+contains "a packaged recipe instantiates" "$(cat "$WORK"/recipe-project/plans/*add-flag*.toml 2>/dev/null)" "ADD COLUMN"
 page=$(MANWIDTH=120 man -l -P cat "$WORK/root/usr/share/man/man1/phasegate.1.gz" 2>&1 | col -b)
 contains "man -l renders the packaged page" "$page" "phasegate status [PLAN] [--check]"
 contains "its FILES name /usr (the package's prefix, not the build's)" "$page" "/usr/share/phasegate/hooks"
