@@ -52,6 +52,18 @@ Result<std::vector<std::string>> vanished_plan_messages(const Loaded& loaded, Pg
 // The plan outcome as one line of JSON for --json output.
 nlohmann::json outcome_json(const PlanOutcome& out);
 
+// SIGINT/SIGTERM/SIGHUP handlers installed, and while it lives the first signal cancels db's statement in flight.
+class CancelOnInterrupt {
+ public:
+  explicit CancelOnInterrupt(PgDatabase& db);
+  ~CancelOnInterrupt();
+  CancelOnInterrupt(const CancelOnInterrupt&) = delete;
+  CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
+
+ private:
+  int id_;
+};
+
 void print_json(const nlohmann::json& j);
 void print_diagnostics(const Global& g, const Diagnostics& diags);
 // Prints "phasegate: message" on stderr (and {"error":...} on stdout with --json); returns the exit code.

@@ -63,6 +63,15 @@ inline std::vector<std::string> schema_migrations(const std::string& s) {
       " FOR EACH STATEMENT EXECUTE FUNCTION " + s + ".event_head_kept();"
       "ALTER TABLE " + s + ".approvals ADD COLUMN IF NOT EXISTS revocation text, ADD COLUMN IF NOT EXISTS revocation_signature text;"
       "CREATE INDEX IF NOT EXISTS events_revoked_idx ON " + s + ".events (plan_id, event_id) WHERE kind = 'approval.revoked';",
+      // v5: the broadcast status and continuous smoke checks (docs/serve.md). The broadcast knows since when its level
+      // holds, until when it is meant to, and which run set it (0: by hand); each continuous smoke check keeps its
+      // streak, so the first failure and the recovery are announced once. Events of serve's reads are found by kind.
+      "ALTER TABLE " + s + ".broadcast ADD COLUMN IF NOT EXISTS since timestamptz NOT NULL DEFAULT now(),"
+      " ADD COLUMN IF NOT EXISTS until timestamptz, ADD COLUMN IF NOT EXISTS run_id bigint NOT NULL DEFAULT 0;"
+      "CREATE TABLE IF NOT EXISTS " + s + ".smoke_status (name text PRIMARY KEY, ok boolean NOT NULL, last_ok boolean NOT NULL,"
+      " consecutive_failures int NOT NULL, checks bigint NOT NULL, failures bigint NOT NULL, since timestamptz,"
+      " last_at timestamptz, last_reason text NOT NULL DEFAULT '', deploy_run bigint NOT NULL DEFAULT 0);"
+      "CREATE INDEX IF NOT EXISTS events_kind_idx ON " + s + ".events (kind, event_id);",
   };
 }
 
