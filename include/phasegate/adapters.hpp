@@ -25,7 +25,8 @@ class BoostProcessRunner final : public ProcessRunner {
 class HttplibClient final : public HttpClient {
  public:
   Result<HttpResponse> get(const std::string& url, Millis timeout) override;
-  Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout) override;
+  using HttpClient::post;
+  Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout, const Headers& headers) override;
 };
 
 // A small HTTP server for `phasegate serve` (src/adapters/http/server.cpp, cpp-httplib): GET routes whose handlers

@@ -144,12 +144,18 @@ struct RollbackSettings {
   SourcePos master_pos;  // the master table
 };
 
+// [notify.NAME] (docs/notify.md): a webhook (its URL from an environment variable) or a command (event JSON on stdin).
 struct Notifier {
   std::string name;
   std::string webhook_url_env;
+  std::string format = "slack";  // webhook body: slack (text + blocks) | json (every event field)
+  std::string secret_env;        // webhook: HMAC-SHA256 of the body with this variable's value, in a header
   std::vector<std::string> command;
-  std::vector<std::string> events;
+  std::vector<std::string> events;  // globs over event kinds
+  int attempts = 3;                 // tries per event before notify.failed
+  Millis timeout{10'000};           // one try
   SourcePos pos;
+  SourcePos events_pos;
 };
 
 // [announce]: the broadcast status a run sets by itself (docs/serve.md). Empty level: that announcement is off.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "phasegate/notify.hpp"
 #include "phasegate/ports.hpp"
 
 namespace phasegate {
@@ -35,7 +36,7 @@ struct RunRow {
   std::string initiator, os_user, host, created_at, finished_at;
 };
 
-class PgDatabase final : public StateStore, public Target {
+class PgDatabase final : public StateStore, public Target, public notify::Outbox {
  public:
   // Connects, names the session (application_name) and sets client_connection_check_interval (PG 14+).
   static Result<std::unique_ptr<PgDatabase>> connect(const std::string& url, const std::string& schema,
@@ -93,6 +94,17 @@ class PgDatabase final : public StateStore, public Target {
                                                   const std::vector<Revocation>& revocations);
 
   Result<std::vector<EventRow>> events(std::optional<int64_t> run_id);
+
+  // Notifications (src/adapters/pg/outbox.cpp, docs/notify.md): every event appended from now on is queued in the
+  // outbox for the sinks whose `events` globs match its kind, in the statement that appends it.
+  void set_notify_routes(std::vector<notify::Route> routes);
+  Result<std::vector<notify::Delivery>> claim(int limit, Millis lease) override;
+  Result<void> delivered(const notify::Delivery& d) override;
+  Result<void> retry(const notify::Delivery& d, Millis after, const std::string& error) override;
+  Result<void> give_up(const notify::Delivery& d, const std::string& error, const Event& failed) override;
+  Result<long long> pending() override;
+  // Whether the outbox exists (state schema v5+): a command that does not upgrade the schema may find an older one.
+  Result<bool> has_outbox();
   // The chain's end against the head (src/adapters/pg/chain.cpp); `links` also checks every event's prev_hash
   // against its predecessor's hash over the whole table (a full scan: `log` does, `status` does not).
   Result<ChainCheck> check_chain(bool links);

@@ -294,6 +294,9 @@ struct ProcessSpec {
   // stops it like a timeout does: SIGTERM to its process group, SIGKILL after `grace`. Empty: never asked.
   std::function<bool()> interrupt;
   Millis interrupt_poll{500};
+  // false: a program run beside the run's own (a notification command on the delivery thread): it is not the
+  // one process group the signal handler knows about, so it cannot displace the run's hook there.
+  bool foreground = true;
 };
 struct ProcessResult {
   int exit_code = -1;   // -1 when killed by a signal
@@ -327,7 +330,10 @@ class HttpClient {
   virtual ~HttpClient() = default;
   // An error when no response arrived (refused, timed out, bad URL); any status is a response.
   virtual Result<HttpResponse> get(const std::string& url, Millis timeout) = 0;
-  virtual Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout) = 0;
+  // A JSON body; `headers` are added (webhook signatures, idempotency keys).
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  virtual Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout, const Headers& headers) = 0;
+  Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout) { return post(url, body, timeout, Headers{}); }
 };
 
 // Named instants where a test may kill the process (fault injection, like leveldb's FaultInjectionTestEnv).

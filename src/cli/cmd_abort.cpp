@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/notify_service.hpp"
 #include "cli/output.hpp"
 #include "phasegate/interrupt.hpp"
 #include "phasegate/adapters.hpp"
@@ -68,6 +69,7 @@ int exit_for(const RunRecord& run, const std::vector<StepRecord>& steps, std::st
 // program) and we wait for it; a run nobody is driving (waiting / blocked / its runner died) is aborted here.
 // Either way the answer is read back from the run's final state.
 int cmd_abort(const Global& g, const std::string& run_arg) {
+  drain_notifications_at_exit();  // its alerts are the ones that matter: wait for them at exit (docs/notify.md)
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
   // A signal (Ctrl-C) does not cut a rollback short: it waits until the rollback is over (a second one kills).

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/notify_service.hpp"
 #include "cli/output.hpp"
 #include "phasegate/interrupt.hpp"
 #include "phasegate/engine.hpp"
@@ -14,6 +15,7 @@
 namespace phasegate::cli {
 
 int cmd_rollback(const Global& g, const std::string& plan_arg) {
+  drain_notifications_at_exit();  // its alerts are the ones that matter: wait for them at exit (docs/notify.md)
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
   auto selected = select_plan(*loaded, plan_arg);

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/notify_service.hpp"
 #include "cli/output.hpp"
 #include "phasegate/adapters.hpp"
 #include "phasegate/engine.hpp"
@@ -42,6 +43,7 @@ Result<std::string> resolve_release_commit(const Project& project, ProcessRunner
 }  // namespace
 
 int cmd_run(const Global& g, const RunArgs& args) {
+  drain_notifications_at_exit();  // its alerts are the ones that matter: wait for them at exit (docs/notify.md)
   auto loaded = load_all(g);
   if (!loaded) return loaded.error();
   auto selected = select_plans(*loaded, args.plan.empty() ? std::vector<std::string>{} : std::vector<std::string>{args.plan});

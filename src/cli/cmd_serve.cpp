@@ -122,7 +122,7 @@ int cmd_serve(const Global& g, const ServeArgs& a) {
   SmokeProbes probes;
   probes.run = [&](const std::vector<std::string>& argv, Millis timeout) {
     return m.runner.run(project_hook(project, argv, timeout,
-                                     {{"PHASEGATE_EVENT", "smoke.continuous"}, {"PHASEGATE_RUN_ID", std::to_string(deploy_run)},
+                                     {{"PHASEGATE_EVENT", "smoke"}, {"PHASEGATE_SMOKE_MODE", "continuous"}, {"PHASEGATE_RUN_ID", std::to_string(deploy_run)},
                                       {"PHASEGATE_PLAN", deploy_plan}}));
   };
   probes.http = &m.http;

@@ -61,6 +61,7 @@ int cmd_mark(const Global& g, const std::string& plan, const std::string& step, 
              const std::string& reason);
 int cmd_announce(const Global& g, const AnnounceArgs& args);
 int cmd_serve(const Global& g, const ServeArgs& args);
+int cmd_notify_test(const Global& g, const std::string& name);
 int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db,
              const std::vector<std::string>& enable = {});
 

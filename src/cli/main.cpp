@@ -7,11 +7,13 @@
 #include <string_view>
 
 #include "cli/commands.hpp"
+#include "cli/notify_service.hpp"
 #include "phasegate/error.hpp"
 
 using namespace phasegate;
 
-int main(int argc, char** argv) {
+namespace {
+int dispatch(int argc, char** argv) {
   cli::redact_console();
   cli::Global g;
   CLI::App app{"phasegate: phased PostgreSQL schema changes (expand -> migrate -> contract) behind guards", "phasegate"};
@@ -91,6 +93,11 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> lint_targets;
   std::string lint_format = "text";
+  auto* notify_cmd = app.add_subcommand("notify", "notifications: `notify test [NAME]` sends a sample to each [notify.*] sink now");
+  notify_cmd->require_subcommand(1);
+  auto* notify_test = notify_cmd->add_subcommand("test", "send a sample event to sink NAME (default: every sink) and say what it answered");
+  std::string notify_name;
+  notify_test->add_option("NAME", notify_name, "a [notify.NAME] sink");
   auto* lint = app.add_subcommand("lint", "SQL safety analysis of plans and plain .sql files (exit 3 on error findings)");
   lint->add_option("TARGET", lint_targets, "plan ids, plan files or .sql files (default: every plan)");
   lint->add_option("--format", lint_format, "text | json | github")->check(CLI::IsMember({"text", "json", "github"}));
@@ -163,10 +170,18 @@ int main(int argc, char** argv) {
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
     if (*announce) return cli::cmd_announce(g, announce_args);
     if (*serve) return cli::cmd_serve(g, serve_args);
+    if (*notify_test) return cli::cmd_notify_test(g, notify_name);
     if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db, lint_enable);
   } catch (const std::exception& e) {
     std::cerr << "phasegate: internal error: " << e.what() << "\n";
     return static_cast<int>(Exit::internal);
   }
   return static_cast<int>(Exit::internal);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  int code = dispatch(argc, argv);
+  cli::finish_notifications();  // what this command queued gets its try (docs/notify.md); never changes the exit code
+  return code;
 }

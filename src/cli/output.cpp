@@ -1,6 +1,9 @@
 #include "cli/output.hpp"
 #include "phasegate/interrupt.hpp"
 
+#include "cli/notify_service.hpp"
+#include "phasegate/notify.hpp"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -259,7 +262,13 @@ Result<std::unique_ptr<PgDatabase>> open_database(const Project& project, const 
   Actor actor = current_actor("");
   auto db = PgDatabase::connect(url, project.state_schema,
                                 "phasegate " + purpose + " " + actor.os_user + "@" + actor.host + " pid " + std::to_string(::getpid()));
-  if (db) (*db)->set_actor(actor);
+  if (db) {
+    (*db)->set_actor(actor);
+    if (!project.notify.empty()) {
+      (*db)->set_notify_routes(notify::routes(project));  // its events are queued for the sinks (docs/notify.md)
+      start_notifications(project, url);
+    }
+  }
   return db;
 }
 

@@ -8,6 +8,7 @@
 #include "phasegate/broadcast.hpp"
 #include "phasegate/guards.hpp"
 #include "phasegate/lint.hpp"
+#include "phasegate/notify.hpp"
 #include "phasegate/sql.hpp"
 #include "phasegate/text.hpp"
 
@@ -293,6 +294,11 @@ AnnounceSettings read_announce(const toml::table& t, const std::string& file, Di
   return a;
 }
 
+bool is_env_name(const std::string& v) {
+  static const std::regex re("[A-Za-z_][A-Za-z0-9_]*");
+  return std::regex_match(v, re);
+}
+
 Notifier read_notifier(const std::string& name, const toml::table& t, const std::string& file, Diagnostics& diags) {
   TableReader r(t, file, "notify." + name, diags);
   Notifier n;
@@ -300,9 +306,27 @@ Notifier read_notifier(const std::string& name, const toml::table& t, const std:
   n.pos = r.pos();
   n.webhook_url_env = r.str("webhook_url_env").value_or("");
   n.command = r.strings("command", true).value_or(std::vector<std::string>{});
-  n.events = r.strings("events").value_or(std::vector<std::string>{"run.*"});
+  n.events = r.strings("events").value_or(std::vector<std::string>{"run.*", "rollback.*"});
+  n.events_pos = r.pos("events");
+  if (const auto* items = r.node("events") ? r.node("events")->as_array() : nullptr)
+    for (size_t i = 0; i < items->size() && i < n.events.size(); ++i)
+      if (auto why = notify::glob_problem(n.events[i]); !why.empty()) r.error(config::pos_of(file, *items->get(i)), "notify." + name + ".events: " + why);
+  if (auto f = r.str("format")) {
+    if (*f != "slack" && *f != "json") r.error(r.pos("format"), "notify." + name + ".format must be \"slack\" or \"json\"");
+    n.format = *f;
+  }
+  n.secret_env = r.str("secret_env").value_or("");
+  if (auto a = r.integer("attempts", 1, 10)) n.attempts = static_cast<int>(*a);
+  if (auto d = r.duration("timeout", Millis(1))) n.timeout = *d;
+  for (const auto* key : {"webhook_url_env", "secret_env"}) {
+    const std::string& v = std::string_view(key) == "secret_env" ? n.secret_env : n.webhook_url_env;
+    if (!v.empty() && !is_env_name(v))
+      r.error(r.pos(key), "notify." + name + "." + key + " must name an environment variable (letters, digits, _), not hold a value");
+  }
   if (n.webhook_url_env.empty() == n.command.empty())
     r.error(r.pos(), "a notifier needs exactly one of webhook_url_env or command");
+  else if (!n.command.empty() && (r.node("format") || r.node("secret_env")))
+    r.error(r.pos(r.node("format") ? "format" : "secret_env"), "notify." + name + ": format and secret_env apply to webhooks only");
   r.finish();
   return n;
 }

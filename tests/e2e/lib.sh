@@ -121,7 +121,11 @@ pass_env = ["DATABASE_URL"]
 TOML
   trap 'stop_api; rm -rf "$WORK"' EXIT
 }
-start_api() { (cd "$WORK/project" && hooks/restart-by-pidfile.sh run/api.pid -- python3 app/api.py >/dev/null); }
+# start_api: starts it and waits until it answers (on a loaded machine python takes a while to listen).
+start_api() {
+  (cd "$WORK/project" && hooks/restart-by-pidfile.sh run/api.pid -- python3 app/api.py >/dev/null)
+  wait_for "the api answers /health" curl -sf -o /dev/null "$API/health"
+}
 api_pid() { cat "$WORK/project/run/api.pid"; }
 stop_api() { [[ -s "$WORK/project/run/api.pid" ]] && kill "$(cat "$WORK/project/run/api.pid")" 2>/dev/null || true; }
 
@@ -139,6 +143,41 @@ git_app() {
 }
 origin_head() { git --git-dir "$ORIGIN" log -1 --format=%s main; }
 
+# ---- notifications (issue #14): a real webhook receiver (tests/e2e/tools/receiver.py) ----
+TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/tools"
+
+# receiver MODE: (re)starts the receiver with a fresh log; $HOOK_URL points at it (the path looks like a Slack
+# token, which must never show). Stopped at exit.
+receiver() {
+  stop_receiver
+  rm -f "$WORK/rx.port" "$WORK/rx.log"
+  echo "$1" >"$WORK/rx.mode"
+  python3 "$TOOLS/receiver.py" "$WORK/rx.port" "$WORK/rx.log" "$WORK/rx.mode" & RX=$!
+  wait_for "the receiver listens" test -s "$WORK/rx.port"
+  export HOOK_URL="http://127.0.0.1:$(cat "$WORK/rx.port")/services/T000/B000/sEcReTtOkEn123"
+}
+stop_receiver() {
+  if [[ -n ${RX:-} ]]; then kill "$RX" 2>/dev/null || true; wait "$RX" 2>/dev/null || true; fi
+  RX=
+}
+# rx PYEXPR: evaluates over the received requests (r = list of {"t","n","path","headers","body","json"}).
+rx() {
+  python3 - "$1" "$WORK/rx.log" <<'PY'
+import json, sys
+expr, log = sys.argv[1], sys.argv[2]
+r = []
+try:
+    for line in open(log):
+        e = json.loads(line)
+        e["json"] = json.loads(e["body"])
+        r.append(e)
+except FileNotFoundError:
+    pass
+print(eval(expr))
+PY
+}
+trap 'stop_receiver; rm -rf "$WORK"' EXIT
+
 # ---- serve (issue #14) ----
 # start_serve [ARGS...]: `phasegate serve` on a free port, reading every 200 ms ($SERVE: its base URL, $serve_pid,
 # stderr in $WORK/serve.log); returns once /healthz answers. The EXIT trap stops it (and an api, and removes $WORK).
@@ -148,7 +187,7 @@ start_serve() {
   SERVE="http://127.0.0.1:$port"
   "$PHASEGATE_BIN" -C "$WORK/project" serve --listen "127.0.0.1:$port" --interval 200ms "$@" >"$WORK/serve.out" 2>"$WORK/serve.log" &
   serve_pid=$!
-  trap '[[ -n ${serve_pid:-} ]] && kill "$serve_pid" 2>/dev/null; stop_api; rm -rf "$WORK"' EXIT
+  trap '[[ -n ${serve_pid:-} ]] && kill "$serve_pid" 2>/dev/null; stop_receiver; stop_api; rm -rf "$WORK"' EXIT
   wait_for "phasegate serve answers /healthz (log: $WORK/serve.log)" curl -sf -o /dev/null "$SERVE/healthz" || { cat "$WORK/serve.log"; return 1; }
 }
 # sj EXPR: a Python expression over serve's /status document (d); prints its value (JSON for non-strings).

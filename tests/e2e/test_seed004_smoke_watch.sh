@@ -11,12 +11,18 @@ mkdir -p "$WORK/project/hooks"
 # Saves a pen, as a browser would; fails while the file "broken" exists (the web servers were never restarted).
 cat >"$WORK/project/hooks/save-pen.sh" <<'SH'
 #!/usr/bin/env bash
-echo "$(date +%s.%N) ${PHASEGATE_EVENT:-} run ${PHASEGATE_RUN_ID:-}" >>measured.log
+echo "$(date +%s.%N) ${PHASEGATE_EVENT:-} ${PHASEGATE_SMOKE_MODE:-} run ${PHASEGATE_RUN_ID:-}" >>measured.log
 if [[ -e broken ]]; then echo "POST /pens answered 500: column pens.summary does not exist" >&2; exit 1; fi
 echo "saved pen"
 SH
 chmod +x "$WORK/project/hooks/save-pen.sh"
+receiver ok  # on-call's webhook (a real HTTP receiver, tests/e2e/tools/receiver.py)
 cat >>"$WORK/project/phasegate.toml" <<'TOML'
+[notify.oncall]
+webhook_url_env = "HOOK_URL"
+format = "json"
+events = ["smoke.failed", "smoke.recovered"]
+timeout = "2s"
 [smoke.save_pen]
 command = ["hooks/save-pen.sh"]
 every = "1s"
@@ -39,7 +45,7 @@ expect 0 pg run
 measured() { sj_true "len(d['smoke']) == 1 and d['smoke'][0]['checks'] >= $1"; }
 wait_for "after the deploy save_pen is measured on its interval" measured 2
 check "it passes" "$(sj "d['smoke'][0]['ok']")" "true"
-contains "the check knows which deploy it watches" "$(cat "$WORK/project/measured.log")" "smoke.continuous run 1"
+contains "the check knows which deploy it watches" "$(cat "$WORK/project/measured.log")" "smoke continuous run 1"
 
 touch "$WORK/project/broken"
 wait_for "/status shows save_pen failing" sj_true "not d['smoke'][0]['ok']"
@@ -59,6 +65,10 @@ wait_for "two more passing measurements" measured $((base + 2))
 check "exactly one smoke.recovered" "$(q "SELECT count(*) FROM phasegate.events WHERE kind = 'smoke.recovered'")" "1"
 check "still exactly one smoke.failed" "$(q "SELECT count(*) FROM phasegate.events WHERE kind = 'smoke.failed'")" "1"
 check "the recovery says how long it failed" "$(q "SELECT (payload->>'failing_for_ms')::bigint > 0 FROM phasegate.events WHERE kind = 'smoke.recovered'")" "t"
+
+heard() { [[ $(rx "[x['json']['kind'] for x in r]") == "$1" ]]; }
+wait_for "on-call got one alert and one all-clear, from serve's own delivery" heard "['smoke.failed', 'smoke.recovered']"
+check "the alert says which check and why" "$(rx "r[0]['json']['payload']['smoke'] + ': ' + str('column pens.summary does not exist' in r[0]['json']['payload']['reason'])")" "save_pen: True"
 
 # A restarted serve reads the streak from the database: a failure that is still going on is not announced again.
 touch "$WORK/project/broken"

@@ -6,6 +6,8 @@
 // statistics: the checker must reject it, or it proves nothing.
 #include <doctest/doctest.h>
 
+#include "pg_test.hpp"
+
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -17,17 +19,8 @@ using namespace phasegate;
 using json = nlohmann::json;
 
 namespace {
-std::string admin_url() {
-  const char* u = std::getenv("PHASEGATE_TEST_URL");
-  return u ? u : "";
-}
-std::string fresh_database(const std::string& name) {
-  pqxx::connection admin(admin_url());
-  pqxx::nontransaction n(admin);
-  n.exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
-  n.exec("CREATE DATABASE " + name);
-  return admin_url() + " dbname=" + name;
-}
+using test::admin_url;
+using test::fresh_database;
 
 // What is wrong with one plan: empty when every access to `table` is a range of `pkey`.
 void plan_faults(const json& node, const std::string& table, const std::string& pkey, std::vector<std::string>& faults) {

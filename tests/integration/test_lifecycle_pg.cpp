@@ -17,16 +17,14 @@
 #include "phasegate/engine.hpp"
 #include "phasegate/pg.hpp"
 #include "fakes.hpp"
+#include "pg_test.hpp"
 
 using namespace phasegate;
 
 namespace {
 struct Killed {};  // the runner process "died": its connection is dropped, whatever was uncommitted is gone
 
-std::string admin_url() {
-  const char* u = std::getenv("PHASEGATE_TEST_URL");
-  return u ? u : "";
-}
+using test::admin_url;
 
 struct Sql {
   explicit Sql(const std::string& url) : url(url), conn(std::make_unique<pqxx::connection>(url)) {}
@@ -119,6 +117,7 @@ std::unique_ptr<Runner> connect(World& w, CrashPoint crash) {
   if (!db) return nullptr;  // the server is restarting
   r->db = std::move(*db);
   r->db->set_actor(Actor{"alice@example.com", "alice", "host"});
+  r->db->set_notify_routes({{"all", {"*"}}, {"runs", {"run.*"}}});  // every event queued (checked in check())
   // The previous "process"'s backend releases the run lock a moment after its connection closed.
   bool locked = false;
   for (int i = 0; i < 200 && !locked; ++i) {
@@ -259,6 +258,15 @@ void check(World& w, std::vector<std::string>& bad, bool drained) {
       auto ps = plan_status(g.plan, recs, db.latest_run(g.plan.id).value_or(std::nullopt));
       if (ps.steps_done != ps.steps_total) bad.push_back("after the drain " + g.plan.id + " is " + plan_state_name(ps.state));
     }
+  }
+  // The outbox (docs/notify.md): exactly one row per event for "all" and per run.* event for "runs" — queued
+  // with the event, whatever was killed or restarted; never a row for an event that did not commit.
+  if (w.sql.one("SELECT to_regclass('phasegate.outbox') IS NOT NULL") == "t") {
+    std::string wrong = w.sql.one(
+        "SELECT count(*) FROM phasegate.events e FULL JOIN (SELECT event_id, count(*) FILTER (WHERE sink = 'all') AS a,"
+        " count(*) FILTER (WHERE sink = 'runs') AS r FROM phasegate.outbox GROUP BY event_id) o USING (event_id)"
+        " WHERE e.event_id IS NULL OR coalesce(o.a, 0) <> 1 OR coalesce(o.r, 0) <> CASE WHEN e.kind LIKE 'run.%' THEN 1 ELSE 0 END");
+    if (wrong != "0") bad.push_back(wrong + " events whose outbox rows are not exactly their sinks'");
   }
   auto events = db.events(std::nullopt);
   if (events)

@@ -10,23 +10,14 @@
 #include "adapters/pg/schema.hpp"
 #include "phasegate/pg.hpp"
 #include "fakes.hpp"
+#include "pg_test.hpp"
 
 using namespace phasegate;
 
 namespace {
-std::string admin_url() {
-  const char* u = std::getenv("PHASEGATE_TEST_URL");
-  return u ? u : "";
-}
+using test::admin_url;
 
-// A fresh database per test; returns its conninfo.
-std::string fresh_database(const std::string& name) {
-  pqxx::connection admin(admin_url());
-  pqxx::nontransaction n(admin);
-  n.exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
-  n.exec("CREATE DATABASE " + name);
-  return admin_url() + " dbname=" + name;
-}
+using test::fresh_database;
 
 std::unique_ptr<PgDatabase> open(const std::string& url) {
   auto db = PgDatabase::connect(url, "phasegate", "phasegate-test");
@@ -303,7 +294,7 @@ TEST_SUITE("adapters::pg event chain anchor") {
   TEST_CASE("v3 -> v4: an existing chain is anchored at its newest event; the upgrade is idempotent") {
     auto url = fresh_database("pg_it_anchor_upgrade");
     auto migrations = pg::schema_migrations("phasegate");
-    REQUIRE(migrations.size() == 4);
+    REQUIRE(migrations.size() >= 4);
     {
       // A state schema as phasegate v3 left it, with three events appended by v3's statement.
       pqxx::connection c(url);

@@ -357,7 +357,8 @@ class FakeHttp final : public HttpClient {
     if (st == 0) return fail(Exit::failed, "no response (Connection)");
     return HttpResponse{st, ""};
   }
-  Result<HttpResponse> post(const std::string& url, const std::string&, Millis t) override { return get(url, t); }
+  using HttpClient::post;
+  Result<HttpResponse> post(const std::string& url, const std::string&, Millis t, const Headers&) override { return get(url, t); }
 };
 
 // One SQL step built in code.

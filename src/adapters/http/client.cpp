@@ -24,7 +24,7 @@ Result<Url> split(const std::string& url) {
   return Url{m[1].str(), m[2].str().empty() ? "/" : m[2].str()};
 }
 
-Result<HttpResponse> send(const std::string& url, Millis timeout, const std::string* body) {
+Result<HttpResponse> send(const std::string& url, Millis timeout, const std::string* body, const HttpClient::Headers& headers = {}) {
   auto u = split(url);
   if (!u) return std::unexpected(u.error());
   httplib::Client client(u->origin);
@@ -33,7 +33,9 @@ Result<HttpResponse> send(const std::string& url, Millis timeout, const std::str
   client.set_connection_timeout(secs, usecs);
   client.set_read_timeout(secs, usecs);
   client.set_write_timeout(secs, usecs);
-  auto res = body ? client.Post(u->path, *body, "application/json") : client.Get(u->path);
+  httplib::Headers h;
+  for (const auto& [k, v] : headers) h.emplace(k, v);
+  auto res = body ? client.Post(u->path, h, *body, "application/json") : client.Get(u->path, h);
   if (!res) return fail(Exit::failed, "no response (" + httplib::to_string(res.error()) + ")");
   HttpResponse out;
   out.status = res->status;
@@ -44,8 +46,8 @@ Result<HttpResponse> send(const std::string& url, Millis timeout, const std::str
 
 Result<HttpResponse> HttplibClient::get(const std::string& url, Millis timeout) { return send(url, timeout, nullptr); }
 
-Result<HttpResponse> HttplibClient::post(const std::string& url, const std::string& body, Millis timeout) {
-  return send(url, timeout, &body);
+Result<HttpResponse> HttplibClient::post(const std::string& url, const std::string& body, Millis timeout, const Headers& headers) {
+  return send(url, timeout, &body, headers);
 }
 
 }  // namespace phasegate

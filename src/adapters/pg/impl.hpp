@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "adapters/pg/errors.hpp"
+#include "phasegate/notify.hpp"
 #include "phasegate/pg.hpp"
 #include "phasegate/secrets.hpp"
 
@@ -105,6 +106,21 @@ struct PgDatabase::Impl {
   std::string schema;  // already a valid lowercase identifier (checked by the loader)
   Actor actor;
   CrashPoint crash;
+  std::vector<notify::Route> routes;  // [notify.*]: which sinks each appended event is queued for
+
+  // A text[] literal of names (sink names are [A-Za-z0-9_-] but quoted anyway).
+  static std::string text_array(const std::vector<std::string>& items) {
+    std::string s = "{";
+    for (size_t i = 0; i < items.size(); ++i) {
+      s += i ? ",\"" : "\"";
+      for (char c : items[i]) {
+        if (c == '"' || c == '\\') s += '\\';
+        s += c;
+      }
+      s += '"';
+    }
+    return s + "}";
+  }
 
   std::string t(const char* table) const { return schema + "." + table; }
 
@@ -151,6 +167,16 @@ struct PgDatabase::Impl {
             " SELECT to_timestamp($1::bigint / 1000.0), $1::bigint, NULLIF($2::bigint, 0), NULLIF($3, ''),"
             " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, n.prev, n.hash FROM n RETURNING event_id)"
         " UPDATE " + t("event_head") + " SET hash = n.hash, last_id = ins.event_id FROM n, ins WHERE id = 1");
+    // The same, queueing the event for the notification sinks $12 (a text[]) in the same statement (v5).
+    conn->prepare("pg_event_append_outbox",
+        "WITH h AS (SELECT hash FROM " + t("event_head") + " WHERE id = 1 FOR UPDATE),"
+        " n AS (SELECT h.hash AS prev, encode(sha256(convert_to(h.hash || $11, 'UTF8')), 'hex') AS hash FROM h),"
+        " ins AS (INSERT INTO " + t("events") +
+            " (at, at_ms, run_id, plan_id, phase, step, kind, principal, os_user, host, payload, prev_hash, hash)"
+            " SELECT to_timestamp($1::bigint / 1000.0), $1::bigint, NULLIF($2::bigint, 0), NULLIF($3, ''),"
+            " NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, ''), $8, $9, $10::jsonb, n.prev, n.hash FROM n RETURNING event_id),"
+        " q AS (INSERT INTO " + t("outbox") + " (event_id, sink) SELECT ins.event_id, unnest($12::text[]) FROM ins)"
+        " UPDATE " + t("event_head") + " SET hash = n.hash, last_id = ins.event_id FROM n, ins WHERE id = 1");
     prepared = true;
   }
   bool prepared = false;
@@ -180,13 +206,19 @@ struct PgDatabase::Impl {
   void save_broadcast_in(pqxx::transaction_base& w, const Broadcast& b);
   void save_smoke_in(pqxx::transaction_base& w, const SmokeRecord& r, long long checks_was);
 
-  void append_event_in(pqxx::transaction_base& w, const Event& e) {
+  // `failed_sink`: the sink a notify.failed event reports on, which it is not queued for (notify::sinks_for).
+  void append_event_in(pqxx::transaction_base& w, const Event& e, std::string_view failed_sink = {}) {
     if (!prepared) prepare();
     long long at = to_ms(e.at);
     // A command step's output may echo DATABASE_URL: credentials are masked before they are stored (and hashed).
     std::string payload = e.payload.empty() ? "{}" : secrets::redact_json(e.payload);
-    auto r = w.exec_prepared("pg_event_append", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user,
-                             actor.host, payload, event_hash_suffix(e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, payload));
+    std::string suffix = event_hash_suffix(e.kind, at, e.run_id, e.plan_id, e.phase, e.step, actor, payload);
+    auto sinks = notify::sinks_for(routes, e.kind, failed_sink);
+    auto r = sinks.empty()
+                 ? w.exec_prepared("pg_event_append", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal, actor.os_user,
+                                   actor.host, payload, suffix)
+                 : w.exec_prepared("pg_event_append_outbox", at, e.run_id, e.plan_id, e.phase, e.step, e.kind, actor.principal,
+                                   actor.os_user, actor.host, payload, suffix, text_array(sinks));
     if (r.affected_rows() != 1)
       throw std::runtime_error("the event chain head row (" + t("event_head") + ") is missing: no event can be appended");
   }

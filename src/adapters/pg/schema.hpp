@@ -63,7 +63,15 @@ inline std::vector<std::string> schema_migrations(const std::string& s) {
       " FOR EACH STATEMENT EXECUTE FUNCTION " + s + ".event_head_kept();"
       "ALTER TABLE " + s + ".approvals ADD COLUMN IF NOT EXISTS revocation text, ADD COLUMN IF NOT EXISTS revocation_signature text;"
       "CREATE INDEX IF NOT EXISTS events_revoked_idx ON " + s + ".events (plan_id, event_id) WHERE kind = 'approval.revoked';",
-      // v5: the broadcast status and continuous smoke checks (docs/serve.md). The broadcast knows since when its level
+      // v5: the notification outbox (docs/notify.md). One row per event and [notify.NAME] sink it is routed to,
+      // inserted by the statement that appends the event (so in its transaction); any phasegate process leases due
+      // rows, sends them, and marks them delivered, retried later or given up (with a notify.failed event).
+      // No foreign key to the events: it would change how TRUNCATE of the events fails (the tamper checks).
+      "CREATE TABLE " + s + ".outbox (event_id bigint NOT NULL, sink text NOT NULL,"
+      " attempts int NOT NULL DEFAULT 0, next_attempt_at timestamptz NOT NULL DEFAULT now(), leased_until timestamptz,"
+      " delivered_at timestamptz, gave_up_at timestamptz, last_error text, PRIMARY KEY (event_id, sink));"
+      "CREATE INDEX outbox_due_idx ON " + s + ".outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL;",
+      // v6: the broadcast status and continuous smoke checks (docs/serve.md). The broadcast knows since when its level
       // holds, until when it is meant to, and which run set it (0: by hand); each continuous smoke check keeps its
       // streak, so the first failure and the recovery are announced once. Events of serve's reads are found by kind.
       "ALTER TABLE " + s + ".broadcast ADD COLUMN IF NOT EXISTS since timestamptz NOT NULL DEFAULT now(),"

@@ -199,8 +199,10 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
                   ChildSetup{{}, env.pointers.data(), in.fd, out.fd, err.fd}, ec);
   if (ec) return fail(Exit::invalid, "cannot run \"" + spec.argv.front() + "\": " + ec.message());
   const pid_t pgid = child.id();  // it leads its own group (setpgid before exec; Boost returns after exec)
-  set_running_group(pgid);
-  set_running_outputs(out.path.c_str(), err.path.c_str());
+  if (spec.foreground) {
+    set_running_group(pgid);
+    set_running_outputs(out.path.c_str(), err.path.c_str());
+  }
   auto signal_group = [&](int sig) { ::kill(-pgid, sig) == 0 || ::kill(pgid, sig); };
   auto term_at = start + spec.timeout, kill_at = term_at + spec.grace;
   auto ask_at = start + spec.interrupt_poll;
@@ -235,8 +237,10 @@ Result<ProcessResult> BoostProcessRunner::run(const ProcessSpec& spec) {
       signal_group(SIGKILL);
     }
   }
-  set_running_group(0);
-  set_running_outputs(nullptr, nullptr);
+  if (spec.foreground) {
+    set_running_group(0);
+    set_running_outputs(nullptr, nullptr);
+  }
   if (termed) signal_group(SIGKILL);  // what it started goes with it when it was stopped
   int status = child.native_exit_code();
   if (WIFSIGNALED(status)) {
