@@ -1,5 +1,7 @@
 #pragma once
 // Small real-world adapters used by the CLI.
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "phasegate/ports.hpp"
@@ -25,6 +27,30 @@ class HttplibClient final : public HttpClient {
   Result<HttpResponse> get(const std::string& url, Millis timeout) override;
   using HttpClient::post;
   Result<HttpResponse> post(const std::string& url, const std::string& body, Millis timeout, const Headers& headers) override;
+};
+
+// A small HTTP server for `phasegate serve` (src/adapters/http/server.cpp, cpp-httplib): GET routes whose handlers
+// run on the server's own threads.
+class HttpServer {
+ public:
+  struct Response {
+    int status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+  };
+  HttpServer();
+  ~HttpServer();  // stops and joins
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+  void get(const std::string& path, std::function<Response()> handler);
+  // Binds host:port (port 0: a free one) and returns the port; Exit::invalid when it cannot (in use, no such address).
+  Result<int> bind(const std::string& host, int port);
+  void start();  // serves on a thread of its own
+  void stop();   // stops accepting, finishes the requests in flight, joins
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // OpenSSH signatures for approvals (SPEC §3.2), run through a ProcessRunner.

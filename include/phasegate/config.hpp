@@ -126,6 +126,9 @@ struct Smoke {
   Millis interval{5000};
   int count = 1;
   int failure_limit = 0;
+  // Continuous checking (docs/serve.md): `phasegate serve` measures it every `every` once a run completed;
+  // failure_limit consecutive failures are tolerated before smoke.failed. nullopt: only after phases.
+  std::optional<Millis> every;
   SourcePos pos;
 };
 
@@ -153,6 +156,16 @@ struct Notifier {
   Millis timeout{10'000};           // one try
   SourcePos pos;
   SourcePos events_pos;
+};
+
+// [announce]: the broadcast status a run sets by itself (docs/serve.md). Empty level: that announcement is off.
+struct AnnounceSettings {
+  std::string during;           // while a phase that changes the database runs, e.g. "maintenance"
+  std::string on_failure;       // when a run failed, e.g. "degraded"; back to "ok" after a run that succeeds
+  std::string during_message;   // the banner text ("" = a default naming the plan and phase)
+  std::string on_failure_message;
+  SourcePos pos;
+  bool enabled() const { return !during.empty() || !on_failure.empty(); }
 };
 
 // [lint]: enable lists the opt-in rules (schema-design advice, docs/lint.md) lint, validate and plan apply.
@@ -184,6 +197,7 @@ struct Project {
   // PGPASSWORD) unless named here.
   std::vector<std::string> hook_pass_env;
   LintSettings lint;
+  AnnounceSettings announce;
 };
 
 enum class Phase { expand = 0, migrate = 1, contract = 2 };

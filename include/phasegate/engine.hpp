@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "phasegate/backfill.hpp"
+#include "phasegate/broadcast.hpp"
 #include "phasegate/config.hpp"
 #include "phasegate/guards.hpp"
 #include "phasegate/lifecycle.hpp"
@@ -210,6 +211,9 @@ class Executor {
   Result<guards::Verdict> verdict(Context& cx, Gate at);
   Result<void> guard_gate(Context& cx, Gate at);
   void crash(const std::string& point);
+  // [announce] (executor_announce.cpp): the broadcast a run sets by itself, committed with status.announced.
+  void announce(int64_t run_id, const std::string& plan_id, const std::string& phase, RunMoment moment);
+  void announce_outcome(const PlanOutcome& out);
 
   const Project& project_;
   StateStore& store_;

@@ -10,6 +10,9 @@
 #include "phasegate/ports.hpp"
 
 namespace phasegate {
+namespace serve {
+struct Reading;
+}
 
 struct EventRow {
   int64_t id = 0;
@@ -112,6 +115,10 @@ class PgDatabase final : public StateStore, public Target, public notify::Outbox
   // against its predecessor's hash over the whole table (a full scan: `log` does, `status` does not).
   Result<ChainCheck> check_chain(bool links);
   Result<std::vector<RunRow>> runs(const std::string& plan_id = "");
+  // The broadcast status row (src/adapters/pg/broadcast.cpp); `announce` writes it through commit().
+  Result<Broadcast> broadcast() override;
+  // Everything `serve` shows, in one read-only transaction (src/adapters/pg/snapshot.cpp).
+  Result<serve::Reading> reading();
   void set_actor(const Actor& actor);
   void set_crash_point(CrashPoint crash);
 

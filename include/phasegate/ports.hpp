@@ -84,6 +84,31 @@ struct RunRecord {
   std::string cause;           // why a rollback runs: "failed" | "aborted" | "by_hand" ("" = none)
 };
 
+// The broadcast status apps show as a banner (`phasegate announce`, a run's automatic announcements, serve's
+// /status; docs/serve.md). One row in the state schema.
+struct Broadcast {
+  std::string level = "ok";  // ok | maintenance | degraded | down (broadcast.hpp)
+  std::string message;
+  std::optional<TimePoint> until;  // after it the announcement is over: readers see "ok" (none: until replaced)
+  std::string by;                  // who set it: an actor label, or "run N"
+  int64_t run_id = 0;              // the run whose automatic announcement this is (0: set by hand)
+  std::optional<TimePoint> since;  // when the level last changed (read back; the store sets it)
+};
+
+// A continuous smoke check's record ([smoke.NAME] every, run by `phasegate serve`; smoke.hpp): its streak, so
+// the first failure and the recovery are announced once each, whichever process measured them.
+struct SmokeRecord {
+  std::string name;
+  bool ok = true;                 // as announced: false from smoke.failed until smoke.recovered
+  bool last_ok = true;            // the latest measurement
+  int consecutive_failures = 0;
+  long long checks = 0, failures = 0;  // measurements and failed measurements so far (counters)
+  std::optional<TimePoint> since;      // when `ok` last changed (or the first measurement)
+  std::optional<TimePoint> last_at;    // the latest measurement
+  std::string last_reason;             // what the latest failed measurement said
+  int64_t deploy_run = 0;              // the completed run the checks watch after
+};
+
 struct Timeouts {
   Millis lock_timeout{2000};
   Millis statement_timeout{30 * 60'000};
@@ -102,6 +127,12 @@ struct StateChange {
   };
   std::optional<PlanMark> plan;
   std::vector<Event> events;
+  // The broadcast status (with its status.announced event in `events`).
+  std::optional<Broadcast> broadcast;
+  // A continuous smoke check's record; it lands only when the stored record still has `smoke_checks_was`
+  // measurements (optimistic: two `serve` processes cannot both announce one failure).
+  std::optional<SmokeRecord> smoke;
+  long long smoke_checks_was = 0;
   StateChange& add(Event e) {
     events.push_back(std::move(e));
     return *this;
@@ -134,6 +165,8 @@ class StateStore {
   // Whether this run recorded phase.completed for `phase` (its restarts and smoke checks passed).
   virtual Result<bool> phase_completed(int64_t run_id, const std::string& phase) = 0;
   Result<void> append_event(const Event& event) { return commit(StateChange{}.add(event)); }
+  // The broadcast status as stored (its `until` not applied: broadcast.hpp's effective_broadcast does that).
+  virtual Result<Broadcast> broadcast() { return fail(Exit::internal, "this state store keeps no broadcast status"); }
   // The session broke (server restart, failover, network): nothing can be read or written until reconnect.
   virtual bool connected() { return true; }
   // A new session within `budget` (backoff), holding what the old one held (the run lock). Exit::unavailable

@@ -88,12 +88,7 @@ int cmd_run(const Global& g, const RunArgs& args) {
   announce_target(g, pg, loaded->project);
   // SIGINT/SIGTERM/SIGHUP: the statement in flight is cancelled, a running program gets the signal, the
   // run stops where it is (resumable); a second signal stops at once (phasegate/interrupt.hpp).
-  install_interrupt_handlers();
-  const int cancel_id = on_interrupt([&pg] { pg.cancel_current(); });
-  struct Forget {
-    int id;
-    ~Forget() { forget_interrupt(id); }
-  } forget{cancel_id};
+  CancelOnInterrupt cancel(pg);
   if (auto r = pg.lock_runs(); !r) return report(g, r.error());
   if (auto r = pg.ensure_schema(); !r) return report(g, r.error());
 

@@ -21,6 +21,15 @@ struct RunArgs {
   std::optional<std::string> wait;  // --wait (empty string: no limit) / --wait=DUR
 };
 
+struct AnnounceArgs {
+  std::string level, message, until;
+};
+
+struct ServeArgs {
+  std::string listen;           // HOST:PORT ([::1]:PORT for IPv6; port 0: a free one, printed on stderr)
+  std::string interval = "2s";  // how often the state schema is read (and continuous smoke checks looked at)
+};
+
 struct ApproveArgs {
   std::string plan, key, principal, valid_for, comment;
 };
@@ -53,6 +62,8 @@ int cmd_rollback(const Global& g, const std::string& plan);
 int cmd_runs(const Global& g, const std::string& plan);
 int cmd_mark(const Global& g, const std::string& plan, const std::string& step, bool applied, bool pending,
              const std::string& reason);
+int cmd_announce(const Global& g, const AnnounceArgs& args);
+int cmd_serve(const Global& g, const ServeArgs& args);
 int cmd_notify_test(const Global& g, const std::string& name);
 int cmd_lint(const Global& g, const std::vector<std::string>& targets, const std::string& format, bool with_db,
              const std::vector<std::string>& enable = {});

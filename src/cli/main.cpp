@@ -141,6 +141,15 @@ int dispatch(int argc, char** argv) {
   trace->add_option("PLAN", trace_plan, "plan id or file")->required();
   trace->add_option("--scratch-url", scratch_url, "libpq conninfo/URI of a throwaway database holding the schema")->required();
 
+  cli::AnnounceArgs announce_args;
+  auto* announce = app.add_subcommand("announce", "set the broadcast status apps show as a banner (ok, maintenance, degraded, down)");
+  announce->add_option("--level", announce_args.level, "ok | maintenance | degraded | down")->required();
+  announce->add_option("--message", announce_args.message, "the banner text (required unless --level ok)");
+  announce->add_option("--until", announce_args.until, "when it is over: an RFC 3339 instant or a duration from now (90m)");
+  cli::ServeArgs serve_args;
+  auto* serve = app.add_subcommand("serve", "HTTP /status (JSON), /metrics (Prometheus), /healthz; runs continuous smoke checks");
+  serve->add_option("--listen", serve_args.listen, "HOST:PORT to listen on, e.g. 127.0.0.1:9464 (port 0: a free one)")->required();
+  serve->add_option("--interval", serve_args.interval, "how often the state schema is read (default 2s)");
   auto* generate = cli::add_generate_command(app);  // hidden: man page and completions from this definition
   std::vector<std::string> help_topic;
   auto* help = app.add_subcommand("help", "show a command's usage and options, the global options and the exit codes");
@@ -185,6 +194,8 @@ int dispatch(int argc, char** argv) {
     if (*window) return cli::cmd_window(g, window_name, window_at, window_next);
     if (*plan_cmd) return cli::cmd_plan(g, dry_plan, detailed_exitcode);
     if (*trace) return cli::cmd_trace(g, trace_plan, scratch_url);
+    if (*announce) return cli::cmd_announce(g, announce_args);
+    if (*serve) return cli::cmd_serve(g, serve_args);
     if (*notify_test) return cli::cmd_notify_test(g, notify_name);
     if (*lint) return cli::cmd_lint(g, lint_targets, g.json ? "json" : lint_format, lint_db, lint_enable);
   } catch (const std::exception& e) {

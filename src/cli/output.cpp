@@ -1,4 +1,5 @@
 #include "cli/output.hpp"
+#include "phasegate/interrupt.hpp"
 
 #include "cli/notify_service.hpp"
 #include "phasegate/notify.hpp"
@@ -369,5 +370,11 @@ Result<std::unique_ptr<PgDatabase>> open_database(const Project& project, const 
   }
   return db;
 }
+
+CancelOnInterrupt::CancelOnInterrupt(PgDatabase& db) {
+  install_interrupt_handlers();
+  id_ = on_interrupt([&db] { db.cancel_current(); });
+}
+CancelOnInterrupt::~CancelOnInterrupt() { forget_interrupt(id_); }
 
 }  // namespace phasegate::cli

@@ -53,6 +53,18 @@ Result<std::vector<std::string>> vanished_plan_messages(const Loaded& loaded, Pg
 // The plan outcome as one line of JSON for --json output.
 nlohmann::json outcome_json(const PlanOutcome& out);
 
+// SIGINT/SIGTERM/SIGHUP handlers installed, and while it lives the first signal cancels db's statement in flight.
+class CancelOnInterrupt {
+ public:
+  explicit CancelOnInterrupt(PgDatabase& db);
+  ~CancelOnInterrupt();
+  CancelOnInterrupt(const CancelOnInterrupt&) = delete;
+  CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
+
+ private:
+  int id_;
+};
+
 // The command's one JSON document. It is held until the command returns; main then prints it with "ok" and
 // "exit" set from the exit code it returns (finish_json), so every document carries the real exit, whoever
 // built it. A later document replaces an earlier one (an error after a partial result).

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "config/toml_reader.hpp"
+#include "phasegate/broadcast.hpp"
 #include "phasegate/guards.hpp"
 #include "phasegate/lint.hpp"
 #include "phasegate/notify.hpp"
@@ -236,6 +237,8 @@ Smoke read_smoke(const std::string& name, const toml::table& t, const std::strin
   if (auto v = r.duration("interval")) s.interval = *v;
   if (auto v = r.integer("count", 1, 10'000)) s.count = static_cast<int>(*v);
   if (auto v = r.integer("failure_limit", 0, 10'000)) s.failure_limit = static_cast<int>(*v);
+  // Continuous checking by `phasegate serve` (docs/serve.md): at least a second apart.
+  if (auto v = r.duration("every", Millis(1000))) s.every = *v;
   int kinds = !s.command.empty() + !s.http.empty() + !s.sql.empty();
   if (kinds != 1) r.error(r.pos(), "a smoke check needs exactly one of command, http or sql");
   r.finish();
@@ -270,6 +273,25 @@ RollbackSettings read_rollback(const toml::table& t, const std::string& file, Di
   }
   r.finish();
   return rb;
+}
+
+AnnounceSettings read_announce(const toml::table& t, const std::string& file, Diagnostics& diags) {
+  TableReader r(t, file, "announce", diags);
+  AnnounceSettings a;
+  a.pos = r.pos();
+  // Each key with the check its value must pass (a level, or one line of banner text).
+  auto read = [&](const char* key, std::string& out, std::optional<std::string> (*problem)(std::string_view)) {
+    auto v = r.str(key);
+    if (!v) return;
+    if (auto why = problem(*v)) r.error(r.pos(key), std::string("announce.") + key + ": " + *why);
+    else out = *v;
+  };
+  read("during", a.during, broadcast_level_problem);
+  read("on_failure", a.on_failure, broadcast_level_problem);
+  read("during_message", a.during_message, broadcast_message_problem);
+  read("on_failure_message", a.on_failure_message, broadcast_message_problem);
+  r.finish();
+  return a;
 }
 
 bool is_env_name(const std::string& v) {
@@ -412,6 +434,7 @@ std::optional<Project> load_project(const std::string& file, Diagnostics& diags)
   read_named_tables(root, "smoke", p.smoke, read_smoke);
   if (const auto* t = root.table("rollback")) p.rollback = read_rollback(*t, file, diags);
   read_named_tables(root, "notify", p.notify, read_notifier);
+  if (const auto* t = root.table("announce")) p.announce = read_announce(*t, file, diags);
   if (const auto* t = root.table("hooks")) {
     TableReader r(*t, file, "hooks", diags);
     p.hook_pass_env = r.strings("pass_env").value_or(std::vector<std::string>{});

@@ -375,6 +375,8 @@ Result<void> Executor::run_phase(Context& cx, const PhaseSpec& spec) {
   std::string phase = phase_name(spec.phase);
   if (auto r = emit(cx, "phase.started", phase, "", json{{"steps", spec.steps.size()}}.dump()); !r) return r;
   crash("phase-start:" + phase);
+  if (std::any_of(spec.steps.begin(), spec.steps.end(), [](const Step& s) { return s.command.empty(); }))
+    announce(cx.run.id, cx.plan.id, phase, RunMoment::phase_started);  // SQL or a backfill: locks, load
   for (const auto& step : spec.steps) {
     if (cx.records[step.name].status == StepStatus::completed) continue;
     if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);  // before the next step, always

@@ -37,7 +37,9 @@ Result<void> Executor::run_backfill(Context& cx, const Step& step, const Timeout
                                             cur.batch_size, Millis(0), false, {}};
   const TimePoint began = clock_.now();
   const long long scanned_before = cur.scanned;
-  TimePoint last_event = began;
+  // The first batch is reported at once (its estimate and rate: serve's /status shows an ETA from the start), then
+  // at most every 5 s.
+  TimePoint last_event = began - std::chrono::seconds(5);
   for (bool first = true;; first = false) {
     // Later batches ask for an abort in their own first round trip (below); signals are asked here always.
     if (auto stop = first ? abort_check(cx) : interrupted(cx)) return std::unexpected(*stop);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/executor_context.hpp"
+#include "phasegate/smoke.hpp"
 #include "phasegate/text.hpp"
 
 namespace phasegate {
@@ -43,27 +44,32 @@ std::string outcome_of(const ProcessResult& r) {
 }
 }  // namespace
 
-// A hook's process: argv as written (relative paths from the project root), the project root as working
-// directory, PHASEGATE_* variables, and without the secrets phasegate holds unless `secrets` or
-// [hooks] pass_env says so.
-ProcessSpec Executor::hook(Context& cx, std::vector<std::string> argv, const std::string& event, const std::string& phase,
-                           const std::string& step, Millis timeout, bool secrets) {
+ProcessSpec project_hook(const Project& project, std::vector<std::string> argv, Millis timeout,
+                         std::vector<std::pair<std::string, std::string>> env, bool secrets) {
   ProcessSpec spec;
   spec.argv = std::move(argv);
-  spec.cwd = project_.root;
+  spec.cwd = project.root;
   spec.timeout = timeout;
-  spec.env = {{"PHASEGATE_RUN_ID", std::to_string(cx.run.id)},
-              {"PHASEGATE_PLAN", cx.plan.id},
-              {"PHASEGATE_PHASE", phase},
-              {"PHASEGATE_STEP", step},
-              {"PHASEGATE_EVENT", event},
-              {"PHASEGATE_RELEASE_COMMIT", cx.run.release_commit.empty() ? cx.options.release_commit : cx.run.release_commit},
-              {"PHASEGATE_PROJECT_ROOT", project_.root}};
+  spec.env = std::move(env);
+  spec.env.emplace_back("PHASEGATE_PROJECT_ROOT", project.root);
   if (!secrets)
-    for (const std::string& var : {project_.url_env, std::string("PGPASSWORD")})
-      if (std::find(project_.hook_pass_env.begin(), project_.hook_pass_env.end(), var) == project_.hook_pass_env.end())
+    for (const std::string& var : {project.url_env, std::string("PGPASSWORD")})
+      if (std::find(project.hook_pass_env.begin(), project.hook_pass_env.end(), var) == project.hook_pass_env.end())
         spec.unset_env.push_back(var);
   return spec;
+}
+
+// A hook of the run: project_hook with the run's PHASEGATE_* variables.
+ProcessSpec Executor::hook(Context& cx, std::vector<std::string> argv, const std::string& event, const std::string& phase,
+                           const std::string& step, Millis timeout, bool secrets) {
+  return project_hook(project_, std::move(argv), timeout,
+                      {{"PHASEGATE_RUN_ID", std::to_string(cx.run.id)},
+                       {"PHASEGATE_PLAN", cx.plan.id},
+                       {"PHASEGATE_PHASE", phase},
+                       {"PHASEGATE_STEP", step},
+                       {"PHASEGATE_EVENT", event},
+                       {"PHASEGATE_RELEASE_COMMIT", cx.run.release_commit.empty() ? cx.options.release_commit : cx.run.release_commit}},
+                      secrets);
 }
 
 // Runs a program of the run (a command step, a restart, a health or smoke check). An operator's abort
@@ -218,42 +224,58 @@ Result<void> Executor::restart_service(Context& cx, const std::string& phase, co
                    {"elapsed_ms", std::chrono::duration_cast<Millis>(clock_.now() - start).count()}}.dump());
 }
 
+Result<SmokeMeasurement> measure_smoke(const Smoke& s, const SmokeProbes& probes) {
+  SmokeMeasurement m;
+  if (!s.command.empty()) {
+    if (!probes.run) return fail(Exit::internal, "a command smoke check needs a process runner (a bug)");
+    auto r = probes.run(s.command, s.timeout);
+    if (!r) return std::unexpected(r.error());
+    m.ok = r->ok();
+    m.what = join(s.command, " ") + " " + outcome_of(*r);
+    m.detail = process_json(*r).dump();
+  } else if (!s.http.empty()) {
+    if (!probes.http) return fail(Exit::internal, "an http smoke check needs an HTTP client (a bug)");
+    auto r = probes.http->get(s.http, s.timeout);
+    m.ok = r && (s.expect_status ? r->status == s.expect_status : r->status / 100 == 2);
+    m.what = "GET " + s.http + (r ? " answered " + std::to_string(r->status) : ": " + r.error().message);
+    m.detail = json{{"status", r ? r->status : 0}, {"body", r ? tail(r->body) : ""}}.dump();
+  } else {
+    if (!probes.sql) return fail(Exit::internal, "an sql smoke check needs a database (a bug)");
+    auto r = probes.sql(s.sql, Timeouts{Millis(5000), s.timeout});
+    m.ok = r && *r;
+    m.what = "sql " + (r ? std::string(*r ? "returned true" : "returned false") : r.error().message);
+    m.detail = json{{"result", r ? json(*r) : json(r.error().message)}}.dump();
+  }
+  return m;
+}
+
 // `count` measurements `interval` apart; more than `failure_limit` failures fail the phase.
 Result<void> Executor::run_smoke(Context& cx, const std::string& phase, const std::string& name) {
   auto it = project_.smoke.find(name);
   if (it == project_.smoke.end()) return fail(Exit::invalid, "unknown smoke check \"" + name + "\" in phase " + phase);
   const Smoke& s = it->second;
+  SmokeProbes probes;
+  if (runner_)
+    probes.run = [&](const std::vector<std::string>& argv, Millis timeout) {
+      return run_program(cx, hook(cx, argv, "smoke", phase, "", timeout));
+    };
+  probes.http = http_;
+  probes.sql = [&](const std::string& sql, const Timeouts& t) { return target_.check(sql, t); };
   int passes = 0, failures = 0;
   json measurements = json::array();
   std::string last_failure;
   for (int i = 0; i < s.count; ++i) {
     if (i > 0) clock_.sleep_for(s.interval);
     if (auto stop = abort_check(cx); stop && i > 0) return std::unexpected(*stop);
-    bool ok = false;
-    std::string what;
-    if (!s.command.empty()) {
-      if (!runner_) return fail(Exit::internal, "a command smoke check needs a process runner (a bug)");
-      auto r = run_program(cx, hook(cx, s.command, "smoke", phase, "", s.timeout));
-      if (!r && stops_run(r.error())) return std::unexpected(r.error());
-      if (!r) return fail(Exit::failed, "smoke check " + name + ": " + r.error().message);
-      ok = r->ok();
-      what = join(s.command, " ") + " " + outcome_of(*r);
-      measurements.push_back(process_json(*r));
-    } else if (!s.http.empty()) {
-      if (!http_) return fail(Exit::internal, "an http smoke check needs an HTTP client (a bug)");
-      auto r = http_->get(s.http, s.timeout);
-      ok = r && (s.expect_status ? r->status == s.expect_status : r->status / 100 == 2);
-      what = "GET " + s.http + (r ? " answered " + std::to_string(r->status) : ": " + r.error().message);
-      measurements.push_back({{"status", r ? r->status : 0}, {"body", r ? tail(r->body) : ""}});
-    } else {
+    if (!s.sql.empty())  // the database may have been restarted by the phase: the check waits for it back
       if (auto back = reconnect_in_place(cx); !back) return std::unexpected(back.error());
-      auto r = target_.check(s.sql, Timeouts{Millis(5000), s.timeout});
-      ok = r && *r;
-      what = "sql " + (r ? std::string(*r ? "returned true" : "returned false") : r.error().message);
-      measurements.push_back({{"result", r ? json(*r) : json(r.error().message)}});
-    }
-    (ok ? passes : failures) += 1;
-    if (!ok) last_failure = what;
+    auto m = measure_smoke(s, probes);
+    if (!m && stops_run(m.error())) return std::unexpected(m.error());
+    if (!m && m.error().code == Exit::internal) return std::unexpected(m.error());
+    if (!m) return fail(Exit::failed, "smoke check " + name + ": " + m.error().message);
+    (m->ok ? passes : failures) += 1;
+    if (!m->ok) last_failure = m->what;
+    measurements.push_back(json::parse(m->detail));
     if (failures > s.failure_limit) break;
   }
   json payload{{"smoke", name}, {"passes", passes}, {"failures", failures}, {"failure_limit", s.failure_limit},

@@ -33,13 +33,17 @@ Result<void> Executor::reconnect(const std::string& plan_id, int64_t run_id, con
 
 PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
   gave_up_.reset();
+  auto ended = [this](PlanOutcome out) {
+    announce_outcome(out);
+    return out;
+  };
   for (int outage = 1;; ++outage) {
     PlanOutcome out = run_plan_once(plan, options);
-    if (store_.connected()) return out;
+    if (store_.connected()) return ended(out);
     if (gave_up_) {  // a reconnect in there (after a program) already waited reconnect_timeout
       out.exit = gave_up_->code;
       out.message = gave_up_->message;
-      return out;
+      return ended(out);
     }
     // The session broke somewhere in there: nothing after the break was recorded or applied (one session,
     // never silently re-established), so what the database says is the truth to resume from.
@@ -47,12 +51,12 @@ PlanOutcome Executor::run_plan(const Plan& plan, const RunOptions& options) {
       out.exit = Exit::blocked;
       out.message = "plan " + plan.id + ": the connection to the target database broke " + std::to_string(outage) +
                     " times during this command; stopping here, resumable: run phasegate run again";
-      return out;
+      return ended(out);
     }
     if (auto r = reconnect(plan.id, out.run_id, kSessionBroke); !r) {
       out.exit = r.error().code;
       out.message = r.error().message;
-      return out;
+      return ended(out);
     }
   }
 }

@@ -178,3 +178,82 @@ print(eval(expr))
 PY
 }
 trap 'stop_receiver; rm -rf "$WORK"' EXIT
+
+# ---- serve (issue #14) ----
+# start_serve [ARGS...]: `phasegate serve` on a free port, reading every 200 ms ($SERVE: its base URL, $serve_pid,
+# stderr in $WORK/serve.log); returns once /healthz answers. The EXIT trap stops it (and an api, and removes $WORK).
+start_serve() {
+  local port
+  port=$(free_port)
+  SERVE="http://127.0.0.1:$port"
+  "$PHASEGATE_BIN" -C "$WORK/project" serve --listen "127.0.0.1:$port" --interval 200ms "$@" >"$WORK/serve.out" 2>"$WORK/serve.log" &
+  serve_pid=$!
+  trap '[[ -n ${serve_pid:-} ]] && kill "$serve_pid" 2>/dev/null; stop_receiver; stop_api; rm -rf "$WORK"' EXIT
+  wait_for "phasegate serve answers /healthz (log: $WORK/serve.log)" curl -sf -o /dev/null "$SERVE/healthz" || { cat "$WORK/serve.log"; return 1; }
+}
+# sj EXPR: a Python expression over serve's /status document (d); prints its value (JSON for non-strings).
+sj() {
+  local doc
+  doc=$(curl -s --max-time 10 "$SERVE/status" || true)
+  python3 - "$1" "$doc" <<'PY'
+import json, sys
+expr, doc = sys.argv[1], sys.argv[2]
+try:
+    d = json.loads(doc)
+except Exception:
+    print("<serve /status did not answer JSON: %r>" % doc[:200]); sys.exit(0)
+try:
+    r = eval(expr)
+except Exception as e:
+    r = "<%s: %s>" % (type(e).__name__, e)
+print(r if isinstance(r, str) else json.dumps(r))
+PY
+}
+sj_true() { [[ $(sj "$1") == "true" ]]; }
+# metrics_problems: reads /metrics and checks it strictly against the Prometheus text format 0.0.4 (HELP and TYPE
+# before each family's samples, names and label syntax, counters named _total, histograms with cumulative buckets,
+# +Inf equal to _count, _sum and _count present). Prints one line per problem; nothing when it is valid.
+metrics_problems() {
+  curl -s --max-time 10 "$SERVE/metrics" >"$WORK/metrics.txt" || { echo "GET /metrics failed"; return 0; }
+  python3 - "$WORK/metrics.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:\\.|[^"\\])*",?)*)\})? (-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|\+Inf|NaN))$')
+label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:\\.|[^"\\])*)"')
+types, helps, problems, buckets, counts = {}, set(), [], {}, {}
+if not text.endswith("\n"): problems.append("the text does not end with a newline")
+def family(name):
+    for s in ("_bucket", "_sum", "_count"):
+        if name.endswith(s) and types.get(name[:-len(s)]) == "histogram": return name[:-len(s)]
+    return name
+for n, line in enumerate(text.splitlines(), 1):
+    if line.startswith("# HELP "):
+        helps.add(line.split(" ")[2]); continue
+    if line.startswith("# TYPE "):
+        _, _, name, t = line.split(" ", 3)
+        if t not in ("counter", "gauge", "histogram", "summary", "untyped"): problems.append("%d: bad type %s" % (n, t))
+        if name in types: problems.append("%d: second TYPE for %s" % (n, name))
+        if name not in helps: problems.append("%d: TYPE before HELP for %s" % (n, name))
+        types[name] = t; continue
+    m = sample.match(line)
+    if not m: problems.append("%d: not a sample line: %r" % (n, line)); continue
+    name, labels, value = m.group(1), dict(label.findall(m.group(3) or "")), float(m.group(4))
+    fam = family(name)
+    if fam not in types: problems.append("%d: %s has no TYPE before it" % (n, name)); continue
+    if types[fam] == "counter" and not name.endswith("_total"): problems.append("%d: counter %s does not end in _total" % (n, name))
+    if types[fam] == "counter" and value < 0: problems.append("%d: negative counter" % n)
+    key = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+    if name.endswith("_bucket") and fam != name:
+        if "le" not in labels: problems.append("%d: bucket without le" % n)
+        prev = buckets.get((fam, key))
+        if prev and value < prev[1]: problems.append("%d: buckets not cumulative" % n)
+        buckets[(fam, key)] = (labels.get("le"), value)
+    if name.endswith("_count") and fam != name: counts[(fam, key)] = value
+for (fam, key), (le, v) in buckets.items():
+    if le != "+Inf": problems.append("%s%s: the last bucket is not +Inf" % (fam, key))
+    if counts.get((fam, key)) != v: problems.append("%s%s: +Inf bucket %s != _count %s" % (fam, key, v, counts.get((fam, key))))
+for p in problems: print(p)
+PY
+}
+# metric NAME_WITH_LABELS: the value of one series on /metrics ("" when absent).
+metric() { curl -s --max-time 10 "$SERVE/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }

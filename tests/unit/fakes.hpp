@@ -74,6 +74,8 @@ class FakeDatabase final : public StateStore, public Target {
   Result<void> commit(const StateChange& c) override {
     if (c.run && c.run_was && runs_[static_cast<size_t>(c.run->id - 1)].status != *c.run_was)
       return fail(Exit::blocked, "run " + std::to_string(c.run->id) + " changed under this command");
+    if (c.smoke && (smoke_.count(c.smoke->name) ? smoke_[c.smoke->name].checks : 0) != c.smoke_checks_was)
+      return fail(Exit::blocked, "the record of smoke check " + c.smoke->name + " changed under this process");
     if (auto f = before_commit(c); !f) return f;
     land(c);
     return after_commit(c);
@@ -87,6 +89,15 @@ class FakeDatabase final : public StateStore, public Target {
     std::vector<KnownPlan> out;
     for (auto& [id, kp] : by) out.push_back(kp);
     return out;
+  }
+  // The broadcast row and the continuous smoke checks' records (state schema v5).
+  Broadcast broadcast_;
+  std::map<std::string, SmokeRecord> smoke_;
+  bool broadcast_fails = false;  // reading the broadcast fails (a run's announcement must not fail the run)
+  Result<Broadcast> broadcast() override {
+    if (auto u = up(); !u) return std::unexpected(u.error());
+    if (broadcast_fails) return fail(Exit::failed, "injected: reading the broadcast failed", "08006");
+    return broadcast_;
   }
   Result<void> save_step(const StepRecord& s) {  // for tests that set up a state by hand
     steps_[s.plan_id + "/" + s.step] = s;
@@ -236,6 +247,14 @@ class FakeDatabase final : public StateStore, public Target {
     for (const auto& st : c.steps) steps_[st.plan_id + "/" + st.step] = st;
     if (c.plan) plans_[c.plan->plan_id] = c.plan->state;
     for (const auto& e : c.events) events_.push_back(e);
+    if (c.broadcast) {
+      TimePoint since = c.broadcast->level == broadcast_.level && broadcast_.since ? *broadcast_.since
+                        : c.events.empty()                                       ? TimePoint{}
+                                                                                 : c.events.front().at;
+      broadcast_ = *c.broadcast;
+      broadcast_.since = since;
+    }
+    if (c.smoke) smoke_[c.smoke->name] = *c.smoke;
     committed.push_back(c);
   }
   Result<void> after_commit(const StateChange&) {

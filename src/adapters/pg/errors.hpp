@@ -28,6 +28,12 @@ struct RunMoved : std::runtime_error {
                            " changed under this command (another phasegate process moved it); nothing was changed by this command") {}
 };
 
+// A continuous smoke check's record moved under us (another serve measured it): nothing of the change lands.
+struct SmokeMoved : std::runtime_error {
+  explicit SmokeMoved(const std::string& name)
+      : std::runtime_error("the record of smoke check " + name + " changed under this process (another phasegate serve?)") {}
+};
+
 // Runs fn; SQL errors keep their SQLSTATE, a lost connection is 08006, anything else gets `other`.
 template <class Fn>
 auto guarded(Fn&& fn, Exit other = Exit::internal) -> decltype(fn()) {
@@ -36,6 +42,8 @@ auto guarded(Fn&& fn, Exit other = Exit::internal) -> decltype(fn()) {
   } catch (const pqxx::sql_error& e) {
     return std::unexpected(Error{Exit::failed, clean_message(e.what()), e.sqlstate()});
   } catch (const RunMoved& e) {
+    return std::unexpected(Error{Exit::blocked, e.what()});
+  } catch (const SmokeMoved& e) {
     return std::unexpected(Error{Exit::blocked, e.what()});
   } catch (const pqxx::broken_connection& e) {
     return std::unexpected(Error{Exit::failed, "lost the connection to the database: " + clean_message(e.what()), "08006"});

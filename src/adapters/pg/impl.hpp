@@ -34,6 +34,15 @@ inline constexpr const char* kRunLockHolder =
     " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     " AND l.objid::bigint = (hashtext($2)::bigint + 4294967296) % 4294967296 AND l.objsubid = 2";
 
+// The columns read_steps_rows / read_run read, in their order (pg_database.cpp).
+inline constexpr const char* kStepColumns =
+    "plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
+    " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
+    " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, ''), partial";
+inline constexpr const char* kRunColumns = "run_id, plan_id, digest, status, phase, initiator, error, release_commit, cause";
+std::vector<StepRecord> read_steps_rows(const pqxx::result& r);
+RunRecord read_run(const pqxx::row& row);
+
 // When the blocker watch starts sampling: half the lock timeout, between 20 ms and 1 s.
 inline Millis watch_delay(const Timeouts& t) { return std::clamp(t.lock_timeout / 2, Millis(20), Millis(1000)); }
 
@@ -189,8 +198,13 @@ struct PgDatabase::Impl {
     }
     for (const auto& s : c.steps) save_step_in(w, s);
     if (c.plan) w.exec_prepared("pg_mark_plan", c.plan->plan_id, c.plan->digest, c.plan->state);
+    if (c.broadcast) save_broadcast_in(w, *c.broadcast);
+    if (c.smoke) save_smoke_in(w, *c.smoke, c.smoke_checks_was);
     for (const auto& e : c.events) append_event_in(w, e);
   }
+  // The broadcast row (since: kept while the level stays) and a continuous smoke check's record (broadcast.cpp).
+  void save_broadcast_in(pqxx::transaction_base& w, const Broadcast& b);
+  void save_smoke_in(pqxx::transaction_base& w, const SmokeRecord& r, long long checks_was);
 
   // `failed_sink`: the sink a notify.failed event reports on, which it is not queued for (notify::sinks_for).
   void append_event_in(pqxx::transaction_base& w, const Event& e, std::string_view failed_sink = {}) {

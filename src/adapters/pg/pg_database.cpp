@@ -14,6 +14,9 @@ namespace phasegate {
 
 using pg::clean_message;
 using pg::guarded;
+using pg::kRunColumns;
+using pg::read_run;
+using pg::read_steps_rows;
 
 
 std::string event_hash_suffix(const std::string& kind, long long at_ms, int64_t run_id, const std::string& plan_id,
@@ -213,24 +216,17 @@ Result<void> PgDatabase::ensure_schema() {
   return r;
 }
 
-namespace {
-std::vector<StepRecord> read_steps_rows(const pqxx::result& r);
-}
-
 Result<std::vector<StepRecord>> PgDatabase::steps(const std::string& plan_id) {
   return guarded([&]() -> Result<std::vector<StepRecord>> {
     pqxx::nontransaction n(*impl_->conn);
     auto r = n.exec_params(
-        "SELECT plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
-        " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
-        " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, ''), partial FROM " + impl_->t("steps") +
-            " WHERE plan_id = $1 ORDER BY ordinal",
+        std::string("SELECT ") + pg::kStepColumns + " FROM " + impl_->t("steps") + " WHERE plan_id = $1 ORDER BY ordinal",
         plan_id);
     return read_steps_rows(r);
   });
 }
 
-namespace {
+namespace pg {
 std::vector<StepRecord> read_steps_rows(const pqxx::result& r) {
     std::vector<StepRecord> out;
     for (const auto& row : r) {
@@ -254,17 +250,14 @@ std::vector<StepRecord> read_steps_rows(const pqxx::result& r) {
     }
     return out;
 }
-}  // namespace
+}  // namespace pg
 
 
 Result<std::vector<KnownPlan>> PgDatabase::known_plans() {
   return guarded([&]() -> Result<std::vector<KnownPlan>> {
     pqxx::nontransaction n(*impl_->conn);
     auto r = n.exec(
-        "SELECT plan_id, step, phase, ordinal, status, attempts, checksum, coalesce(run_id, 0), coalesce(applied_by, ''),"
-        " (extract(epoch FROM started_at) * 1000)::bigint, (extract(epoch FROM finished_at) * 1000)::bigint,"
-        " coalesce(error, ''), coalesce(cursor::text, ''), coalesce(down_checksum, ''), partial FROM " + impl_->t("steps") +
-        " WHERE plan_id IN (SELECT plan_id FROM " + impl_->t("steps") + " WHERE status <> 'pending') ORDER BY plan_id, ordinal");
+        std::string("SELECT ") + pg::kStepColumns + " FROM " + impl_->t("steps") + " WHERE plan_id IN (SELECT plan_id FROM " + impl_->t("steps") + " WHERE status <> 'pending') ORDER BY plan_id, ordinal");
     std::vector<KnownPlan> out;
     for (auto& s : read_steps_rows(r)) {
       if (out.empty() || out.back().plan_id != s.plan_id) out.push_back(KnownPlan{s.plan_id, {}});
@@ -274,7 +267,7 @@ Result<std::vector<KnownPlan>> PgDatabase::known_plans() {
   });
 }
 
-namespace {
+namespace pg {
 RunRecord read_run(const pqxx::row& row) {
   RunRecord r;
   r.id = row[0].as<int64_t>();
@@ -288,8 +281,7 @@ RunRecord read_run(const pqxx::row& row) {
   r.cause = row[8].is_null() ? "" : row[8].as<std::string>();
   return r;
 }
-constexpr const char* kRunColumns = "run_id, plan_id, digest, status, phase, initiator, error, release_commit, cause";
-}  // namespace
+}  // namespace pg
 
 Result<std::optional<RunRecord>> PgDatabase::open_run(const std::string& plan_id) {
   return guarded([&]() -> Result<std::optional<RunRecord>> {

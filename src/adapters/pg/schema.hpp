@@ -71,6 +71,15 @@ inline std::vector<std::string> schema_migrations(const std::string& s) {
       " attempts int NOT NULL DEFAULT 0, next_attempt_at timestamptz NOT NULL DEFAULT now(), leased_until timestamptz,"
       " delivered_at timestamptz, gave_up_at timestamptz, last_error text, PRIMARY KEY (event_id, sink));"
       "CREATE INDEX outbox_due_idx ON " + s + ".outbox (next_attempt_at) WHERE delivered_at IS NULL AND gave_up_at IS NULL;",
+      // v6: the broadcast status and continuous smoke checks (docs/serve.md). The broadcast knows since when its level
+      // holds, until when it is meant to, and which run set it (0: by hand); each continuous smoke check keeps its
+      // streak, so the first failure and the recovery are announced once. Events of serve's reads are found by kind.
+      "ALTER TABLE " + s + ".broadcast ADD COLUMN IF NOT EXISTS since timestamptz NOT NULL DEFAULT now(),"
+      " ADD COLUMN IF NOT EXISTS until timestamptz, ADD COLUMN IF NOT EXISTS run_id bigint NOT NULL DEFAULT 0;"
+      "CREATE TABLE IF NOT EXISTS " + s + ".smoke_status (name text PRIMARY KEY, ok boolean NOT NULL, last_ok boolean NOT NULL,"
+      " consecutive_failures int NOT NULL, checks bigint NOT NULL, failures bigint NOT NULL, since timestamptz,"
+      " last_at timestamptz, last_reason text NOT NULL DEFAULT '', deploy_run bigint NOT NULL DEFAULT 0);"
+      "CREATE INDEX IF NOT EXISTS events_kind_idx ON " + s + ".events (kind, event_id);",
   };
 }
 
