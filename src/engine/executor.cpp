@@ -498,6 +498,10 @@ Result<void> Executor::with_lock_retries(Context& cx, const Step& step, const st
                     {"blockers", blockers_json(blockers)}}.dump());
     clock_.sleep_for(wait);
     if (auto stop = interrupted(cx)) return std::unexpected(*stop);  // (shielded during a rollback's downs)
+    // `phasegate abort` cancels a statement that runs; one that came during this backoff, when none ran, is
+    // honoured here rather than after the last retry. A rollback's downs are never aborted.
+    if (cx.run.status != RunStatus::rolling_back)
+      if (auto aborted = abort_check(cx)) return std::unexpected(*aborted);
   }
 }
 

@@ -58,7 +58,7 @@ npm_tools() {
   [[ -e $stamp ]] && return 0
   command -v npm >/dev/null || { echo "npm is not installed"; return 1; }
   mkdir -p "$NPM_TOOLS"
-  if (cd "$NPM_TOOLS" && timeout 300 npm install --silent --no-audit --no-fund "$@" >"$NPM_TOOLS/install.log" 2>&1); then
+  if (cd "$NPM_TOOLS" && timeout 150 npm install --silent --no-audit --no-fund "$@" >"$NPM_TOOLS/install.log" 2>&1); then
     touch "$stamp"
   else
     echo "npm install $* failed: $(tail -3 "$NPM_TOOLS/install.log")"; return 1

@@ -230,6 +230,23 @@ TEST_SUITE("engine::executor") {
     CHECK(count(rig.db.kinds(), "step.retrying") == 2);
   }
 
+  TEST_CASE("an abort that comes during a lock-retry backoff stops the run at once, not after the last retry") {
+    Rig rig;
+    rig.project.guards.lock_retries = 50;
+    auto plan = make_plan("p", {{Phase::expand, "a", "ALTER TABLE t ADD COLUMN c int"}});
+    rig.db.lock_timeouts["ALTER TABLE t ADD COLUMN c int"] = 1000;
+    int attempts = 0;
+    rig.db.on_apply = [&](const std::string&) {  // the abort lands while no statement runs: between attempts
+      if (++attempts == 2)
+        for (const auto& r : rig.db.runs_) rig.db.aborts[r.id] = "alice";
+    };
+    auto out = rig.run(plan);
+    CHECK(out.exit == Exit::aborted);
+    CHECK(attempts == 2);
+    CHECK(count(rig.db.kinds(), "step.retrying") == 2);
+    CHECK(rig.db.executed.empty());
+  }
+
   TEST_CASE("lock retries exhausted: exit 75, nothing applied, step still pending") {
     Rig rig;
     rig.project.guards.lock_retries = 2;
