@@ -63,7 +63,8 @@ check "the rollback dropped schools" "$(q "SELECT to_regclass('schools') IS NULL
 q "CREATE TABLE schools (id int PRIMARY KEY); INSERT INTO schools VALUES (0), (1), (2), (3), (4)"
 sed -i 's/^sql = "CREATE TABLE schools (id int PRIMARY KEY)"/sql = "CREATE TABLE IF NOT EXISTS schools (id int PRIMARY KEY)"/' "$WORK/project/plans/0002-school-fk.toml"
 expect 0 pg run
-check "the operator's banner stands through a run" "$(sj "d['level'] + ': ' + d['message']")" "down: Huey is having a nap; back at 13:00"
+check "the operator's banner stands through a run" "$(q "SELECT level || ': ' || message || ' by run ' || run_id FROM phasegate.broadcast")" "down: Huey is having a nap; back at 13:00 by run 0"
+wait_for "the app shows the operator's banner" sj_true "d['level'] == 'down' and d['message'] == 'Huey is having a nap; back at 13:00' and not d['automatic']"
 expect 0 pg announce --level ok
 wait_for "ok when the operator says so" sj_true "d['level'] == 'ok'"
 check "every announcement is an event, by hand or by a run" \
