@@ -63,6 +63,7 @@ constexpr std::pair<const char*, const char*> kExitCodes[] = {
     {"5", "a human must act: the rollback is incomplete, on_failure = \"pause\", or past the point of no return"},
     {"6", "aborted by an operator"},
     {"7", "trace: the analyzer disagrees with what PostgreSQL did"},
+    {"8", "plan --detailed-exitcode: steps to apply, and the guards would let run start them now"},
     {"69", "cannot reach or write the target database when the command starts; nothing was changed"},
     {"70", "internal error (a bug)"},
     {"75", "blocked by a guard (window, approvals, load, lock held) or the connection lost past reconnect_timeout; "

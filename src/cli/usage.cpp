@@ -44,9 +44,14 @@ std::string global_options_text(const CLI::App& root) {
   return out + "Environment: NO_COLOR (non-empty: no colour), DATABASE_URL (or [database] url_env)\n";
 }
 
+// The commands help lists: a hidden one (group "", like `_generate`) is neither listed nor suggested.
+std::vector<const CLI::App*> visible_commands(const CLI::App& app) {
+  return app.get_subcommands([](const CLI::App* s) { return !s->get_group().empty(); });
+}
+
 std::vector<std::string> command_names(const CLI::App& app) {
   std::vector<std::string> names;
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+  for (const CLI::App* sub : visible_commands(app)) names.push_back(sub->get_name());
   return names;
 }
 
@@ -178,7 +183,7 @@ nlohmann::json options_json(const CLI::App& app, bool skip_help) {
 
 nlohmann::json command_json(const CLI::App& command) {
   nlohmann::json j = {{"name", command.get_name()}, {"description", command.get_description()}, {"options", options_json(command, true)}};
-  for (const CLI::App* sub : command.get_subcommands([](const CLI::App*) { return true; })) j["commands"].push_back(command_json(*sub));
+  for (const CLI::App* sub : visible_commands(command)) j["commands"].push_back(command_json(*sub));
   return j;
 }
 
@@ -186,7 +191,7 @@ void print_help_json(const CLI::App& app, const CLI::App* only) {
   nlohmann::json commands = nlohmann::json::array();
   if (only) commands.push_back(command_json(*only));
   else
-    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) commands.push_back(command_json(*sub));
+    for (const CLI::App* sub : visible_commands(app)) commands.push_back(command_json(*sub));
   nlohmann::json codes = nlohmann::json::array();
   for (const auto& c : kExitCodes) codes.push_back({{"code", c.code}, {"meaning", c.meaning}});
   print_json({{"commands", commands}, {"global_options", options_json(app, true)}, {"exit_codes", codes}});

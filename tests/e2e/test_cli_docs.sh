@@ -67,10 +67,10 @@ complete_bash() {
     _ "$WORK/phasegate.bash" "$@"
 }
 check "bash: phasegate st<TAB>" "$(complete_bash phasegate st)" "status"
-check "bash: phasegate r<TAB>" "$(complete_bash phasegate r)" "revoke rollback run runs"
+check "bash: phasegate r<TAB>" "$(complete_bash phasegate r)" "report revoke rollback run runs"
 check "bash: phasegate run --ph<TAB>" "$(complete_bash phasegate run --ph)" "--phase"
 check "bash: phasegate run --phase <TAB>" "$(complete_bash phasegate run --phase '')" "all contract expand migrate"
-check "bash: phasegate lint --format g<TAB>" "$(complete_bash phasegate lint --format g)" "github"
+check "bash: phasegate lint --format g<TAB>" "$(complete_bash phasegate lint --format g)" "github gitlab"
 check "bash: phasegate -C DIR status <TAB> lists plan ids" "$(complete_bash phasegate -C "$WORK/proj" status '')" "0001-first 0002-second"
 check "bash: phasegate notify t<TAB> (a command of a command)" "$(complete_bash phasegate notify t)" "test"
 check "bash: phasegate notify test --js<TAB>" "$(complete_bash phasegate notify test --js)" "--json"

@@ -135,6 +135,7 @@ js status 0 pg --json status --check   # the contract waits for its manual start
 js runs 0 pg --json runs
 js log 0 pg --json log
 js log 2 pg --json log notanumber
+js report 0 pg --json report "$RUN"   # its own schema (docs/report.md): the success document only
 js trace 0 pg --json trace 0001-books --scratch-url "$SCRATCH_URL"
 js abort 2 pg --json abort 999
 js abort 0 pg --json abort "$RUN"   # nobody drives it: aborted and rolled back here
