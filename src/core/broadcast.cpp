@@ -18,8 +18,12 @@ std::optional<std::string> broadcast_level_problem(std::string_view level) {
   if (broadcast_level_index(level) >= 0) return std::nullopt;
   std::vector<std::string> all(std::begin(kBroadcastLevels), std::end(kBroadcastLevels));
   std::string near = did_you_mean(level, all);
-  return "\"" + truncate_utf8(level, 40) + "\" is not a broadcast level (ok, maintenance, degraded or down)" +
-         (near.empty() ? "" : "; did you mean \"" + near + "\"?");
+  // Appended, not "\"" + temporary: GCC 12 at -O3 warns (-Wrestrict, GCC bug 105329) on a one-character literal
+  // in front of a temporary string.
+  std::string msg(1, '"');
+  msg.append(truncate_utf8(level, 40)).append("\" is not a broadcast level (ok, maintenance, degraded or down)");
+  if (!near.empty()) msg.append("; did you mean \"").append(near).append("\"?");
+  return msg;
 }
 
 std::optional<std::string> broadcast_message_problem(std::string_view message) {

@@ -159,12 +159,15 @@ TOML
 sed -i 's/^approvals = 1$/approvals = 0/' "$P/phasegate.toml"
 js run 1 pg --json run
 js plan 0 pg --json plan 0002-fails
+js announce 0 pg --json announce --level maintenance --message "schemas test" --until 10m
+js announce 2 pg --json announce --level mantenance --message x
+js announce 0 pg --json announce --level ok
 unset DATABASE_URL
 js status 2 pg --json status
 
 # Every command has a schema, and every one was validated above — except those listed here, which print no
-# JSON document at all (say why next to each name; none yet).
-NO_DOCUMENT=" "
+# JSON document at all (say why next to each name).
+NO_DOCUMENT=" serve "   # serve: a server; its documents are /status and /metrics (tests/e2e/test_serve.sh checks them)
 expect 0 pg --json help
 for cmd in $(python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)["commands"]))' <<<"$OUT"); do
   [[ "$NO_DOCUMENT" == *" $cmd "* ]] && continue
